@@ -1,0 +1,385 @@
+"""The five daily assets of the `budget` group (SPEC §4, §5).
+
+Every asset covers a run's whole partition range at once (`BackfillPolicy.single_run()`), so a
+backfill of 90 days is one fetch loop and one vectorised pass, not 90 of each.
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from budget_pipeline import schemas
+from budget_pipeline.api.client import ApiError
+from budget_pipeline.defs.config_sources import prices_csv, seats_csv, workstreams_csv
+from budget_pipeline.defs.metadata import markdown_preview, table_asset_metadata
+from budget_pipeline.defs.partitions import daily_partitions, days_of, first_day
+from budget_pipeline.defs.resources import (
+    AnalyticsApiResource,
+    ConfigFilesResource,
+    WarehouseResource,
+)
+from budget_pipeline.rules.attribution import unassigned_share
+from budget_pipeline.rules.attribution import workstream_cost as cost_by_workstream
+from budget_pipeline.rules.config_files import ConfigFileError
+from budget_pipeline.rules.idle_seats import IdleSeatRules, verdict_days, window_start
+from budget_pipeline.rules.idle_seats import idle_seats as listed_idle_seats
+from budget_pipeline.rules.pricing import API_ESTIMATE, price_usage
+from budget_pipeline.rules.spend import HISTORY_DAYS, AlertThresholds, day_totals, top_movers
+from budget_pipeline.rules.spend import daily_spend as spend_with_alert
+from budget_pipeline.rules.usage_records import model_usage, raw_usage_frame, raw_usage_rows
+from budget_pipeline.warehouse import (
+    DAILY_SPEND,
+    IDLE_SEATS,
+    PRICED_USAGE,
+    RAW_USAGE,
+    WORKSTREAM_COST,
+    Table,
+)
+
+GROUP = "budget"
+OWNERS = ["team:finops-data"]
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+class SpendAlertConfig(dg.Config):
+    """Thresholds of the combined spend alert (SPEC §4.4)."""
+
+    floor_usd: float = Field(default=50.0, description="stay quiet below this day total")
+    same_weekday_ratio: float = Field(default=1.6, description="today / same weekday last week")
+    ma7_ratio: float = Field(default=1.5, description="today / mean of the 7 previous days")
+
+
+class IdleSeatsConfig(dg.Config):
+    """What counts as an idle seat (SPEC §4.3)."""
+
+    window_days: int = Field(default=14, description="trailing window, as-of day included")
+    min_lines: int = Field(default=20, description="fewer lines added than this: barely active")
+
+
+def _budget_asset(table: Table, *, kinds: set[str], **kwargs) -> Callable:
+    return dg.asset(
+        name=table.name,
+        description=table.description,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=kinds,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        metadata=table_asset_metadata(table),
+        pool=WAREHOUSE_POOL,
+        **kwargs,
+    )
+
+
+@contextmanager
+def _failing_clearly() -> Iterator[None]:
+    """Bad config files and API errors end the run with their own message, not a stack trace."""
+    try:
+        yield
+    except (ConfigFileError, ApiError, schemas.TableContractError) as error:
+        raise dg.Failure(description=str(error)) from error
+
+
+def _day_key(day: pd.Timestamp) -> str:
+    return day.strftime("%Y-%m-%d")
+
+
+def _add_day_metadata(
+    context: dg.AssetExecutionContext, days: pd.DatetimeIndex, per_day: dict[str, dict]
+) -> None:
+    """Per-partition numbers, so the UI can plot them over partitions."""
+    for day in days:
+        key = _day_key(day)
+        if key in per_day:
+            context.add_asset_metadata(per_day[key], partition_key=key)
+
+
+@_budget_asset(RAW_USAGE, kinds={"httpx", "duckdb", "pandas"})
+def raw_usage(
+    context: dg.AssetExecutionContext, analytics_api: AnalyticsApiResource
+) -> dg.Output[pd.DataFrame]:
+    """Each day is fetched whole (every page) or the run fails; nothing partial is written."""
+    days = days_of(context.partition_time_window)
+    by_day: dict[pd.Timestamp, pd.DataFrame] = {}
+    with _failing_clearly(), analytics_api.client(logger=context.log) as client:
+        for day, records in client.fetch_days([d.date() for d in days]):
+            by_day[pd.Timestamp(day)] = raw_usage_rows(day, records)
+    frames = [by_day[day] for day in days if not by_day[day].empty]
+    frame = pd.concat(frames, ignore_index=True) if frames else raw_usage_frame()
+    with _failing_clearly():
+        schemas.validate("raw_usage", frame)
+    per_day = frame.groupby("usage_date").agg(
+        records=("actor", "size"), actors=("actor", "nunique"), sessions=("num_sessions", "sum")
+    )
+    _add_day_metadata(
+        context,
+        days,
+        {
+            _day_key(day): {
+                "records": int(per_day["records"].get(day, 0)),
+                "actors": int(per_day["actors"].get(day, 0)),
+                "sessions": int(per_day["sessions"].get(day, 0)),
+            }
+            for day in days
+        },
+    )
+    return dg.Output(
+        frame,
+        metadata={
+            "dagster/row_count": len(frame),
+            "days": len(days),
+            "days_without_usage": int(len(days) - len(per_day)),
+            "preview": markdown_preview(frame.drop(columns=["record_json"])),
+        },
+    )
+
+
+@_budget_asset(
+    PRICED_USAGE,
+    kinds={"duckdb", "pandas"},
+    deps=[prices_csv],
+    ins={
+        "raw_usage": dg.AssetIn(
+            metadata={"columns": ["usage_date", "actor", "actor_type", "record_json"]}
+        )
+    },
+)
+def priced_usage(
+    context: dg.AssetExecutionContext, raw_usage: pd.DataFrame, config_files: ConfigFilesResource
+) -> dg.Output[pd.DataFrame]:
+    """Tokens per actor × model × day priced with prices.csv; unknown models fall back to the
+    API's estimate (never $0)."""
+    days = days_of(context.partition_time_window)
+    with _failing_clearly():
+        prices = config_files.prices()
+        frame = schemas.validate("priced_usage", price_usage(model_usage(raw_usage), prices))
+    totals = day_totals(frame, days)
+    _add_day_metadata(
+        context,
+        days,
+        {_day_key(day): {"cost_usd": round(float(totals[day]), 2)} for day in days},
+    )
+    unpriced = frame.loc[frame["price_source"] == API_ESTIMATE]
+    return dg.Output(
+        frame,
+        metadata={
+            "dagster/row_count": len(frame),
+            "total_cost_usd": round(float(frame["cost_usd"].sum()), 2),
+            "unpriced_models": ", ".join(sorted(unpriced["model"].unique())) or "none",
+            "unpriced_cost_usd": round(float(unpriced["cost_usd"].sum()), 2),
+            "preview": markdown_preview(frame),
+        },
+    )
+
+
+@_budget_asset(
+    WORKSTREAM_COST,
+    kinds={"duckdb", "pandas"},
+    deps=[workstreams_csv],
+    ins={"priced_usage": dg.AssetIn(metadata={"columns": ["usage_date", "actor", "cost_usd"]})},
+)
+def workstream_cost(
+    context: dg.AssetExecutionContext, priced_usage: pd.DataFrame, config_files: ConfigFilesResource
+) -> dg.Output[pd.DataFrame]:
+    """Cost per workstream and day through the ownership ledger; unknown actors are Unassigned."""
+    days = days_of(context.partition_time_window)
+    with _failing_clearly():
+        ledger = config_files.ledger()
+        frame = schemas.validate("workstream_cost", cost_by_workstream(priced_usage, ledger))
+    _add_day_metadata(
+        context,
+        days,
+        {
+            _day_key(day): {
+                f"cost_usd/{row.workstream}": round(float(row.cost_usd), 2)
+                for row in frame.loc[frame["usage_date"] == day].itertuples()
+            }
+            for day in days
+        },
+    )
+    month = frame.groupby("workstream")["cost_usd"].sum().sort_values(ascending=False)
+    return dg.Output(
+        frame,
+        metadata={
+            "dagster/row_count": len(frame),
+            "total_cost_usd": round(float(frame["cost_usd"].sum()), 2),
+            "cost_by_workstream": markdown_preview(
+                month.round(2).rename("cost_usd").reset_index(), limit=50
+            ),
+            "preview": markdown_preview(frame),
+        },
+    )
+
+
+def _loaded_days_before(
+    warehouse_resource: WarehouseResource, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DatetimeIndex:
+    """Days in [start, end] already materialised: each loaded day has a daily_spend row, even a
+    day without usage, so a missing row means the day was never loaded."""
+    with warehouse_resource.connect() as connection:
+        rows = connection.execute(
+            f"SELECT usage_date FROM {DAILY_SPEND.qualified_name} WHERE usage_date BETWEEN ? AND ?",
+            [start.date(), end.date()],
+        ).fetchall()
+    return pd.DatetimeIndex([pd.Timestamp(day) for (day,) in rows])
+
+
+@_budget_asset(
+    DAILY_SPEND,
+    kinds={"duckdb", "pandas"},
+    deps=[workstreams_csv],
+    ins={
+        "priced_usage": dg.AssetIn(
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-HISTORY_DAYS, allow_nonexistent_upstream_partitions=True
+            ),
+            metadata={"columns": ["usage_date", "actor", "model", "cost_usd"]},
+        )
+    },
+)
+def daily_spend(
+    context: dg.AssetExecutionContext,
+    config: SpendAlertConfig,
+    priced_usage: pd.DataFrame,
+    config_files: ConfigFilesResource,
+    warehouse: WarehouseResource,
+) -> dg.Output[pd.DataFrame]:
+    """One row per day with the combined alert. Baselines read the 7 days before the run from
+    the warehouse, so re-running one day gives the same verdict as the backfill did."""
+    days = days_of(context.partition_time_window)
+    history_start = days[0] - pd.Timedelta(days=HISTORY_DAYS)
+    with _failing_clearly():
+        ledger = config_files.ledger()
+    earlier = _loaded_days_before(warehouse, history_start, days[0] - pd.Timedelta(days=1))
+    loaded = earlier[earlier >= first_day()].union(days)
+    totals = day_totals(priced_usage, loaded)
+    thresholds = AlertThresholds(
+        floor_usd=config.floor_usd,
+        same_weekday_ratio=config.same_weekday_ratio,
+        ma7_ratio=config.ma7_ratio,
+    )
+    in_run = priced_usage.loc[priced_usage["usage_date"].isin(days)]
+    shares = unassigned_share(cost_by_workstream(in_run, ledger), days)
+    with _failing_clearly():
+        frame = schemas.validate("daily_spend", spend_with_alert(totals, days, shares, thresholds))
+
+    per_day = {}
+    for row in frame.itertuples():
+        numbers = {
+            "cost_usd": round(row.cost_usd, 2),
+            "alert": None if pd.isna(row.alert) else bool(row.alert),
+        }
+        if not pd.isna(row.ma7_usd):
+            numbers |= {
+                "same_weekday_last_week_usd": round(row.same_weekday_last_week_usd, 2),
+                "ma7_usd": round(row.ma7_usd, 2),
+            }
+        if not pd.isna(row.unassigned_share):
+            numbers["unassigned_share"] = round(row.unassigned_share, 4)
+        if row.alert is True:
+            movers = {
+                by: top_movers(priced_usage, ledger, row.usage_date, by)
+                for by in ("workstream", "actor", "model")
+            }
+            numbers["top_movers"] = dg.MetadataValue.json(movers)
+        per_day[_day_key(row.usage_date)] = numbers
+    _add_day_metadata(context, days, per_day)
+    alert_days = [_day_key(d) for d in frame.loc[frame["alert"].fillna(False), "usage_date"]]
+    return dg.Output(
+        frame,
+        metadata={
+            "dagster/row_count": len(frame),
+            "total_cost_usd": round(float(frame["cost_usd"].sum()), 2),
+            "alert_days": ", ".join(alert_days) or "none",
+            "days_without_baseline": int(frame["alert"].isna().sum()),
+            "thresholds": dg.MetadataValue.json(json.loads(config.model_dump_json())),
+            "preview": markdown_preview(frame),
+        },
+    )
+
+
+@_budget_asset(
+    IDLE_SEATS,
+    kinds={"duckdb", "pandas"},
+    deps=[
+        dg.AssetDep(
+            asset,
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-(IdleSeatRules().window_days - 1),
+                allow_nonexistent_upstream_partitions=True,
+            ),
+        )
+        for asset in ("raw_usage", "daily_spend")
+    ]
+    + [seats_csv, workstreams_csv],
+)
+def idle_seats(
+    context: dg.AssetExecutionContext,
+    config: IdleSeatsConfig,
+    config_files: ConfigFilesResource,
+    warehouse: WarehouseResource,
+) -> dg.Output[pd.DataFrame]:
+    """Paid seats with no sessions (completely idle) or few lines (barely active) over the
+    trailing window. For a conversation about reallocating seats, never for reviewing people."""
+    days = days_of(context.partition_time_window)
+    rules = IdleSeatRules(window_days=config.window_days, min_lines=config.min_lines)
+    span_start = window_start(days[0], rules)
+    with _failing_clearly():
+        seats = config_files.seats()
+        ledger = config_files.ledger()
+    # The window reaches before the run: read it (and last_active) from the warehouse.
+    with warehouse.connect() as connection:
+        usage = connection.execute(
+            "SELECT usage_date, actor, num_sessions, lines_added "
+            f"FROM {RAW_USAGE.qualified_name} WHERE usage_date BETWEEN ? AND ?",
+            [span_start.date(), days[-1].date()],
+        ).fetchdf()
+        last_seen_before = connection.execute(
+            f"SELECT actor, max(usage_date) AS last_seen "
+            f"FROM {RAW_USAGE.qualified_name} WHERE usage_date < ? GROUP BY actor",
+            [span_start.date()],
+        ).fetchdf()
+    usage["usage_date"] = pd.to_datetime(usage["usage_date"]).astype("datetime64[ns]")
+    loaded = _loaded_days_before(warehouse, span_start, days[-1])
+    with_verdict = verdict_days(days, loaded, first_day(), rules)
+    frame = listed_idle_seats(
+        with_verdict,
+        usage,
+        seats,
+        ledger,
+        last_seen_before.set_index("actor")["last_seen"],
+        rules,
+    )
+    with _failing_clearly():
+        schemas.validate("idle_seats", frame)
+    per_day = {}
+    for day in days:
+        key = _day_key(day)
+        if day not in with_verdict:
+            per_day[key] = {
+                "verdict": "no verdict: the window reaches before the first day or a day in it "
+                "was not loaded"
+            }
+            continue
+        listed = frame.loc[frame["as_of"] == day]
+        per_day[key] = {
+            "idle_seats": len(listed),
+            "idle_monthly_cost_usd": round(float(listed["monthly_cost_usd"].sum()), 2),
+        }
+    _add_day_metadata(context, days, per_day)
+    return dg.Output(
+        frame,
+        metadata={
+            "dagster/row_count": len(frame),
+            "days_with_verdict": len(with_verdict),
+            "days_without_verdict": len(days) - len(with_verdict),
+            "preview": markdown_preview(frame),
+        },
+    )
+
+
+budget_assets = [raw_usage, priced_usage, workstream_cost, daily_spend, idle_seats]

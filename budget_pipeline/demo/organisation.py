@@ -1,0 +1,369 @@
+"""A deterministic synthetic organisation: the demo source and the test fixture.
+
+Every (actor, day) draws from its own `random.Random(f"{seed}:{actor}:{day}")`, so a day's
+records never depend on which other days were generated, in which order, in which process, or
+how many seats the organisation has.
+"""
+
+import csv
+import datetime
+import io
+import random
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+WORKSTREAMS = ("payments", "search", "platform", "mobile", "data-eng")
+ORGANIZATION_ID = "3f6c2a9e-8b1d-4c7e-9a52-0d4e6b7f1c21"
+
+SONNET = "claude-sonnet-4-6"
+OPUS = "claude-opus-4-1-20250805"
+HAIKU = "claude-haiku-4-5-20251001"
+UNPRICED_MODEL = "claude-nova-preview"
+
+CONTRACTOR = "contractor@partner.example"
+CI_BOT = "ci-review-bot"
+IDLE_SEAT = "idle.person@example.com"
+REVIEWER = "reviewer@example.com"
+NEW_HIRE = "new.hire@example.com"
+UNPRICED_MODEL_USER = "dev003@example.com"
+SPIKE_WORKSTREAM = "search"
+SPIKE_FACTOR = 6.0
+
+PRICE_ROWS: tuple[tuple[str, float, float, float, float], ...] = (
+    ("claude-opus-4-1", 15, 75, 18.75, 1.50),
+    ("claude-opus-4", 15, 75, 18.75, 1.50),
+    ("claude-opus-4-5", 5, 25, 6.25, 0.50),
+    ("claude-sonnet-4-6", 3, 15, 3.75, 0.30),
+    ("claude-sonnet-4", 3, 15, 3.75, 0.30),
+    ("claude-haiku-4-5", 1, 5, 1.25, 0.10),
+)
+
+# The API's estimate for the unpriced model: it exists, so the fallback has a number to use.
+_UNPRICED_RATES = (4.0, 20.0, 5.0, 0.40)
+
+_TERMINALS = ("vscode", "iterm.app", "jetbrains", "cursor", "apple_terminal", "ghostty", "tmux")
+
+# Mean tokens of one sonnet session, sized so an active developer costs ~$3-20 a day.
+_INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE = 100_000, 35_000, 1_800_000, 100_000
+
+# Tokens relative to sonnet: opus users burn fewer tokens at five times the price, haiku more.
+_MODEL_VOLUME = {SONNET: 1.0, OPUS: 0.3, HAIKU: 1.5, UNPRICED_MODEL: 0.25}
+
+
+def is_spike_day(day: datetime.date) -> bool:
+    """The demo's runaway-spend day: every third Wednesday (ordinal ≡ 10 mod 21)."""
+    return day.toordinal() % 21 == 10
+
+
+def _rates(model: str) -> tuple[float, float, float, float]:
+    for name, *rates in sorted(PRICE_ROWS, key=lambda row: -len(row[0])):
+        if model == name or model.startswith(name + "-"):
+            return rates[0], rates[1], rates[2], rates[3]
+    return _UNPRICED_RATES
+
+
+_RATES = {model: _rates(model) for model in _MODEL_VOLUME}
+
+
+@dataclass(frozen=True)
+class _Developer:
+    email: str
+    workstream: str
+    primary_model: str
+    secondary_model: str
+    terminal: str
+    intensity: float
+    monthly_cost_usd: int
+
+
+@dataclass(frozen=True)
+class SyntheticOrganisation:
+    seats: int = 40
+    seed: int = 7
+
+    @cached_property
+    def developers(self) -> tuple[_Developer, ...]:
+        developers = []
+        for index in range(1, self.seats + 1):
+            email = f"dev{index:03d}@example.com"
+            rng = random.Random(f"{self.seed}:{email}:profile")
+            # Model and intensity cycle with periods coprime to the 5 workstreams, so every team
+            # gets the same mix of light and heavy users and the search spike a predictable size.
+            primary = OPUS if index % 7 == 2 else HAIKU if index % 9 == 4 else SONNET
+            secondary = rng.choice([m for m in (SONNET, OPUS, HAIKU) if m != primary])
+            cost = 200 if index % 10 == 7 else 100 if index % 13 == 5 else 150
+            developers.append(
+                _Developer(
+                    email=email,
+                    workstream=WORKSTREAMS[(index - 1) % len(WORKSTREAMS)],
+                    primary_model=primary,
+                    secondary_model=secondary,
+                    terminal=rng.choice(_TERMINALS),
+                    intensity=0.6 + 0.8 * ((index * 3) % 7) / 6,
+                    monthly_cost_usd=cost,
+                )
+            )
+        return tuple(developers)
+
+    @cached_property
+    def _actor_order(self) -> tuple[str, ...]:
+        # Sorted once so records come out in actor order without a per-day sort.
+        actors = [d.email for d in self.developers] + [CONTRACTOR, CI_BOT, REVIEWER]
+        return tuple(sorted(actors))
+
+    @cached_property
+    def _developer_by_email(self) -> dict[str, _Developer]:
+        return {d.email: d for d in self.developers}
+
+    def ledger(self) -> list[tuple[str, str]]:
+        rows = [(d.email, d.workstream) for d in self.developers]
+        rows += [(CI_BOT, "platform"), (IDLE_SEAT, "mobile"), (REVIEWER, SPIKE_WORKSTREAM)]
+        return rows
+
+    def seat_rows(self) -> list[tuple[str, int, str]]:
+        rows = [(d.email, d.monthly_cost_usd, "") for d in self.developers]
+        rows += [
+            (IDLE_SEAT, 150, "Parental leave until March"),
+            (REVIEWER, 150, "Review-only role"),
+            (NEW_HIRE, 150, ""),
+        ]
+        return rows
+
+    def records_for(self, day: datetime.date) -> list[dict[str, Any]]:
+        """The API records of one UTC day, sorted by actor id."""
+        iso = day.isoformat()
+        date_text = f"{iso}T00:00:00Z"
+        weekday = day.weekday() < 5
+        spike = is_spike_day(day)
+        developers = self._developer_by_email
+        records = []
+        # Reseeding one generator equals `random.Random(seed_text)` without the allocation.
+        rng = random.Random()
+        for actor in self._actor_order:
+            rng.seed(f"{self.seed}:{actor}:{iso}")
+            developer = developers.get(actor)
+            if developer is not None:
+                record = _developer_day(rng, developer, date_text, weekday, spike)
+            elif actor == CONTRACTOR:
+                record = _contractor_day(rng, date_text, weekday)
+            elif actor == CI_BOT:
+                record = _bot_day(rng, date_text)
+            else:
+                record = _reviewer_day(rng, date_text, day.weekday())
+            if record is not None:
+                records.append(record)
+        return records
+
+    def workstreams_csv(self) -> str:
+        return _csv(("actor", "workstream"), self.ledger())
+
+    def prices_csv(self) -> str:
+        rows = [(m, *(_number(v) for v in rates)) for m, *rates in PRICE_ROWS]
+        return _csv(
+            (
+                "model",
+                "input_per_mtok",
+                "output_per_mtok",
+                "cache_write_per_mtok",
+                "cache_read_per_mtok",
+            ),
+            rows,
+        )
+
+    def seats_csv(self) -> str:
+        return _csv(("email", "monthly_cost_usd", "note"), self.seat_rows())
+
+    def write_config(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "workstreams.csv").write_text(self.workstreams_csv(), encoding="utf-8")
+        (directory / "prices.csv").write_text(self.prices_csv(), encoding="utf-8")
+        (directory / "seats.csv").write_text(self.seats_csv(), encoding="utf-8")
+
+
+DEMO_ORGANISATION = SyntheticOrganisation()
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _csv(header: tuple[str, ...], rows: list) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _model_entry(rng: random.Random, model: str, volume: float) -> dict[str, Any]:
+    scale = volume * _MODEL_VOLUME[model]
+    r = rng.random
+    tokens_input = int(_INPUT * scale * (0.8 + 0.4 * r()))
+    tokens_output = int(_OUTPUT * scale * (0.8 + 0.4 * r()))
+    cache_read = int(_CACHE_READ * scale * (0.8 + 0.4 * r()))
+    cache_write = int(_CACHE_WRITE * scale * (0.8 + 0.4 * r()))
+    p_in, p_out, p_write, p_read = _RATES[model]
+    cost = (
+        tokens_input * p_in
+        + tokens_output * p_out
+        + cache_write * p_write
+        + cache_read * p_read
+    ) / 1e6
+    # The API's own estimate tracks the price table within a few percent, like the real one.
+    cents = round(cost * 100 * (0.97 + 0.06 * r()))
+    return {
+        "model": model,
+        "tokens": {
+            "input": tokens_input,
+            "output": tokens_output,
+            "cache_read": cache_read,
+            "cache_creation": cache_write,
+        },
+        "estimated_cost": {"currency": "USD", "amount": cents},
+    }
+
+
+def _record(
+    date_text: str,
+    actor: dict[str, str],
+    terminal: str,
+    sessions: int,
+    added: int,
+    removed: int,
+    commits: int,
+    pull_requests: int,
+    edits: int,
+    rng: random.Random,
+    breakdown: list[dict[str, Any]],
+) -> dict[str, Any]:
+    r = rng.random
+    return {
+        "date": date_text,
+        "actor": actor,
+        "organization_id": ORGANIZATION_ID,
+        "customer_type": "api",
+        "subscription_type": "enterprise",
+        "terminal_type": terminal,
+        "core_metrics": {
+            "num_sessions": sessions,
+            "lines_of_code": {"added": added, "removed": removed},
+            "commits_by_claude_code": commits,
+            "pull_requests_by_claude_code": pull_requests,
+        },
+        "tool_actions": {
+            "edit_tool": {"accepted": edits, "rejected": int(edits * 0.15 * r())},
+            "multi_edit_tool": {"accepted": int(edits * 0.3 * r()), "rejected": int(2 * r())},
+            "write_tool": {"accepted": int(edits * 0.4 * r()), "rejected": 0},
+            "notebook_edit_tool": {"accepted": 0, "rejected": 0},
+        },
+        "model_breakdown": breakdown,
+    }
+
+
+def _developer_day(
+    rng: random.Random,
+    developer: _Developer,
+    date_text: str,
+    weekday: bool,
+    spike: bool,
+) -> dict[str, Any] | None:
+    r = rng.random
+    burst = spike and developer.workstream == SPIKE_WORKSTREAM
+    # A spike is a whole team pushing at once, so nobody on it sits the day out.
+    if not burst and r() >= (0.92 if weekday else 0.15):
+        return None
+    sessions = 3 + int(r() * 6) if weekday else 1 + int(r() * 3)
+    volume = sessions * developer.intensity * (0.85 + 0.3 * r())
+    if burst:
+        # Relative to the developer's typical weekday, not to today's draw, so the spike's size
+        # does not hinge on one random session count.
+        sessions = max(sessions, 6)
+        volume = SPIKE_FACTOR * 5.5 * developer.intensity * (0.85 + 0.3 * r())
+    added = int(50 + r() * 850) if weekday else int(20 + r() * 200)
+    removed = int(added * 0.5 * r())
+    terminal = developer.terminal if r() < 0.85 else _TERMINALS[int(r() * len(_TERMINALS))]
+    if r() < 0.25:
+        share = 0.15 + 0.3 * r()
+        breakdown = [
+            _model_entry(rng, developer.primary_model, volume * (1 - share)),
+            _model_entry(rng, developer.secondary_model, volume * share),
+        ]
+    else:
+        breakdown = [_model_entry(rng, developer.primary_model, volume)]
+    if developer.email == UNPRICED_MODEL_USER and r() < 0.35:
+        breakdown.append(_model_entry(rng, UNPRICED_MODEL, sessions * 0.5))
+    return _record(
+        date_text,
+        {"type": "user_actor", "email_address": developer.email},
+        terminal,
+        sessions,
+        added,
+        removed,
+        int(r() * 6),
+        int(r() * 3),
+        int(added / 25 * (0.5 + r())),
+        rng,
+        breakdown,
+    )
+
+
+def _contractor_day(rng: random.Random, date_text: str, weekday: bool) -> dict[str, Any] | None:
+    r = rng.random
+    if not weekday or r() >= 0.8:
+        return None
+    sessions = 1 + int(r() * 3)
+    added = int(40 + r() * 300)
+    return _record(
+        date_text,
+        {"type": "user_actor", "email_address": CONTRACTOR},
+        "vscode",
+        sessions,
+        added,
+        int(added * 0.3 * r()),
+        int(r() * 3),
+        int(r() * 2),
+        int(added / 25),
+        rng,
+        [_model_entry(rng, SONNET, sessions * 0.5)],
+    )
+
+
+def _bot_day(rng: random.Random, date_text: str) -> dict[str, Any]:
+    r = rng.random
+    sessions = 3 + int(r() * 10)
+    return _record(
+        date_text,
+        {"type": "api_actor", "api_key_name": CI_BOT},
+        "non-interactive",
+        sessions,
+        int(r() * 30),
+        int(r() * 10),
+        0,
+        0,
+        int(r() * 3),
+        rng,
+        [_model_entry(rng, HAIKU, sessions * 0.3)],
+    )
+
+
+def _reviewer_day(rng: random.Random, date_text: str, weekday: int) -> dict[str, Any] | None:
+    # Monday and Thursday only: at most 4 records of at most 4 lines in any 14 days, always < 20.
+    if weekday not in (0, 3):
+        return None
+    r = rng.random
+    return _record(
+        date_text,
+        {"type": "user_actor", "email_address": REVIEWER},
+        "jetbrains",
+        1,
+        int(r() * 5),
+        int(r() * 3),
+        0,
+        0,
+        0,
+        rng,
+        [_model_entry(rng, SONNET, 0.2)],
+    )

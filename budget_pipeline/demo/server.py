@@ -1,0 +1,430 @@
+"""A loopback stand-in for the Claude Code Analytics Admin API (SPEC §2).
+
+It speaks real HTTP on 127.0.0.1 so that the demo source and the tests exercise exactly the
+client code path used against api.anthropic.com, including its faults: scripted 429s, 5xx,
+dropped connections, truncated bodies, slow pages and inconsistent pagination.
+"""
+
+import argparse
+import base64
+import binascii
+import datetime
+import json
+import socket
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from budget_pipeline.demo.organisation import DEMO_ORGANISATION, SyntheticOrganisation
+
+USAGE_PATH = "/v1/organizations/usage_report/claude_code"
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 1000
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    502: "api_error",
+    503: "api_error",
+    504: "api_error",
+    529: "overloaded_error",
+}
+
+FaultKind = Literal["status", "drop", "truncate", "slow", "body"]
+
+
+@dataclass
+class Fault:
+    """A scripted misbehaviour, served instead of (or before) the normal answer.
+
+    A fault matches a valid usage request when its `day` and `page_index` (0 = first page of
+    the day) are None or equal; each match consumes one of its `times`.
+    """
+
+    kind: FaultKind = "status"
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    error_type: str | None = None
+    delay: float = 0.0
+    payload: dict[str, Any] | None = None
+    # For "drop": send the headers and half of the announced body before closing.
+    mid_response: bool = False
+    times: int = 1
+    day: datetime.date | None = None
+    page_index: int | None = None
+
+    def matches(self, day: datetime.date, page_index: int) -> bool:
+        return (self.day is None or self.day == day) and (
+            self.page_index is None or self.page_index == page_index
+        )
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    # The x-api-key value is replaced by "<redacted>": the log must be safe to print.
+    headers: dict[str, str]
+    status: int | None
+    received_at: float
+    fault: FaultKind | None = None
+
+
+def encode_cursor(day: datetime.date, offset: int, page_index: int) -> str:
+    raw = f"{day.isoformat()}|{offset}|{page_index}".encode()
+    return "page_" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime.date, int, int]:
+    """Inverse of `encode_cursor`; ValueError for anything it did not produce."""
+    if not cursor.startswith("page_"):
+        raise ValueError("cursor does not start with page_")
+    body = cursor[len("page_") :]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+        day_text, offset_text, index_text = raw.split("|")
+        day = datetime.date.fromisoformat(day_text)
+        offset, page_index = int(offset_text), int(index_text)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError("cursor is not valid") from exc
+    if offset < 0 or page_index < 1:
+        raise ValueError("cursor is not valid")
+    return day, offset, page_index
+
+
+class _ApiHttpError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_body(status: int, message: str, error_type: str | None = None) -> dict[str, Any]:
+    return {
+        "type": "error",
+        "error": {"type": error_type or _ERROR_TYPES.get(status, "api_error"), "message": message},
+    }
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # A slow-fault handler may still be sleeping at shutdown: do not wait for it.
+    block_on_close = False
+    api: "UsageApiServer"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hang up on purpose in the timeout tests; a traceback per hang-up is noise.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HttpServer
+    server_version = "budget-pipeline-demo-api"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.api._handle(self)
+
+    def do_POST(self) -> None:
+        self.server.api._handle(self)
+
+
+class UsageApiServer:
+    """The Analytics API on a loopback port, serving a `SyntheticOrganisation`."""
+
+    def __init__(
+        self,
+        organisation: SyntheticOrganisation | None = None,
+        *,
+        api_key: str = "sk-ant-admin-demo",
+        page_latency: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        self.organisation = organisation or DEMO_ORGANISATION
+        self.page_latency = page_latency
+        self.requests: list[RecordedRequest] = []
+        self._api_key = api_key
+        self._host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._overrides: dict[datetime.date, list[dict[str, Any]]] = {}
+        # Generating a 5,000-seat day takes ~0.1 s; cache it so every page does not pay again.
+        self._cache: OrderedDict[datetime.date, list[dict[str, Any]]] = OrderedDict()
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._httpd is not None else "not started"
+        return f"UsageApiServer({where})"
+
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("server is not started")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "UsageApiServer":
+        if self._httpd is not None:
+            return self
+        httpd = _HttpServer((self._host, self._port), _Handler)
+        httpd.api = self
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "UsageApiServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def set_records(self, day: datetime.date, records: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._overrides[day] = records
+
+    def add_fault(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def pending_faults(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def usage_requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path == USAGE_PATH]
+
+    def _records(self, day: datetime.date) -> list[dict[str, Any]]:
+        with self._lock:
+            if day in self._overrides:
+                return self._overrides[day]
+            cached = self._cache.get(day)
+            if cached is not None:
+                self._cache.move_to_end(day)
+                return cached
+        records = self.organisation.records_for(day)
+        with self._lock:
+            self._cache[day] = records
+            while len(self._cache) > 64:
+                self._cache.popitem(last=False)
+        return records
+
+    def _take_fault(self, day: datetime.date, page_index: int) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(day, page_index):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _record(
+        self,
+        handler: _Handler,
+        received_at: float,
+        status: int | None,
+        fault: FaultKind | None = None,
+    ) -> None:
+        split = urlsplit(handler.path)
+        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        if "x-api-key" in headers:
+            headers["x-api-key"] = "<redacted>"
+        entry = RecordedRequest(
+            method=handler.command,
+            path=split.path,
+            query=query,
+            headers=headers,
+            status=status,
+            received_at=received_at,
+            fault=fault,
+        )
+        with self._lock:
+            self.requests.append(entry)
+
+    def _handle(self, handler: _Handler) -> None:
+        received_at = time.monotonic()
+        try:
+            status, fault = self._respond(handler)
+        except OSError:
+            status, fault = None, None
+        self._record(handler, received_at, status, fault)
+
+    def _respond(self, handler: _Handler) -> tuple[int | None, FaultKind | None]:
+        split = urlsplit(handler.path)
+        if split.path != USAGE_PATH:
+            return self._send_error(handler, 404, f"Not found: {split.path}"), None
+        if handler.command != "GET":
+            return self._send_error(handler, 405, "Method not allowed"), None
+        try:
+            day, offset, page_index, limit = self._parse_request(handler, split.query)
+        except _ApiHttpError as exc:
+            return self._send_error(handler, exc.status, exc.message), None
+
+        fault = self._take_fault(day, page_index)
+        if fault is not None and fault.kind != "slow":
+            return self._send_fault(handler, fault), fault.kind
+        if fault is not None:
+            time.sleep(fault.delay)
+        if self.page_latency:
+            time.sleep(self.page_latency)
+
+        records = self._records(day)
+        page = records[offset : offset + limit]
+        has_more = offset + limit < len(records)
+        body = {
+            "data": page,
+            "has_more": has_more,
+            "next_page": encode_cursor(day, offset + limit, page_index + 1) if has_more else None,
+        }
+        self._send_json(handler, 200, body)
+        return 200, fault.kind if fault else None
+
+    def _parse_request(
+        self, handler: _Handler, query_text: str
+    ) -> tuple[datetime.date, int, int, int]:
+        if handler.headers.get("x-api-key") != self._api_key:
+            raise _ApiHttpError(401, "invalid x-api-key")
+        if not handler.headers.get("anthropic-version"):
+            raise _ApiHttpError(400, "anthropic-version: header is required")
+        query = parse_qs(query_text, keep_blank_values=True)
+        starting_at = query.get("starting_at", [""])[-1]
+        try:
+            day = datetime.date.fromisoformat(starting_at)
+        except ValueError:
+            raise _ApiHttpError(
+                400, f"starting_at: expected a date YYYY-MM-DD, got {starting_at!r}"
+            ) from None
+        limit_text = query.get("limit", [str(DEFAULT_LIMIT)])[-1]
+        try:
+            limit = int(limit_text)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MAX_LIMIT:
+            raise _ApiHttpError(400, f"limit: must be between 1 and {MAX_LIMIT}")
+        cursor = query.get("page", [None])[-1]
+        if cursor is None:
+            return day, 0, 0, limit
+        try:
+            cursor_day, offset, page_index = decode_cursor(cursor)
+        except ValueError:
+            raise _ApiHttpError(400, "page: invalid pagination cursor") from None
+        if cursor_day != day:
+            raise _ApiHttpError(400, "page: cursor belongs to another starting_at")
+        return day, offset, page_index, limit
+
+    def _send_fault(self, handler: _Handler, fault: Fault) -> int | None:
+        if fault.kind == "status":
+            status = fault.status or 500
+            message = fault.message or f"scripted fault {status}"
+            body = error_body(status, message, fault.error_type)
+            return self._send_json(handler, status, body, fault.headers)
+        if fault.kind == "body":
+            return self._send_json(handler, fault.status or 200, fault.payload or {}, fault.headers)
+        if fault.kind == "truncate":
+            payload = json.dumps({"data": [{"date": "x"}] * 20, "has_more": False}).encode()
+            truncated = payload[: len(payload) // 2]
+            self._send_bytes(handler, fault.status or 200, truncated, fault.headers)
+            return fault.status or 200
+        # "drop": the connection dies without (or in the middle of) an answer.
+        if fault.mid_response:
+            payload = json.dumps({"data": [], "has_more": False, "next_page": None}).encode()
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(payload) * 4))
+            handler.end_headers()
+            handler.wfile.write(payload)
+            handler.wfile.flush()
+        handler.close_connection = True
+        try:
+            handler.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return None
+
+    def _send_error(self, handler: _Handler, status: int, message: str) -> int:
+        return self._send_json(handler, status, error_body(status, message))
+
+    def _send_json(
+        self,
+        handler: _Handler,
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> int:
+        self._send_bytes(handler, status, json.dumps(body).encode(), headers)
+        return status
+
+    @staticmethod
+    def _send_bytes(
+        handler: _Handler, status: int, payload: bytes, headers: dict[str, str] | None
+    ) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.send_header("request-id", f"req_demo_{time.monotonic_ns():x}")
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(payload)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the synthetic organisation over HTTP.")
+    parser.add_argument("--seats", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per page request")
+    parser.add_argument("--api-key", default="sk-ant-admin-demo")
+    args = parser.parse_args(argv)
+    server = UsageApiServer(
+        SyntheticOrganisation(seats=args.seats, seed=args.seed),
+        api_key=args.api_key,
+        page_latency=args.latency,
+        host=args.host,
+        port=args.port,
+    ).start()
+    print(server.base_url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

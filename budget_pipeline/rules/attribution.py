@@ -1,0 +1,69 @@
+"""Attribution of cost to workstreams through the ownership ledger (SPEC §4.2)."""
+
+import numpy as np
+import pandas as pd
+
+from budget_pipeline.warehouse import WORKSTREAM_COST
+
+UNASSIGNED = "Unassigned"
+
+
+def workstream_of(actors: pd.Series, ledger: pd.DataFrame) -> pd.Series:
+    """The ledger workstream of each actor; `Unassigned` for actors the ledger does not know."""
+    mapping = dict(zip(ledger["actor"], ledger["workstream"], strict=True))
+    return actors.map(mapping).fillna(UNASSIGNED).astype("object")
+
+
+def workstream_cost(priced_usage: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Cost per workstream and day, with its share of the day's total."""
+    if priced_usage.empty:
+        return empty_workstream_cost()
+    attributed = priced_usage[["usage_date", "actor", "cost_usd"]].assign(
+        workstream=lambda frame: workstream_of(frame["actor"], ledger)
+    )
+    per_workstream = attributed.groupby(
+        ["usage_date", "workstream"], as_index=False, sort=True
+    ).agg(cost_usd=("cost_usd", "sum"), actors=("actor", "nunique"))
+    day_total = per_workstream.groupby("usage_date")["cost_usd"].transform("sum")
+    per_workstream["share"] = (per_workstream["cost_usd"] / day_total).where(day_total > 0)
+    per_workstream["actors"] = per_workstream["actors"].astype("int64")
+    return per_workstream[WORKSTREAM_COST.column_names]
+
+
+def empty_workstream_cost() -> pd.DataFrame:
+    frame = pd.DataFrame(columns=WORKSTREAM_COST.column_names)
+    return frame.astype(
+        {
+            "usage_date": "datetime64[ns]",
+            "workstream": "object",
+            "cost_usd": "float64",
+            "share": "float64",
+            "actors": "int64",
+        }
+    )
+
+
+def unassigned_share(workstream_cost: pd.DataFrame, days: pd.DatetimeIndex) -> pd.Series:
+    """Unassigned cost / day total for each day; NULL (NaN) on a day without spend."""
+    totals = workstream_cost.groupby("usage_date")["cost_usd"].sum().reindex(days, fill_value=0.0)
+    unassigned = (
+        workstream_cost.loc[workstream_cost["workstream"] == UNASSIGNED]
+        .groupby("usage_date")["cost_usd"]
+        .sum()
+        .reindex(days, fill_value=0.0)
+    )
+    return (unassigned / totals.replace(0.0, np.nan)).rename("unassigned_share")
+
+
+def top_unassigned_actors(
+    priced_usage: pd.DataFrame, ledger: pd.DataFrame, limit: int = 10
+) -> pd.DataFrame:
+    """Actors missing from the ledger with their spend, largest first: the ledger's to-do list."""
+    unknown = priced_usage.loc[workstream_of(priced_usage["actor"], ledger) == UNASSIGNED]
+    return (
+        unknown.groupby("actor", as_index=False)["cost_usd"]
+        .sum()
+        .sort_values(["cost_usd", "actor"], ascending=[False, True])
+        .head(limit)
+        .reset_index(drop=True)
+    )

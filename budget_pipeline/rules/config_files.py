@@ -1,0 +1,154 @@
+"""Reading and validating the three configuration files (SPEC §3).
+
+Every problem is reported as `ConfigFileError` naming the file, the line (1 = header) and what
+is wrong, so that a person can fix the CSV without reading a stack trace. Files may come from
+Excel: a UTF-8 BOM and CRLF line ends are accepted.
+"""
+
+import csv
+import hashlib
+import io
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+DEFAULT_CONFIG_DIR = "config"
+
+LEDGER_FILE = "workstreams.csv"
+PRICES_FILE = "prices.csv"
+SEATS_FILE = "seats.csv"
+
+PRICE_COLUMNS = ("input_per_mtok", "output_per_mtok", "cache_write_per_mtok", "cache_read_per_mtok")
+
+
+class ConfigFileError(ValueError):
+    def __init__(self, path: Path | str, line: int | None, problem: str):
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        where = f"{self.path}, line {line}" if line is not None else self.path
+        super().__init__(f"{where}: {problem}")
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("BUDGET_PIPELINE_CONFIG_DIR", DEFAULT_CONFIG_DIR))
+
+
+def content_hash(path: Path) -> str:
+    """Data version of a config file: changes exactly when its bytes change."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except FileNotFoundError as error:
+        raise ConfigFileError(path, None, "file not found") from error
+
+
+def _read_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV file with their line numbers, after checking the header."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError as error:
+        raise ConfigFileError(path, None, "file not found") from error
+    except UnicodeDecodeError as error:
+        raise ConfigFileError(path, None, f"not UTF-8 text ({error.reason})") from error
+    if not text.strip():
+        raise ConfigFileError(path, 1, f"file is empty; expected a header: {','.join(required)}")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in next(reader)]
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise ConfigFileError(
+            path, 1, f"missing column {', '.join(missing)} (header is: {','.join(header)})"
+        )
+    rows = []
+    for values in reader:
+        line = reader.line_num
+        if not values or all(not value.strip() for value in values):
+            continue
+        if len(values) > len(header):
+            raise ConfigFileError(
+                path, line, f"{len(values)} fields but the header has {len(header)}"
+            )
+        values = values + [""] * (len(header) - len(values))
+        rows.append(
+            (line, {name: value.strip() for name, value in zip(header, values, strict=True)})
+        )
+    return rows
+
+
+def _non_negative_number(path: Path, line: int, column: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigFileError(path, line, f"{column} is {value!r}, not a number") from None
+    if math.isnan(number) or math.isinf(number):
+        raise ConfigFileError(path, line, f"{column} is {value!r}, not a finite number")
+    if number < 0:
+        raise ConfigFileError(path, line, f"{column} is {value}, must not be negative")
+    return number
+
+
+def _required_text(path: Path, line: int, column: str, value: str) -> str:
+    if not value:
+        raise ConfigFileError(path, line, f"{column} is empty")
+    return value
+
+
+def load_ledger(path: Path) -> pd.DataFrame:
+    """workstreams.csv → one row per actor (actor, workstream)."""
+    first_seen: dict[str, tuple[str, int]] = {}
+    for line, row in _read_rows(path, ("actor", "workstream")):
+        actor = _required_text(path, line, "actor", row["actor"])
+        workstream = _required_text(path, line, "workstream", row["workstream"])
+        if actor in first_seen:
+            earlier, earlier_line = first_seen[actor]
+            if earlier != workstream:
+                raise ConfigFileError(
+                    path,
+                    line,
+                    f"actor {actor} is mapped to {workstream} here and to {earlier} on line "
+                    f"{earlier_line}; an actor has one primary workstream",
+                )
+            continue
+        first_seen[actor] = (workstream, line)
+    return pd.DataFrame(
+        {
+            "actor": pd.Series(list(first_seen), dtype="object"),
+            "workstream": pd.Series([ws for ws, _ in first_seen.values()], dtype="object"),
+        }
+    )
+
+
+def load_prices(path: Path) -> pd.DataFrame:
+    """prices.csv → one row per model with its four USD-per-million-token prices."""
+    records: dict[str, dict[str, object]] = {}
+    lines: dict[str, int] = {}
+    for line, row in _read_rows(path, ("model", *PRICE_COLUMNS)):
+        model = _required_text(path, line, "model", row["model"])
+        if model in records:
+            raise ConfigFileError(
+                path, line, f"model {model} is listed twice (first on line {lines[model]})"
+            )
+        prices = {c: _non_negative_number(path, line, c, row[c]) for c in PRICE_COLUMNS}
+        records[model] = {"model": model, **prices}
+        lines[model] = line
+    if not records:
+        raise ConfigFileError(path, None, "no prices: the file has a header but no rows")
+    return pd.DataFrame(list(records.values()), columns=["model", *PRICE_COLUMNS])
+
+
+def load_seats(path: Path) -> pd.DataFrame:
+    """seats.csv → one row per paid seat (email, monthly_cost_usd, note)."""
+    seats: dict[str, dict[str, object]] = {}
+    lines: dict[str, int] = {}
+    for line, row in _read_rows(path, ("email", "monthly_cost_usd", "note")):
+        email = _required_text(path, line, "email", row["email"])
+        if email in seats:
+            raise ConfigFileError(
+                path, line, f"seat {email} is listed twice (first on line {lines[email]})"
+            )
+        cost = _non_negative_number(path, line, "monthly_cost_usd", row["monthly_cost_usd"])
+        seats[email] = {"email": email, "monthly_cost_usd": cost, "note": row["note"]}
+        lines[email] = line
+    return pd.DataFrame(list(seats.values()), columns=["email", "monthly_cost_usd", "note"])

@@ -1,0 +1,138 @@
+"""Idle and barely active paid seats over a trailing window (SPEC §4.3).
+
+The verdict starts a conversation about reallocating a seat; it is never a performance measure.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from budget_pipeline.rules.attribution import workstream_of
+from budget_pipeline.warehouse import IDLE_SEATS
+
+COMPLETELY_IDLE = "completely idle"
+BARELY_ACTIVE = "barely active"
+
+
+@dataclass(frozen=True)
+class IdleSeatRules:
+    window_days: int = 14
+    min_lines: int = 20
+
+
+def window_start(as_of: pd.Timestamp, rules: IdleSeatRules) -> pd.Timestamp:
+    return as_of - pd.Timedelta(days=rules.window_days - 1)
+
+
+def verdict_days(
+    as_of_days: pd.DatetimeIndex,
+    loaded_days: pd.DatetimeIndex,
+    first_day: pd.Timestamp,
+    rules: IdleSeatRules,
+) -> pd.DatetimeIndex:
+    """The as-of days with enough history for a verdict: the whole window lies on or after the
+    first partition day and every day of it was loaded (an unloaded day would make a busy seat
+    look idle)."""
+    loaded = set(loaded_days)
+    return pd.DatetimeIndex(
+        [
+            day
+            for day in as_of_days
+            if window_start(day, rules) >= first_day
+            and all(d in loaded for d in pd.date_range(window_start(day, rules), day))
+        ]
+    )
+
+
+def idle_seats(
+    as_of_days: pd.DatetimeIndex,
+    usage: pd.DataFrame,
+    seats: pd.DataFrame,
+    ledger: pd.DataFrame,
+    last_seen_before: pd.Series,
+    rules: IdleSeatRules = IdleSeatRules(),
+) -> pd.DataFrame:
+    """Listed seats for each as-of day (the caller passes only days with a full window).
+
+    `usage` holds raw_usage rows (usage_date, actor, num_sessions, lines_added) from the first
+    window's start to the last as-of day; `last_seen_before` maps an actor to its last record
+    before that span, so that `last_active` reaches back beyond the window.
+    """
+    if len(as_of_days) == 0 or seats.empty:
+        return empty_idle_seats()
+    span = pd.date_range(window_start(as_of_days.min(), rules), as_of_days.max())
+    emails = pd.Index(seats["email"])
+    seat_usage = usage.loc[usage["actor"].isin(emails) & usage["usage_date"].isin(span)]
+    per_day = seat_usage.groupby(["usage_date", "actor"])[["num_sessions", "lines_added"]].sum()
+    per_day = per_day.assign(records=seat_usage.groupby(["usage_date", "actor"]).size())
+
+    def matrix(column: str) -> pd.DataFrame:
+        return (
+            per_day[column]
+            .unstack("actor")
+            .reindex(index=span, columns=emails)
+            .fillna(0)
+            .astype("int64")
+        )
+
+    sessions = matrix("num_sessions").rolling(rules.window_days, min_periods=1).sum()
+    lines = matrix("lines_added").rolling(rules.window_days, min_periods=1).sum()
+    # Last day with any record: forward-fill the day index of days that had one.
+    seen_position = np.where(matrix("records").to_numpy() > 0, np.arange(len(span))[:, None], -1)
+    last_position = np.maximum.accumulate(seen_position, axis=0)
+    before = pd.to_datetime(last_seen_before.reindex(emails)).to_numpy(dtype="datetime64[ns]")
+    last_active = np.where(
+        last_position >= 0,
+        span.to_numpy()[np.clip(last_position, 0, None)],
+        np.broadcast_to(before, last_position.shape),
+    )
+
+    seat_info = seats.set_index("email")
+    workstreams = workstream_of(pd.Series(emails, index=emails), ledger)
+    frames = []
+    for as_of in as_of_days:
+        position = span.get_loc(as_of)
+        verdict = pd.DataFrame(
+            {
+                "as_of": as_of,
+                "email": emails,
+                "workstream": workstreams.to_numpy(),
+                "sessions": sessions.iloc[position].to_numpy(dtype="int64"),
+                "lines_added": lines.iloc[position].to_numpy(dtype="int64"),
+                "reason": seat_info["note"].reindex(emails).to_numpy(),
+                "monthly_cost_usd": seat_info["monthly_cost_usd"].reindex(emails).to_numpy(),
+                "last_active": last_active[position],
+            }
+        )
+        verdict["status"] = np.where(
+            verdict["sessions"] == 0,
+            COMPLETELY_IDLE,
+            np.where(verdict["lines_added"] < rules.min_lines, BARELY_ACTIVE, None),
+        )
+        frames.append(verdict.loc[verdict["status"].notna()])
+    listed = pd.concat(frames, ignore_index=True)
+    listed = listed.sort_values(["as_of", "sessions", "lines_added", "email"], ignore_index=True)
+    return _typed(listed[IDLE_SEATS.column_names])
+
+
+def empty_idle_seats() -> pd.DataFrame:
+    return _typed(pd.DataFrame(columns=IDLE_SEATS.column_names))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.astype(
+        {
+            "email": "object",
+            "workstream": "object",
+            "sessions": "int64",
+            "lines_added": "int64",
+            "status": "object",
+            "reason": "object",
+            "monthly_cost_usd": "float64",
+        }
+    )
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")
+    frame["last_active"] = pd.to_datetime(frame["last_active"]).astype("datetime64[ns]")
+    frame["reason"] = frame["reason"].where(frame["reason"].notna() & (frame["reason"] != ""), None)
+    return frame

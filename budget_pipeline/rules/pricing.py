@@ -1,0 +1,71 @@
+"""Pricing (SPEC §3 model matching, §4.1 cost of a priced row)."""
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from budget_pipeline.rules.config_files import PRICE_COLUMNS
+from budget_pipeline.warehouse import PRICED_USAGE
+
+PRICE_TABLE = "price_table"
+API_ESTIMATE = "api_estimate"
+
+# (token column, price column): the four terms of SPEC §4.1
+TOKEN_PRICES = (
+    ("input_tokens", "input_per_mtok"),
+    ("output_tokens", "output_per_mtok"),
+    ("cache_creation_tokens", "cache_write_per_mtok"),
+    ("cache_read_tokens", "cache_read_per_mtok"),
+)
+
+
+def match_price_model(model: str, price_models: Iterable[str]) -> str | None:
+    """The price-table row for a usage model id: exact match, else the longest row that is a
+    prefix of the id followed by '-' (so a dated id takes its family's row, and
+    `claude-opus-4-20250514` takes `claude-opus-4`, never `claude-opus-4-5`)."""
+    candidates = list(price_models)
+    if model in candidates:
+        return model
+    prefixes = [row for row in candidates if model.startswith(row + "-")]
+    return max(prefixes, key=len) if prefixes else None
+
+
+def cost_usd(tokens: pd.DataFrame, prices: pd.DataFrame) -> pd.Series:
+    """SPEC §4.1 row by row; `prices` is aligned with `tokens` and holds the four price columns."""
+    total = np.zeros(len(tokens))
+    for token_column, price_column in TOKEN_PRICES:
+        total += tokens[token_column].to_numpy(dtype="float64") * prices[price_column].to_numpy(
+            dtype="float64"
+        )
+    return pd.Series(total / 1e6, index=tokens.index)
+
+
+def price_usage(model_usage: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
+    """Add price_model, price_source and cost_usd to per-model token rows.
+
+    An unknown model is never priced at $0: it falls back to the API's own estimate and is
+    marked `api_estimate` so that a check can name it.
+    """
+    price_models = prices["model"].tolist()
+    matches = {
+        model: match_price_model(model, price_models) for model in model_usage["model"].unique()
+    }
+    priced = model_usage.copy()
+    priced["price_model"] = priced["model"].map(matches).astype("object")
+    row_prices = priced[["price_model"]].merge(
+        prices.rename(columns={"model": "price_model"}), on="price_model", how="left"
+    )
+    row_prices.index = priced.index
+    has_price = priced["price_model"].notna()
+    table_cost = cost_usd(priced, row_prices[list(PRICE_COLUMNS)].fillna(0.0))
+    priced["price_source"] = np.where(has_price, PRICE_TABLE, API_ESTIMATE)
+    priced["cost_usd"] = table_cost.where(has_price, priced["api_estimated_cost_usd"]).astype(
+        "float64"
+    )
+    priced["price_model"] = priced["price_model"].where(has_price, None)
+    return priced[PRICED_USAGE.column_names].reset_index(drop=True)
+
+
+def unpriced_models(priced_usage: pd.DataFrame) -> list[str]:
+    return sorted(priced_usage.loc[priced_usage["price_source"] == API_ESTIMATE, "model"].unique())

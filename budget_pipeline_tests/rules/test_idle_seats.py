@@ -1,0 +1,92 @@
+import pandas as pd
+
+from budget_pipeline.rules.idle_seats import (
+    BARELY_ACTIVE,
+    COMPLETELY_IDLE,
+    IdleSeatRules,
+    idle_seats,
+    verdict_days,
+)
+
+AS_OF = pd.Timestamp("2026-06-30")
+SEATS = pd.DataFrame(
+    {
+        "email": ["edge13@x.com", "edge14@x.com", "few@x.com", "busy@x.com", "never@x.com"],
+        "monthly_cost_usd": [150.0, 150.0, 100.0, 150.0, 200.0],
+        "note": ["", "", "Review-only role", "", "Parental leave"],
+    }
+)
+LEDGER = pd.DataFrame({"actor": ["edge13@x.com", "few@x.com"], "workstream": ["search", "data"]})
+
+
+def usage(rows):
+    frame = pd.DataFrame(rows, columns=["usage_date", "actor", "num_sessions", "lines_added"])
+    frame["usage_date"] = pd.to_datetime(frame["usage_date"])
+    return frame
+
+
+def test_window_edges_and_statuses():
+    d13 = AS_OF - pd.Timedelta(days=13)
+    d14 = AS_OF - pd.Timedelta(days=14)
+    rows = usage(
+        [
+            (d13, "edge13@x.com", 1, 500),  # D-13 is inside the window
+            (d14, "edge14@x.com", 3, 900),  # D-14 is not
+            (AS_OF, "few@x.com", 1, 12),
+            (AS_OF - pd.Timedelta(days=2), "few@x.com", 1, 7),  # 19 lines: still under 20
+            (AS_OF, "busy@x.com", 2, 400),
+            (AS_OF, "not-a-seat@x.com", 0, 0),  # usage without a seat is not a seat
+        ]
+    )
+    listed = idle_seats(
+        pd.DatetimeIndex([AS_OF]),
+        rows,
+        SEATS,
+        LEDGER,
+        # the caller looks up records before the window separately
+        last_seen_before=pd.Series({"edge14@x.com": d14}),
+    ).set_index("email")
+    assert set(listed.index) == {"edge14@x.com", "few@x.com", "never@x.com"}
+    assert listed.loc["edge14@x.com", "status"] == COMPLETELY_IDLE
+    assert listed.loc["edge14@x.com", "last_active"] == d14
+    assert listed.loc["few@x.com", "status"] == BARELY_ACTIVE
+    assert (listed.loc["few@x.com", "sessions"], listed.loc["few@x.com", "lines_added"]) == (2, 19)
+    assert listed.loc["few@x.com", "reason"] == "Review-only role"
+    assert listed.loc["few@x.com", "workstream"] == "data"
+    assert listed.loc["never@x.com", "workstream"] == "Unassigned"
+    assert pd.isna(listed.loc["never@x.com", "last_active"])
+    assert listed.loc["never@x.com", "monthly_cost_usd"] == 200.0
+
+
+def test_sorted_by_sessions_then_lines():
+    rows = usage([(AS_OF, "few@x.com", 1, 5), (AS_OF, "busy@x.com", 1, 3)])
+    listed = idle_seats(
+        pd.DatetimeIndex([AS_OF]), rows, SEATS, LEDGER, pd.Series(dtype="datetime64[ns]")
+    )
+    assert list(listed["email"])[-2:] == ["busy@x.com", "few@x.com"]
+    assert list(listed["sessions"]) == sorted(listed["sessions"])
+
+
+def test_last_active_reaches_back_before_the_window():
+    long_ago = pd.Timestamp("2026-05-02")
+    listed = idle_seats(
+        pd.DatetimeIndex([AS_OF]),
+        usage([]),
+        SEATS,
+        LEDGER,
+        last_seen_before=pd.Series({"busy@x.com": long_ago}),
+    ).set_index("email")
+    assert listed.loc["busy@x.com", "last_active"] == long_ago
+
+
+def test_no_verdict_while_the_window_reaches_before_the_first_day_or_a_day_is_missing():
+    rules = IdleSeatRules()
+    first = pd.Timestamp("2026-06-01")
+    days = pd.date_range(first, "2026-06-20")
+    assert list(verdict_days(days, days, first, rules)) == list(
+        pd.date_range("2026-06-14", "2026-06-20")
+    )
+    holes = days.drop(pd.Timestamp("2026-06-05"))
+    assert list(verdict_days(days, holes, first, rules)) == list(
+        pd.date_range("2026-06-19", "2026-06-20")
+    )
