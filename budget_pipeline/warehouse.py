@@ -137,6 +137,18 @@ TABLES: dict[str, Table] = {
 }
 
 
+def as_contract_dtypes(table_name: str, frame):
+    """Frames read back from DuckDB with the dtypes the assets produce: nanosecond datetimes for
+    dates, and nullable booleans (a BOOLEAN column without NULLs comes back as plain bool)."""
+    sql_types = {column.name: column.sql_type for column in TABLES[table_name].columns}
+    for column in frame.columns:
+        if sql_types.get(column) == "DATE":
+            frame[column] = frame[column].astype("datetime64[ns]")
+        elif sql_types.get(column) == "BOOLEAN":
+            frame[column] = frame[column].astype("boolean")
+    return frame
+
+
 def duckdb_path() -> str:
     return os.environ.get("BUDGET_PIPELINE_DUCKDB", DEFAULT_DUCKDB_PATH)
 

@@ -296,7 +296,9 @@ class AnalyticsClient:
                         cause = "HTTP 200 with a body that is not valid JSON (truncated response)"
                 else:
                     error_type, api_message = _api_error_of(response)
-                    described = self._redact(f"HTTP {status} {error_type or 'error'}: {api_message}")
+                    described = self._redact(
+                        f"HTTP {status} {error_type or 'error'}: {api_message}"
+                    )
                     if not _is_transient(status):
                         hint = " (check the admin key)" if status in (401, 403) else ""
                         raise FinalApiError(

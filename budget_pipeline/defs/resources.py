@@ -30,6 +30,7 @@ class AnalyticsApiResource(dg.ConfigurableResource):
     base_url: str = Field(default=DEFAULT_BASE_URL, description="API base URL (proxies, tests)")
     api_key: str | None = Field(default=None, description="Admin key; set it through an EnvVar")
     max_concurrent_days: int = Field(default=4, description="days fetched at once in a backfill")
+    page_limit: int = Field(default=1000, description="records per page (the API's maximum)")
     timeout_seconds: float = Field(default=30.0, description="connect/read timeout of one request")
     max_attempts: int = Field(default=6, description="attempts per page before the run fails")
     base_delay_seconds: float = Field(default=0.5, description="first backoff delay")
@@ -61,6 +62,7 @@ class AnalyticsApiResource(dg.ConfigurableResource):
                     api_key,
                     timeout=self.timeout_seconds,
                     max_concurrent_days=self.max_concurrent_days,
+                    page_limit=self.page_limit,
                     retry=RetryPolicy(
                         max_attempts=self.max_attempts,
                         base_delay=self.base_delay_seconds,
@@ -140,10 +142,7 @@ class _WarehouseFrameHandler(DuckDBPandasTypeHandler):
 
     def load_input(self, context, table_slice: TableSlice, connection) -> pd.DataFrame:
         frame = super().load_input(context, table_slice, connection)
-        for column in frame.columns:
-            if pd.api.types.is_datetime64_any_dtype(frame[column]):
-                frame[column] = frame[column].astype("datetime64[ns]")
-        return frame
+        return warehouse.as_contract_dtypes(table_slice.table, frame)
 
 
 class WarehouseIOManager(DuckDBIOManager):

@@ -207,10 +207,7 @@ def _model_entry(rng: random.Random, model: str, volume: float) -> dict[str, Any
     cache_write = int(_CACHE_WRITE * scale * (0.8 + 0.4 * r()))
     p_in, p_out, p_write, p_read = _RATES[model]
     cost = (
-        tokens_input * p_in
-        + tokens_output * p_out
-        + cache_write * p_write
-        + cache_read * p_read
+        tokens_input * p_in + tokens_output * p_out + cache_write * p_write + cache_read * p_read
     ) / 1e6
     # The API's own estimate tracks the price table within a few percent, like the real one.
     cents = round(cost * 100 * (0.97 + 0.06 * r()))

@@ -8,6 +8,7 @@ dropped connections, truncated bodies, slow pages and inconsistent pagination.
 import argparse
 import base64
 import binascii
+import contextlib
 import datetime
 import json
 import socket
@@ -69,15 +70,21 @@ class Fault:
         )
 
 
-@dataclass(frozen=True)
+@dataclass
 class RecordedRequest:
+    """One request as the server saw it, appended on arrival.
+
+    `status` is filled in just before the response is written, so by the time a client holds
+    an answer, the server's log already shows it; it stays None when the connection was dropped.
+    """
+
     method: str
     path: str
     query: dict[str, str]
     # The x-api-key value is replaced by "<redacted>": the log must be safe to print.
     headers: dict[str, str]
-    status: int | None
-    received_at: float
+    received_at: float  # time.monotonic() on arrival
+    status: int | None = None
     fault: FaultKind | None = None
 
 
@@ -131,6 +138,7 @@ class _HttpServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HttpServer
+    entry: RecordedRequest
     server_version = "budget-pipeline-demo-api"
     sys_version = ""
 
@@ -249,13 +257,7 @@ class UsageApiServer:
                     return fault
         return None
 
-    def _record(
-        self,
-        handler: _Handler,
-        received_at: float,
-        status: int | None,
-        fault: FaultKind | None = None,
-    ) -> None:
+    def _record(self, handler: _Handler, received_at: float) -> RecordedRequest:
         split = urlsplit(handler.path)
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         headers = {k.lower(): v for k, v in handler.headers.items()}
@@ -266,35 +268,37 @@ class UsageApiServer:
             path=split.path,
             query=query,
             headers=headers,
-            status=status,
             received_at=received_at,
-            fault=fault,
         )
         with self._lock:
             self.requests.append(entry)
+        return entry
 
     def _handle(self, handler: _Handler) -> None:
-        received_at = time.monotonic()
-        try:
-            status, fault = self._respond(handler)
-        except OSError:
-            status, fault = None, None
-        self._record(handler, received_at, status, fault)
+        handler.entry = self._record(handler, time.monotonic())
+        with contextlib.suppress(OSError):
+            self._respond(handler)
 
-    def _respond(self, handler: _Handler) -> tuple[int | None, FaultKind | None]:
+    def _respond(self, handler: _Handler) -> None:
         split = urlsplit(handler.path)
         if split.path != USAGE_PATH:
-            return self._send_error(handler, 404, f"Not found: {split.path}"), None
+            self._send_error(handler, 404, f"Not found: {split.path}")
+            return
         if handler.command != "GET":
-            return self._send_error(handler, 405, "Method not allowed"), None
+            self._send_error(handler, 405, "Method not allowed")
+            return
         try:
             day, offset, page_index, limit = self._parse_request(handler, split.query)
         except _ApiHttpError as exc:
-            return self._send_error(handler, exc.status, exc.message), None
+            self._send_error(handler, exc.status, exc.message)
+            return
 
         fault = self._take_fault(day, page_index)
+        if fault is not None:
+            handler.entry.fault = fault.kind
         if fault is not None and fault.kind != "slow":
-            return self._send_fault(handler, fault), fault.kind
+            self._send_fault(handler, fault)
+            return
         if fault is not None:
             time.sleep(fault.delay)
         if self.page_latency:
@@ -309,7 +313,6 @@ class UsageApiServer:
             "next_page": encode_cursor(day, offset + limit, page_index + 1) if has_more else None,
         }
         self._send_json(handler, 200, body)
-        return 200, fault.kind if fault else None
 
     def _parse_request(
         self, handler: _Handler, query_text: str
@@ -367,10 +370,8 @@ class UsageApiServer:
             handler.wfile.write(payload)
             handler.wfile.flush()
         handler.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             handler.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         return None
 
     def _send_error(self, handler: _Handler, status: int, message: str) -> int:
@@ -390,6 +391,7 @@ class UsageApiServer:
     def _send_bytes(
         handler: _Handler, status: int, payload: bytes, headers: dict[str, str] | None
     ) -> None:
+        handler.entry.status = status
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(payload)))

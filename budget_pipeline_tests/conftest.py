@@ -1,0 +1,116 @@
+"""Shared fixtures: a real loopback API server, a real DuckDB file, a real Dagster instance."""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from budget_pipeline.defs.assets import budget_assets
+from budget_pipeline.defs.checks import budget_checks
+from budget_pipeline.defs.config_sources import config_sources
+from budget_pipeline.defs.resources import (
+    AnalyticsApiResource,
+    ConfigFilesResource,
+    WarehouseIOManager,
+    WarehouseResource,
+)
+from budget_pipeline.demo.organisation import SyntheticOrganisation
+from budget_pipeline.demo.server import UsageApiServer
+
+TEST_API_KEY = "sk-ant-admin-TEST-7f3a9c"
+TEST_ORGANISATION = SyntheticOrganisation(seats=40, seed=11)
+
+
+@pytest.fixture
+def api_server():
+    with UsageApiServer(TEST_ORGANISATION, api_key=TEST_API_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "config"
+    directory.mkdir()
+    TEST_ORGANISATION.write_config(directory)
+    return directory
+
+
+@pytest.fixture
+def duckdb_file(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "warehouse.duckdb"
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+class Pipeline:
+    """Materialises the real assets and checks against the test server, files and instance."""
+
+    def __init__(self, server: UsageApiServer, config_dir: Path, duckdb_file: Path, instance):
+        self.server = server
+        self.config_dir = config_dir
+        self.duckdb_file = duckdb_file
+        self.instance = instance
+        self.api = AnalyticsApiResource(
+            source="api",
+            base_url=server.base_url,
+            api_key=TEST_API_KEY,
+            page_limit=15,  # several pages per day, like a large organisation
+            base_delay_seconds=0.05,
+            max_delay_seconds=0.5,
+        )
+
+    def resources(self) -> dict[str, object]:
+        return {
+            "analytics_api": self.api,
+            "config_files": ConfigFilesResource(directory=str(self.config_dir)),
+            "warehouse": WarehouseResource(path=str(self.duckdb_file)),
+            "io_manager": WarehouseIOManager(database=str(self.duckdb_file), schema="budget"),
+        }
+
+    def materialize(
+        self,
+        start: str,
+        end: str | None = None,
+        *,
+        selection: str = "group:budget",
+        run_config: dict | None = None,
+        raise_on_error: bool = True,
+    ) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [*config_sources, *budget_assets, *budget_checks],
+            selection=selection,
+            resources=self.resources(),
+            instance=self.instance,
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: start,
+                ASSET_PARTITION_RANGE_END_TAG: end or start,
+            },
+            run_config=run_config,
+            raise_on_error=raise_on_error,
+        )
+
+    def table(self, name: str) -> pd.DataFrame:
+        if not self.duckdb_file.exists():
+            return pd.DataFrame()
+        with duckdb.connect(str(self.duckdb_file), read_only=True) as connection:
+            return connection.execute(f"SELECT * FROM budget.{name}").fetchdf()
+
+
+@pytest.fixture
+def pipeline(api_server, config_dir, duckdb_file, instance) -> Pipeline:
+    return Pipeline(api_server, config_dir, duckdb_file, instance)
+
+
+def days(start: str, end: str) -> list[dt.date]:
+    return [d.date() for d in pd.date_range(start, end)]
