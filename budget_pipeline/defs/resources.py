@@ -1,3 +1,4 @@
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -6,7 +7,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
+from dagster._core.events import DagsterEventType
+from dagster._core.storage.dagster_run import FINISHED_STATUSES, DagsterRunStatus
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
+from dagster._core.storage.runs import SqliteRunStorage
 from dagster_duckdb import DuckDBIOManager
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
@@ -157,6 +161,8 @@ class WarehouseIOManager(DuckDBIOManager):
         return pd.DataFrame
 
     def create_io_manager(self, context) -> DbIOManager:
+        if context.instance is not None:
+            release_pool_slots_of_dead_runs(context.instance, context.log)
         return DbIOManager(
             db_client=_AtomicDuckDbClient(),
             database=self.database,
@@ -165,6 +171,52 @@ class WarehouseIOManager(DuckDBIOManager):
             default_load_type=self.default_load_type(),
             io_manager_name="WarehouseIOManager",
         )
+
+
+def _process_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_pool_slots_of_dead_runs(instance: dg.DagsterInstance, log=None) -> list[str]:
+    """Free the `duckdb_warehouse` pool slots held by runs whose process is gone.
+
+    A run killed mid-step (SIGKILL, OOM, a reboot) never frees its pool slot, and Dagster only
+    frees slots of dead runs through the daemon's run monitoring, so every later run would wait
+    on "Step blocked by limit for pool duckdb_warehouse" forever. DuckDB releases a dead
+    process's file lock by itself; this makes the pool follow the same rule. Only for instances
+    on local SQLite storage, whose runs all ran on this machine (so a pid can be checked).
+    Returns the ids of the runs whose slots were freed.
+    """
+    if not isinstance(instance.run_storage, SqliteRunStorage):
+        return []
+    log = log or logging.getLogger("budget_pipeline.warehouse")
+    released = []
+    for run_id in sorted(instance.event_log_storage.get_concurrency_run_ids()):
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.status in FINISHED_STATUSES:
+            pass
+        elif run.status in (DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING):
+            starts = instance.all_logs(run_id, of_type=DagsterEventType.RUN_START)
+            pids = {e.dagster_event.pid for e in starts if e.dagster_event and e.dagster_event.pid}
+            if not pids or any(_process_is_alive(pid) for pid in pids):
+                continue
+            instance.report_run_failed(
+                run,
+                message=f"The run's process (pid {', '.join(map(str, sorted(pids)))}) died "
+                "without ending the run; marked failed so its warehouse pool slot is freed.",
+            )
+        else:
+            continue
+        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        log.warning(f"freed the warehouse pool slot of run {run_id}: its process is gone")
+        released.append(run_id)
+    return released
 
 
 def source_from_environment() -> str:
