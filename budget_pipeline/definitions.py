@@ -3,14 +3,19 @@
 import dagster as dg
 
 from budget_pipeline.defs.assets import budget_assets
-from budget_pipeline.defs.checks import budget_checks
 from budget_pipeline.defs.config_sources import config_sources
+from budget_pipeline.defs.notifier import notifier_from_environment
+from budget_pipeline.defs.report import report_assets
 from budget_pipeline.defs.resources import build_resources
+from budget_pipeline.defs.schedules import budget_daily_job, budget_daily_schedule
+from budget_pipeline.defs.sensors import run_failure_notifier, spend_alert_sensor
 
 defs = dg.Definitions(
-    assets=[*config_sources, *budget_assets],
-    asset_checks=budget_checks,
-    resources=build_resources(),
+    assets=[*config_sources, *budget_assets, *report_assets],
+    resources={**build_resources(), "alert_notifier": notifier_from_environment()},
+    jobs=[budget_daily_job],
+    schedules=[budget_daily_schedule],
+    sensors=[spend_alert_sensor, run_failure_notifier],
     # One process per run: steps share the DuckDB file (one writer per process) and a backfill
     # does not pay a subprocess start per step.
     executor=dg.in_process_executor,

@@ -13,7 +13,6 @@ from dagster._core.storage.tags import (
 )
 
 from budget_pipeline.defs.assets import budget_assets
-from budget_pipeline.defs.checks import budget_checks
 from budget_pipeline.defs.config_sources import config_sources
 from budget_pipeline.defs.resources import (
     AnalyticsApiResource,
@@ -88,7 +87,7 @@ class Pipeline:
         raise_on_error: bool = True,
     ) -> dg.ExecuteInProcessResult:
         return dg.materialize(
-            [*config_sources, *budget_assets, *budget_checks],
+            [*config_sources, *budget_assets],
             selection=selection,
             resources=self.resources(),
             instance=self.instance,

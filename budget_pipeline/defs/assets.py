@@ -5,15 +5,15 @@ backfill of 90 days is one fetch loop and one vectorised pass, not 90 of each.
 """
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from budget_pipeline import schemas
 from budget_pipeline.api.client import ApiError
+from budget_pipeline.defs import checks
 from budget_pipeline.defs.config_sources import prices_csv, seats_csv, workstreams_csv
 from budget_pipeline.defs.metadata import markdown_preview, table_asset_metadata
 from budget_pipeline.defs.partitions import daily_partitions, days_of, first_day
@@ -51,6 +51,9 @@ class SpendAlertConfig(dg.Config):
     floor_usd: float = Field(default=50.0, description="stay quiet below this day total")
     same_weekday_ratio: float = Field(default=1.6, description="today / same weekday last week")
     ma7_ratio: float = Field(default=1.5, description="today / mean of the 7 previous days")
+    max_unassigned_share: float = Field(
+        default=0.15, description="warn when Unassigned exceeds this share of a day's spend"
+    )
 
 
 class IdleSeatsConfig(dg.Config):
@@ -60,7 +63,9 @@ class IdleSeatsConfig(dg.Config):
     min_lines: int = Field(default=20, description="fewer lines added than this: barely active")
 
 
-def _budget_asset(table: Table, *, kinds: set[str], **kwargs) -> Callable:
+def _budget_asset(
+    table: Table, *, kinds: set[str], warnings: Sequence[dg.AssetCheckSpec] = (), **kwargs
+) -> Callable:
     return dg.asset(
         name=table.name,
         description=table.description,
@@ -71,6 +76,7 @@ def _budget_asset(table: Table, *, kinds: set[str], **kwargs) -> Callable:
         backfill_policy=dg.BackfillPolicy.single_run(),
         metadata=table_asset_metadata(table),
         pool=WAREHOUSE_POOL,
+        check_specs=[checks.schema_check_spec(table.name), *warnings],
         **kwargs,
     )
 
@@ -80,8 +86,21 @@ def _failing_clearly() -> Iterator[None]:
     """Bad config files and API errors end the run with their own message, not a stack trace."""
     try:
         yield
-    except (ConfigFileError, ApiError, schemas.TableContractError) as error:
+    except (ConfigFileError, ApiError) as error:
         raise dg.Failure(description=str(error)) from error
+
+
+def _contract_checked(table: str, frame: pd.DataFrame) -> Iterator[dg.AssetCheckResult]:
+    """The blocking schema check, before anything is written: on failure the check is reported
+    with its failure cases and the step fails, so the IO manager never sees the frame."""
+    result = checks.schema_check(table, frame)
+    if not result.passed:
+        yield result
+        raise dg.Failure(
+            description=f"{table} breaks its Pandera contract "
+            f"({result.metadata['failure_cases'].value} failure cases, see the check "
+            f"{result.check_name}); nothing was written",
+        )
 
 
 def _day_key(day: pd.Timestamp) -> str:
@@ -99,9 +118,7 @@ def _add_day_metadata(
 
 
 @_budget_asset(RAW_USAGE, kinds={"httpx", "duckdb", "pandas"})
-def raw_usage(
-    context: dg.AssetExecutionContext, analytics_api: AnalyticsApiResource
-) -> dg.Output[pd.DataFrame]:
+def raw_usage(context: dg.AssetExecutionContext, analytics_api: AnalyticsApiResource):
     """Each day is fetched whole (every page) or the run fails; nothing partial is written."""
     days = days_of(context.partition_time_window)
     by_day: dict[pd.Timestamp, pd.DataFrame] = {}
@@ -110,8 +127,7 @@ def raw_usage(
             by_day[pd.Timestamp(day)] = raw_usage_rows(day, records)
     frames = [by_day[day] for day in days if not by_day[day].empty]
     frame = pd.concat(frames, ignore_index=True) if frames else raw_usage_frame()
-    with _failing_clearly():
-        schemas.validate("raw_usage", frame)
+    yield from _contract_checked("raw_usage", frame)
     per_day = frame.groupby("usage_date").agg(
         records=("actor", "size"), actors=("actor", "nunique"), sessions=("num_sessions", "sum")
     )
@@ -127,7 +143,7 @@ def raw_usage(
             for day in days
         },
     )
-    return dg.Output(
+    yield dg.Output(
         frame,
         metadata={
             "dagster/row_count": len(frame),
@@ -136,11 +152,13 @@ def raw_usage(
             "preview": markdown_preview(frame.drop(columns=["record_json"])),
         },
     )
+    yield checks.schema_check("raw_usage", frame)
 
 
 @_budget_asset(
     PRICED_USAGE,
     kinds={"duckdb", "pandas"},
+    warnings=checks.PRICED_USAGE_WARNINGS,
     deps=[prices_csv],
     ins={
         "raw_usage": dg.AssetIn(
@@ -150,13 +168,14 @@ def raw_usage(
 )
 def priced_usage(
     context: dg.AssetExecutionContext, raw_usage: pd.DataFrame, config_files: ConfigFilesResource
-) -> dg.Output[pd.DataFrame]:
+):
     """Tokens per actor × model × day priced with prices.csv; unknown models fall back to the
     API's estimate (never $0)."""
     days = days_of(context.partition_time_window)
     with _failing_clearly():
         prices = config_files.prices()
-        frame = schemas.validate("priced_usage", price_usage(model_usage(raw_usage), prices))
+    frame = price_usage(model_usage(raw_usage), prices)
+    yield from _contract_checked("priced_usage", frame)
     totals = day_totals(frame, days)
     _add_day_metadata(
         context,
@@ -164,7 +183,7 @@ def priced_usage(
         {_day_key(day): {"cost_usd": round(float(totals[day]), 2)} for day in days},
     )
     unpriced = frame.loc[frame["price_source"] == API_ESTIMATE]
-    return dg.Output(
+    yield dg.Output(
         frame,
         metadata={
             "dagster/row_count": len(frame),
@@ -174,6 +193,9 @@ def priced_usage(
             "preview": markdown_preview(frame),
         },
     )
+    yield checks.schema_check("priced_usage", frame)
+    yield checks.unpriced_models_check(frame)
+    yield checks.close_to_api_estimate_check(frame)
 
 
 @_budget_asset(
@@ -184,12 +206,13 @@ def priced_usage(
 )
 def workstream_cost(
     context: dg.AssetExecutionContext, priced_usage: pd.DataFrame, config_files: ConfigFilesResource
-) -> dg.Output[pd.DataFrame]:
+):
     """Cost per workstream and day through the ownership ledger; unknown actors are Unassigned."""
     days = days_of(context.partition_time_window)
     with _failing_clearly():
         ledger = config_files.ledger()
-        frame = schemas.validate("workstream_cost", cost_by_workstream(priced_usage, ledger))
+    frame = cost_by_workstream(priced_usage, ledger)
+    yield from _contract_checked("workstream_cost", frame)
     _add_day_metadata(
         context,
         days,
@@ -202,7 +225,7 @@ def workstream_cost(
         },
     )
     month = frame.groupby("workstream")["cost_usd"].sum().sort_values(ascending=False)
-    return dg.Output(
+    yield dg.Output(
         frame,
         metadata={
             "dagster/row_count": len(frame),
@@ -213,6 +236,7 @@ def workstream_cost(
             "preview": markdown_preview(frame),
         },
     )
+    yield checks.schema_check("workstream_cost", frame)
 
 
 def _loaded_days_before(
@@ -231,6 +255,7 @@ def _loaded_days_before(
 @_budget_asset(
     DAILY_SPEND,
     kinds={"duckdb", "pandas"},
+    warnings=checks.DAILY_SPEND_WARNINGS,
     deps=[workstreams_csv],
     ins={
         "priced_usage": dg.AssetIn(
@@ -247,7 +272,7 @@ def daily_spend(
     priced_usage: pd.DataFrame,
     config_files: ConfigFilesResource,
     warehouse: WarehouseResource,
-) -> dg.Output[pd.DataFrame]:
+):
     """One row per day with the combined alert. Baselines read the 7 days before the run from
     the warehouse, so re-running one day gives the same verdict as the backfill did."""
     days = days_of(context.partition_time_window)
@@ -264,8 +289,8 @@ def daily_spend(
     )
     in_run = priced_usage.loc[priced_usage["usage_date"].isin(days)]
     shares = unassigned_share(cost_by_workstream(in_run, ledger), days)
-    with _failing_clearly():
-        frame = schemas.validate("daily_spend", spend_with_alert(totals, days, shares, thresholds))
+    frame = spend_with_alert(totals, days, shares, thresholds)
+    yield from _contract_checked("daily_spend", frame)
 
     per_day = {}
     for row in frame.itertuples():
@@ -280,7 +305,8 @@ def daily_spend(
             }
         if not pd.isna(row.unassigned_share):
             numbers["unassigned_share"] = round(row.unassigned_share, 4)
-        if row.alert is True:
+        # The column is a pandas boolean: its values are numpy bools, never the `True` object.
+        if numbers["alert"] is True:
             movers = {
                 by: top_movers(priced_usage, ledger, row.usage_date, by)
                 for by in ("workstream", "actor", "model")
@@ -289,7 +315,7 @@ def daily_spend(
         per_day[_day_key(row.usage_date)] = numbers
     _add_day_metadata(context, days, per_day)
     alert_days = [_day_key(d) for d in frame.loc[frame["alert"].fillna(False), "usage_date"]]
-    return dg.Output(
+    yield dg.Output(
         frame,
         metadata={
             "dagster/row_count": len(frame),
@@ -300,6 +326,8 @@ def daily_spend(
             "preview": markdown_preview(frame),
         },
     )
+    yield checks.schema_check("daily_spend", frame)
+    yield checks.unassigned_share_check(frame, in_run, ledger, config.max_unassigned_share)
 
 
 @_budget_asset(
@@ -322,7 +350,7 @@ def idle_seats(
     config: IdleSeatsConfig,
     config_files: ConfigFilesResource,
     warehouse: WarehouseResource,
-) -> dg.Output[pd.DataFrame]:
+):
     """Paid seats with no sessions (completely idle) or few lines (barely active) over the
     trailing window. For a conversation about reallocating seats, never for reviewing people."""
     days = days_of(context.partition_time_window)
@@ -354,8 +382,7 @@ def idle_seats(
         last_seen_before.set_index("actor")["last_seen"],
         rules,
     )
-    with _failing_clearly():
-        schemas.validate("idle_seats", frame)
+    yield from _contract_checked("idle_seats", frame)
     per_day = {}
     for day in days:
         key = _day_key(day)
@@ -371,7 +398,7 @@ def idle_seats(
             "idle_monthly_cost_usd": round(float(listed["monthly_cost_usd"].sum()), 2),
         }
     _add_day_metadata(context, days, per_day)
-    return dg.Output(
+    yield dg.Output(
         frame,
         metadata={
             "dagster/row_count": len(frame),
@@ -380,6 +407,7 @@ def idle_seats(
             "preview": markdown_preview(frame),
         },
     )
+    yield checks.schema_check("idle_seats", frame)
 
 
 budget_assets = [raw_usage, priced_usage, workstream_cost, daily_spend, idle_seats]

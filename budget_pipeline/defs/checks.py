@@ -1,30 +1,46 @@
-"""Asset checks. Each asset also validates its frame before returning it, so a bad day never
-lands; the blocking checks here re-validate what landed and show the failure cases in the UI."""
+"""Asset checks, evaluated inside the step of the asset they check.
+
+Each asset validates its frame against its Pandera contract *before* the IO manager writes it:
+a failing contract is reported as a failed blocking check (failure cases in its metadata) and
+the step fails, so a bad day never lands and nothing downstream runs. Evaluating checks in the
+asset's own step also spares a backfill a separate step per check that would reload the whole
+range from the warehouse (measured in benchmarks/backfill.py).
+"""
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 
 from budget_pipeline import schemas
-from budget_pipeline.defs.assets import (
-    daily_spend,
-    idle_seats,
-    priced_usage,
-    raw_usage,
-    workstream_cost,
-)
 from budget_pipeline.defs.metadata import markdown_preview
-from budget_pipeline.defs.partitions import daily_partitions
-from budget_pipeline.defs.resources import ConfigFilesResource
 from budget_pipeline.rules.attribution import top_unassigned_actors
 from budget_pipeline.rules.pricing import API_ESTIMATE, PRICE_TABLE
 
 ESTIMATE_TOLERANCE = 0.10
 
+UNPRICED_MODELS = "priced_usage_models_are_priced"
+CLOSE_TO_API_ESTIMATE = "priced_usage_close_to_api_estimate"
+UNASSIGNED_SHARE = "daily_spend_unassigned_share"
 
-def _schema_result(table: str, frame: pd.DataFrame) -> dg.AssetCheckResult:
+
+def schema_check_name(table: str) -> str:
+    return f"{table}_matches_schema"
+
+
+def schema_check_spec(table: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name=schema_check_name(table),
+        asset=table,
+        blocking=True,
+        description="Every row satisfies the Pandera contract "
+        f"budget_pipeline.schemas.{schemas.SCHEMAS[table].__name__}; a failure stops the write.",
+    )
+
+
+def schema_check(table: str, frame: pd.DataFrame) -> dg.AssetCheckResult:
     cases = schemas.failure_cases(table, frame)
     return dg.AssetCheckResult(
+        asset_key=table,
+        check_name=schema_check_name(table),
         passed=cases.empty,
         metadata={
             "rows_checked": len(frame),
@@ -34,62 +50,37 @@ def _schema_result(table: str, frame: pd.DataFrame) -> dg.AssetCheckResult:
     )
 
 
-def _schema_check(asset: dg.AssetsDefinition):
-    """A blocking check; the decorated function's parameter must be named after the asset."""
-    return dg.asset_check(
-        asset=asset,
-        name=f"{asset.key.path[-1]}_matches_schema",
-        description=f"Every row satisfies the Pandera contract "
-        f"budget_pipeline.schemas.{schemas.SCHEMAS[asset.key.path[-1]].__name__}.",
-        blocking=True,
-        partitions_def=daily_partitions,
+PRICED_USAGE_WARNINGS = [
+    dg.AssetCheckSpec(
+        name=UNPRICED_MODELS,
+        asset="priced_usage",
+        description="Models missing from prices.csv are priced at the API's estimate; name them "
+        "so the price table can be completed.",
+    ),
+    dg.AssetCheckSpec(
+        name=CLOSE_TO_API_ESTIMATE,
+        asset="priced_usage",
+        description="A day whose price-table cost differs from the API's estimated cost by more "
+        "than 10 % suggests the price table is stale.",
+    ),
+]
+
+DAILY_SPEND_WARNINGS = [
+    dg.AssetCheckSpec(
+        name=UNASSIGNED_SHARE,
+        asset="daily_spend",
+        description="Unassigned above 15 % of a day's spend means the ownership ledger needs a "
+        "refresh; names the largest unassigned actors.",
     )
-
-
-@_schema_check(raw_usage)
-def raw_usage_matches_schema(raw_usage: pd.DataFrame) -> dg.AssetCheckResult:
-    return _schema_result("raw_usage", raw_usage)
-
-
-@_schema_check(priced_usage)
-def priced_usage_matches_schema(priced_usage: pd.DataFrame) -> dg.AssetCheckResult:
-    return _schema_result("priced_usage", priced_usage)
-
-
-@_schema_check(workstream_cost)
-def workstream_cost_matches_schema(workstream_cost: pd.DataFrame) -> dg.AssetCheckResult:
-    return _schema_result("workstream_cost", workstream_cost)
-
-
-@_schema_check(daily_spend)
-def daily_spend_matches_schema(daily_spend: pd.DataFrame) -> dg.AssetCheckResult:
-    return _schema_result("daily_spend", daily_spend)
-
-
-@_schema_check(idle_seats)
-def idle_seats_matches_schema(idle_seats: pd.DataFrame) -> dg.AssetCheckResult:
-    return _schema_result("idle_seats", idle_seats)
-
-
-schema_checks = [
-    raw_usage_matches_schema,
-    priced_usage_matches_schema,
-    workstream_cost_matches_schema,
-    daily_spend_matches_schema,
-    idle_seats_matches_schema,
 ]
 
 
-@dg.asset_check(
-    asset=priced_usage,
-    description="Models missing from prices.csv are priced at the API's estimate; name them so "
-    "the price table can be completed.",
-    partitions_def=daily_partitions,
-)
-def priced_usage_models_are_priced(priced_usage: pd.DataFrame) -> dg.AssetCheckResult:
+def unpriced_models_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResult:
     unpriced = priced_usage.loc[priced_usage["price_source"] == API_ESTIMATE]
     by_model = unpriced.groupby("model")["cost_usd"].sum().round(2).sort_values(ascending=False)
     return dg.AssetCheckResult(
+        asset_key="priced_usage",
+        check_name=UNPRICED_MODELS,
         passed=unpriced.empty,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
@@ -103,13 +94,7 @@ def priced_usage_models_are_priced(priced_usage: pd.DataFrame) -> dg.AssetCheckR
     )
 
 
-@dg.asset_check(
-    asset=priced_usage,
-    description="A day whose price-table cost differs from the API's estimated cost by more than "
-    "10 % suggests the price table is stale.",
-    partitions_def=daily_partitions,
-)
-def priced_usage_close_to_api_estimate(priced_usage: pd.DataFrame) -> dg.AssetCheckResult:
+def close_to_api_estimate_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResult:
     # Rows priced at the API's estimate agree with it by construction: compare the rest.
     from_table = priced_usage.loc[priced_usage["price_source"] == PRICE_TABLE]
     per_day = from_table.groupby("usage_date")[["cost_usd", "api_estimated_cost_usd"]].sum()
@@ -118,6 +103,8 @@ def priced_usage_close_to_api_estimate(priced_usage: pd.DataFrame) -> dg.AssetCh
     ].where(per_day["api_estimated_cost_usd"] > 0)
     off = per_day.loc[per_day["difference"].abs() > ESTIMATE_TOLERANCE].round(4).reset_index()
     return dg.AssetCheckResult(
+        asset_key="priced_usage",
+        check_name=CLOSE_TO_API_ESTIMATE,
         passed=off.empty,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
@@ -137,36 +124,23 @@ def priced_usage_close_to_api_estimate(priced_usage: pd.DataFrame) -> dg.AssetCh
     )
 
 
-class UnassignedShareConfig(dg.Config):
-    max_unassigned_share: float = Field(
-        default=0.15, description="warn when Unassigned exceeds this share of a day's spend"
-    )
-
-
-@dg.asset_check(
-    asset=daily_spend,
-    description="Unassigned above 15 % of a day's spend means the ownership ledger needs a "
-    "refresh; names the largest unassigned actors.",
-    partitions_def=daily_partitions,
-    additional_ins={
-        "priced_usage": dg.AssetIn(metadata={"columns": ["usage_date", "actor", "cost_usd"]})
-    },
-)
-def daily_spend_unassigned_share(
-    config: UnassignedShareConfig,
+def unassigned_share_check(
     daily_spend: pd.DataFrame,
     priced_usage: pd.DataFrame,
-    config_files: ConfigFilesResource,
+    ledger: pd.DataFrame,
+    max_unassigned_share: float,
 ) -> dg.AssetCheckResult:
-    over = daily_spend.loc[daily_spend["unassigned_share"] > config.max_unassigned_share]
+    over = daily_spend.loc[daily_spend["unassigned_share"] > max_unassigned_share]
     actors = top_unassigned_actors(
-        priced_usage.loc[priced_usage["usage_date"].isin(over["usage_date"])], config_files.ledger()
+        priced_usage.loc[priced_usage["usage_date"].isin(over["usage_date"])], ledger
     )
     return dg.AssetCheckResult(
+        asset_key="daily_spend",
+        check_name=UNASSIGNED_SHARE,
         passed=over.empty,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"{len(over)} day(s) above {config.max_unassigned_share:.0%} Unassigned; add to "
+            f"{len(over)} day(s) above {max_unassigned_share:.0%} Unassigned; add to "
             f"workstreams.csv: {', '.join(actors['actor'])}"
             if not over.empty
             else None
@@ -186,11 +160,3 @@ def daily_spend_unassigned_share(
             ),
         },
     )
-
-
-budget_checks = [
-    *schema_checks,
-    priced_usage_models_are_priced,
-    priced_usage_close_to_api_estimate,
-    daily_spend_unassigned_share,
-]

@@ -228,3 +228,35 @@ def test_materialisations_carry_per_day_metadata(pipeline):
     assert "preview" in day_metadata
     # a day without enough history says so rather than showing a zero baseline
     assert "ma7_usd" not in by_partition[("daily_spend", "2026-03-02")]
+
+
+def test_a_frame_that_breaks_its_contract_fails_its_blocking_check_and_is_not_written(
+    pipeline, monkeypatch
+):
+    assert pipeline.materialize("2026-03-02", "2026-03-03").success
+    before = pipeline.table("workstream_cost")
+
+    from budget_pipeline.defs import assets
+
+    honest = assets.cost_by_workstream
+
+    def negative_costs(priced, ledger):
+        frame = honest(priced, ledger)
+        frame.loc[0, "cost_usd"] = -1.0
+        return frame
+
+    monkeypatch.setattr(assets, "cost_by_workstream", negative_costs)
+    result = pipeline.materialize("2026-03-02", "2026-03-03", raise_on_error=False)
+    assert not result.success
+    evaluation = next(
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "workstream_cost_matches_schema"
+    )
+    assert not evaluation.passed
+    assert evaluation.metadata["failure_cases"].value == 1
+    assert "cost_usd" in evaluation.metadata["failures"].value
+    # the bad frame never reached the warehouse
+    pd.testing.assert_frame_equal(pipeline.table("workstream_cost"), before)
+    materialized = {m.asset_key.path[-1] for m in result.get_asset_materialization_events()}
+    assert "workstream_cost" not in materialized
