@@ -1,0 +1,78 @@
+"""The notifier against a real webhook server on 127.0.0.1."""
+
+import logging
+import socket
+
+import pytest
+
+from budget_pipeline.defs.notifier import AlertNotifier
+from budget_pipeline_tests.webhook_receiver import SECRET_PATH, WebhookReceiver
+
+
+@pytest.fixture
+def receiver():
+    with WebhookReceiver() as server:
+        yield server
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}{SECRET_PATH}"
+
+
+def test_one_post_per_message(receiver):
+    notifier = AlertNotifier(webhook_url=receiver.url)
+    assert notifier.notify("first") and notifier.notify("second")
+    assert receiver.texts == ["first", "second"]
+    assert receiver.attempts == [SECRET_PATH, SECRET_PATH]
+
+
+def test_retries_a_500_then_delivers_once(receiver, caplog):
+    receiver.statuses = [500, 503]
+    notifier = AlertNotifier(webhook_url=receiver.url, backoff_seconds=0.01)
+    with caplog.at_level(logging.DEBUG):
+        assert notifier.notify("spend alert")
+    assert receiver.texts == ["spend alert"]
+    assert len(receiver.attempts) == 3
+    assert SECRET_PATH not in caplog.text and "s3cr3t" not in caplog.text
+
+
+def test_gives_up_after_max_attempts_without_raising_or_leaking_the_url(receiver, caplog):
+    receiver.statuses = [500] * 5
+    notifier = AlertNotifier(webhook_url=receiver.url, max_attempts=3, backoff_seconds=0.01)
+    with caplog.at_level(logging.DEBUG):
+        assert notifier.notify("lost") is False
+    assert len(receiver.attempts) == 3 and receiver.texts == []
+    assert "NOT delivered after 3 attempt(s) (HTTP 500)" in caplog.text
+    assert "s3cr3t" not in caplog.text
+
+
+def test_a_client_error_is_final(receiver):
+    receiver.statuses = [404]
+    notifier = AlertNotifier(webhook_url=receiver.url, backoff_seconds=0.01)
+    assert notifier.notify("x") is False
+    assert len(receiver.attempts) == 1
+
+
+def test_connection_refused_is_retried_then_logged_without_the_url(caplog):
+    url = closed_port_url()
+    notifier = AlertNotifier(webhook_url=url, max_attempts=2, backoff_seconds=0.01)
+    with caplog.at_level(logging.DEBUG):
+        assert notifier.notify("nobody listens") is False
+    assert "NOT delivered after 2 attempt(s) (ConnectError" in caplog.text
+    assert "s3cr3t" not in caplog.text and url not in caplog.text
+
+
+def test_unset_webhook_only_logs(receiver, caplog):
+    with caplog.at_level(logging.INFO):
+        assert AlertNotifier().notify("just a log line")
+    assert "logged only" in caplog.text and "just a log line" in caplog.text
+    assert receiver.attempts == []
+
+
+def test_links_only_with_a_webserver_url():
+    assert AlertNotifier().link("runs/abc") is None
+    notifier = AlertNotifier(webserver_url="http://dagster.internal:3000/")
+    assert notifier.link("runs/abc") == "http://dagster.internal:3000/runs/abc"
