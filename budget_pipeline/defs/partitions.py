@@ -24,3 +24,13 @@ def days_of(time_window: dg.TimeWindow) -> pd.DatetimeIndex:
 
 def first_day() -> pd.Timestamp:
     return pd.Timestamp(start_date())
+
+
+# The budget report is monthly, from the month of the first day. The current month is a partition
+# too (end_offset=1), so a mid-month preview is possible; its page says how many days it has.
+monthly_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=pd.Timestamp(start_date()).strftime("%Y-%m"),
+    fmt="%Y-%m",
+    timezone="UTC",
+    end_offset=1,
+)

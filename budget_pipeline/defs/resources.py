@@ -18,6 +18,7 @@ from pydantic import Field
 
 from budget_pipeline import warehouse
 from budget_pipeline.api.client import AnalyticsClient, RetryPolicy
+from budget_pipeline.report import files as report_files
 from budget_pipeline.rules import config_files
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -106,6 +107,14 @@ class WarehouseResource(dg.ConfigurableResource):
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with warehouse.connect(self.path) as connection:
             yield connection
+
+
+class ReportsResource(dg.ConfigurableResource):
+    """Where the monthly budget reports are written, one folder per month."""
+
+    directory: str = Field(
+        default=report_files.DEFAULT_REPORTS_DIR, description="folder of the monthly reports"
+    )
 
 
 class _AtomicDuckDbClient(DuckDbClient):
@@ -237,5 +246,6 @@ def build_resources() -> dict[str, object]:
         ),
         "config_files": ConfigFilesResource(directory=str(config_files.config_dir())),
         "warehouse": WarehouseResource(path=duckdb_path),
+        "reports": ReportsResource(directory=report_files.reports_dir()),
         "io_manager": WarehouseIOManager(database=duckdb_path, schema=warehouse.SCHEMA),
     }

@@ -1,0 +1,225 @@
+"""Every number on the budget-meeting page, computed once from the month's warehouse rows and the
+configuration files. The page, the CSV exports and the asset's metadata all read these figures.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from budget_pipeline.report.month import Month
+from budget_pipeline.report.tables import MonthTables
+from budget_pipeline.rules.attribution import UNASSIGNED, top_unassigned_actors
+from budget_pipeline.rules.idle_seats import IdleSeatRules, verdict_days
+from budget_pipeline.rules.spend import top_movers
+from budget_pipeline.rules.value import model_mix, workstream_value
+
+UNASSIGNED_SHARE_THRESHOLD = 0.15  # SPEC §1: past this share of a day the ledger needs a refresh
+MOVER_DIMENSIONS = ("workstream", "actor", "model")
+DEFAULT_IDLE_RULES = IdleSeatRules()
+
+
+@dataclass(frozen=True)
+class AlertDay:
+    day: pd.Timestamp
+    cost_usd: float
+    same_weekday_last_week_usd: float
+    ma7_usd: float
+    movers: dict[str, list[dict]]
+
+    @property
+    def same_weekday_ratio(self) -> float:
+        return self.cost_usd / self.same_weekday_last_week_usd
+
+    @property
+    def ma7_ratio(self) -> float:
+        return self.cost_usd / self.ma7_usd
+
+
+@dataclass(frozen=True)
+class ReportFigures:
+    month: Month
+    days_loaded: pd.DatetimeIndex
+    previous_days_loaded: int
+    workstreams: pd.DataFrame  # workstream, cost_usd, previous_cost_usd, change_usd, ...
+    token_cost_usd: float
+    previous_token_cost_usd: float  # NaN when no day of the previous month was loaded
+    seat_cost_usd: float
+    seats: int
+    daily_cost: pd.DataFrame  # day × workstream, columns in the order of `workstreams`
+    unassigned_share: pd.Series  # per loaded day; NaN on a day without spend
+    unassigned_threshold: float
+    unassigned_actors: pd.DataFrame  # actor, cost_usd — largest first
+    alerts: list[AlertDay]
+    idle_as_of: pd.Timestamp | None
+    idle_seats: pd.DataFrame
+    value: pd.DataFrame
+    model_mix: pd.DataFrame
+
+    @property
+    def total_cost_usd(self) -> float:
+        """The month's cost as the report states it: token spend plus one month of every seat."""
+        return self.token_cost_usd + self.seat_cost_usd
+
+    @property
+    def whole_months(self) -> bool:
+        """Both this month and the previous one are fully loaded: compare totals."""
+        return _whole_months(self.month, len(self.days_loaded), self.previous_days_loaded)
+
+    @property
+    def change_basis(self) -> str:
+        return "month totals" if self.whole_months else "per-day averages of the loaded days"
+
+    @property
+    def token_change_ratio(self) -> float:
+        return change_ratio(
+            self.token_cost_usd,
+            self.previous_token_cost_usd,
+            len(self.days_loaded),
+            self.previous_days_loaded,
+            self.whole_months,
+        )
+
+    @property
+    def unassigned_share_of_month(self) -> float:
+        if self.token_cost_usd <= 0:
+            return np.nan
+        row = self.workstreams.loc[self.workstreams["workstream"] == UNASSIGNED, "cost_usd"]
+        return float(row.sum()) / self.token_cost_usd
+
+    @property
+    def days_over_threshold(self) -> pd.DatetimeIndex:
+        over = self.unassigned_share > self.unassigned_threshold
+        return pd.DatetimeIndex(self.unassigned_share.index[over.fillna(False)])
+
+    @property
+    def idle_monthly_cost_usd(self) -> float:
+        return float(self.idle_seats["monthly_cost_usd"].sum())
+
+    @property
+    def complete(self) -> bool:
+        return len(self.days_loaded) == len(self.month.days)
+
+
+def _in(frame: pd.DataFrame, column: str, month: Month) -> pd.DataFrame:
+    return frame.loc[frame[column].between(month.start, month.end)]
+
+
+def change_ratio(now: float, before: float, days_now: int, days_before: int, whole: bool) -> float:
+    """Relative change against the previous month: of the month totals when both months are
+    fully loaded, else of the per-day averages of the loaded days (a half-loaded month compared
+    by totals would look like a doubling). NaN without a previous month or spend in it."""
+    if days_before == 0 or days_now == 0:
+        return np.nan
+    if not whole:
+        now, before = now / days_now, before / days_before
+    return now / before - 1 if before > 0 else np.nan
+
+
+def workstream_changes(
+    workstream_cost: pd.DataFrame, month: Month, days_now: int, days_before: int
+) -> pd.DataFrame:
+    """Month total per workstream against the previous month, largest first, Unassigned last."""
+    now = _in(workstream_cost, "usage_date", month).groupby("workstream")["cost_usd"].sum()
+    before = (
+        _in(workstream_cost, "usage_date", month.previous).groupby("workstream")["cost_usd"].sum()
+    )
+    whole = _whole_months(month, days_now, days_before)
+    names = now.index.union(before.index)
+    frame = pd.DataFrame(
+        {
+            "workstream": names,
+            "cost_usd": now.reindex(names, fill_value=0.0).to_numpy(dtype="float64"),
+            "previous_cost_usd": before.reindex(names, fill_value=0.0).to_numpy(dtype="float64")
+            if days_before
+            else np.nan,
+        }
+    )
+    # A difference in dollars only means something between two whole months.
+    frame["change_usd"] = (frame["cost_usd"] - frame["previous_cost_usd"]) if whole else np.nan
+    frame["change_ratio"] = [
+        change_ratio(a, b, days_now, days_before, whole)
+        for a, b in zip(frame["cost_usd"], frame["previous_cost_usd"], strict=True)
+    ]
+    total = frame["cost_usd"].sum()
+    frame["share"] = frame["cost_usd"] / total if total > 0 else np.nan
+    frame["unassigned_last"] = frame["workstream"] == UNASSIGNED
+    frame = frame.sort_values(
+        ["unassigned_last", "cost_usd", "workstream"], ascending=[True, False, True]
+    )
+    return frame.drop(columns="unassigned_last").reset_index(drop=True)
+
+
+def _whole_months(month: Month, days_now: int, days_before: int) -> bool:
+    return days_now == len(month.days) and days_before == len(month.previous.days)
+
+
+def month_figures(
+    tables: MonthTables,
+    *,
+    ledger: pd.DataFrame,
+    prices: pd.DataFrame,
+    seats: pd.DataFrame,
+    first_day: pd.Timestamp,
+    unassigned_threshold: float = UNASSIGNED_SHARE_THRESHOLD,
+    idle_rules: IdleSeatRules = DEFAULT_IDLE_RULES,
+    unassigned_actor_limit: int = 15,
+) -> ReportFigures:
+    month = tables.month
+    loaded = pd.DatetimeIndex(tables.daily_spend["usage_date"])
+    days_loaded = loaded[(loaded >= month.start) & (loaded <= month.end)]
+    previous_days_loaded = int(((loaded >= month.previous.start) & (loaded < month.start)).sum())
+
+    workstreams = workstream_changes(
+        tables.workstream_cost, month, len(days_loaded), previous_days_loaded
+    )
+    spend = _in(tables.daily_spend, "usage_date", month).set_index("usage_date").sort_index()
+    previous_spend = _in(tables.daily_spend, "usage_date", month.previous)
+
+    daily_cost = (
+        _in(tables.workstream_cost, "usage_date", month)
+        .pivot_table(index="usage_date", columns="workstream", values="cost_usd", aggfunc="sum")
+        .reindex(index=days_loaded, columns=workstreams["workstream"])
+        .fillna(0.0)
+    )
+    priced_month = _in(tables.priced_usage, "usage_date", month)
+
+    alerts = [
+        AlertDay(
+            day=day,
+            cost_usd=float(row.cost_usd),
+            same_weekday_last_week_usd=float(row.same_weekday_last_week_usd),
+            ma7_usd=float(row.ma7_usd),
+            movers={
+                by: top_movers(tables.priced_usage, ledger, day, by) for by in MOVER_DIMENSIONS
+            },
+        )
+        for day, row in spend.loc[spend["alert"].fillna(False).astype(bool)].iterrows()
+    ]
+
+    with_verdict = verdict_days(month.days, loaded, first_day, idle_rules)
+    idle_as_of = with_verdict.max() if len(with_verdict) else None
+    idle = tables.idle_seats.loc[tables.idle_seats["as_of"] == idle_as_of].reset_index(drop=True)
+
+    cost_by_workstream = workstreams.set_index("workstream")["cost_usd"]
+    return ReportFigures(
+        month=month,
+        days_loaded=days_loaded,
+        previous_days_loaded=previous_days_loaded,
+        workstreams=workstreams,
+        token_cost_usd=float(spend["cost_usd"].sum()),
+        previous_token_cost_usd=float(previous_spend["cost_usd"].sum())
+        if previous_days_loaded
+        else np.nan,
+        seat_cost_usd=float(seats["monthly_cost_usd"].sum()),
+        seats=len(seats),
+        daily_cost=daily_cost,
+        unassigned_share=spend["unassigned_share"].astype("float64"),
+        unassigned_threshold=unassigned_threshold,
+        unassigned_actors=top_unassigned_actors(priced_month, ledger, unassigned_actor_limit),
+        alerts=alerts,
+        idle_as_of=idle_as_of,
+        idle_seats=idle,
+        value=workstream_value(cost_by_workstream, tables.raw_usage, priced_month, ledger, prices),
+        model_mix=model_mix(priced_month, ledger),
+    )

@@ -1,0 +1,228 @@
+"""The month's cost in FinOps FOCUS 1.2 columns, for finance tools that read FOCUS exports.
+
+One Usage row per day × actor × model × token type (each type has its own unit price), and one
+Purchase row per paid seat for the month. EffectiveCost sums to the report's month total (token
+spend from priced_usage plus one month of every seat): a token row's EffectiveCost is the row's
+warehouse cost_usd split over its token types in proportion to their list cost, so the export
+agrees with the warehouse to the cent even if prices.csv changed after a day was priced. BilledCost
+stays empty: the invoice is Anthropic's, not ours to state.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from budget_pipeline.report.month import Month
+from budget_pipeline.rules.attribution import workstream_of
+from budget_pipeline.rules.pricing import PRICE_TABLE, TOKEN_PRICES
+
+PROVIDER = "Anthropic"
+SERVICE_NAME = "Claude Code"
+SEAT_SKU = "claude-code-seat"
+
+# FOCUS 1.2 columns in specification order, then our extension (x_ prefix, as FOCUS requires).
+FOCUS_COLUMNS = [
+    "AvailabilityZone",
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingAccountType",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "CapacityReservationId",
+    "CapacityReservationStatus",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargeFrequency",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "CommitmentDiscountCategory",
+    "CommitmentDiscountId",
+    "CommitmentDiscountName",
+    "CommitmentDiscountQuantity",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountType",
+    "CommitmentDiscountUnit",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "ContractedCost",
+    "ContractedUnitPrice",
+    "EffectiveCost",
+    "InvoiceId",
+    "InvoiceIssuerName",
+    "ListCost",
+    "ListUnitPrice",
+    "PricingCategory",
+    "PricingCurrency",
+    "PricingCurrencyContractedUnitPrice",
+    "PricingCurrencyEffectiveCost",
+    "PricingCurrencyListUnitPrice",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "RegionId",
+    "RegionName",
+    "ResourceId",
+    "ResourceName",
+    "ResourceType",
+    "ServiceCategory",
+    "ServiceName",
+    "ServiceSubcategory",
+    "SkuId",
+    "SkuMeter",
+    "SkuPriceDetails",
+    "SkuPriceId",
+    "SubAccountId",
+    "SubAccountName",
+    "SubAccountType",
+    "Tags",
+    "x_Workstream",
+]
+
+TOKEN_TYPES = {
+    "input_tokens": "input",
+    "output_tokens": "output",
+    "cache_creation_tokens": "cache write",
+    "cache_read_tokens": "cache read",
+}
+RESOURCE_TYPES = {"user": "User", "api_key": "API key"}
+
+
+def _timestamp(day: pd.Timestamp) -> str:
+    return day.strftime("%Y-%m-%dT00:00:00Z")
+
+
+def _token_rows(priced_usage: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
+    """One row per priced_usage row and token type with tokens, unit price and costs."""
+    price_rows = priced_usage[["price_model"]].merge(
+        prices.rename(columns={"model": "price_model"}), on="price_model", how="left"
+    )
+    price_rows.index = priced_usage.index
+    list_cost = pd.DataFrame(
+        {tokens: priced_usage[tokens] * price_rows[price] / 1e6 for tokens, price in TOKEN_PRICES}
+    )
+    list_total = list_cost.sum(axis=1)
+    parts = []
+    for tokens, price in TOKEN_PRICES:
+        priced = priced_usage["price_source"] == PRICE_TABLE
+        share = (list_cost[tokens] / list_total.where(list_total > 0)).fillna(0.0)
+        parts.append(
+            priced_usage.loc[priced].assign(
+                token_type=TOKEN_TYPES[tokens],
+                quantity=priced_usage[tokens],
+                unit_price=price_rows[price],
+                list_cost=list_cost[tokens],
+                effective_cost=priced_usage["cost_usd"] * share,
+            )
+        )
+    # A model missing from prices.csv is costed at the API's estimate (SPEC §3): one row for all
+    # of its tokens, without a list price.
+    unpriced = priced_usage.loc[priced_usage["price_source"] != PRICE_TABLE]
+    parts.append(
+        unpriced.assign(
+            token_type="all tokens (API estimate)",
+            quantity=unpriced[list(TOKEN_TYPES)].sum(axis=1),
+            unit_price=np.nan,
+            list_cost=unpriced["cost_usd"],
+            effective_cost=unpriced["cost_usd"],
+        )
+    )
+    rows = pd.concat(parts, ignore_index=True)
+    keep = (rows["quantity"] > 0) | (rows["effective_cost"] > 0)
+    return rows.loc[keep].sort_values(["usage_date", "actor", "model", "token_type"])
+
+
+def focus_cost_export(
+    priced_usage: pd.DataFrame,
+    ledger: pd.DataFrame,
+    prices: pd.DataFrame,
+    seats: pd.DataFrame,
+    month: Month,
+    billing_account_id: str | None = None,
+) -> pd.DataFrame:
+    """The month's token usage and seats as FOCUS 1.2 rows (`priced_usage` may hold other days:
+    only the month's are exported)."""
+    in_month = priced_usage.loc[priced_usage["usage_date"].between(month.start, month.end)]
+    tokens = _token_rows(in_month, prices)
+    token_workstreams = workstream_of(tokens["actor"], ledger)
+    usage = pd.DataFrame(
+        {
+            "ChargeCategory": "Usage",
+            "ChargeFrequency": "Usage-Based",
+            "ChargeDescription": [
+                f"{model} {kind} tokens"
+                for model, kind in zip(tokens["model"], tokens["token_type"], strict=True)
+            ],
+            "ChargePeriodStart": tokens["usage_date"].map(_timestamp),
+            "ChargePeriodEnd": (tokens["usage_date"] + pd.Timedelta(days=1)).map(_timestamp),
+            "ConsumedQuantity": tokens["quantity"].astype("int64"),
+            "ConsumedUnit": "Tokens",
+            "PricingQuantity": tokens["quantity"] / 1e6,
+            "PricingUnit": "1M Tokens",
+            "ListUnitPrice": tokens["unit_price"],
+            "ContractedUnitPrice": tokens["unit_price"],
+            "ListCost": tokens["list_cost"],
+            "EffectiveCost": tokens["effective_cost"],
+            "ResourceId": tokens["actor"],
+            "ResourceName": tokens["actor"],
+            "ResourceType": tokens["actor_type"].map(RESOURCE_TYPES),
+            "SkuId": tokens["model"],
+            "SkuPriceId": [
+                f"{price_model or model}:{kind}"
+                for price_model, model, kind in zip(
+                    tokens["price_model"], tokens["model"], tokens["token_type"], strict=True
+                )
+            ],
+            "x_Workstream": token_workstreams.to_numpy(),
+        }
+    )
+    seat_workstreams = workstream_of(seats["email"], ledger)
+    purchases = pd.DataFrame(
+        {
+            "ChargeCategory": "Purchase",
+            "ChargeFrequency": "Recurring",
+            "ChargeDescription": "Claude Code seat, one month",
+            "ChargePeriodStart": _timestamp(month.start),
+            "ChargePeriodEnd": _timestamp(month.next_start),
+            "PricingQuantity": 1.0,
+            "PricingUnit": "Seat-Months",
+            "ListUnitPrice": seats["monthly_cost_usd"].to_numpy(dtype="float64"),
+            "ContractedUnitPrice": seats["monthly_cost_usd"].to_numpy(dtype="float64"),
+            "ListCost": seats["monthly_cost_usd"].to_numpy(dtype="float64"),
+            "EffectiveCost": seats["monthly_cost_usd"].to_numpy(dtype="float64"),
+            "ResourceId": seats["email"].to_numpy(),
+            "ResourceName": seats["email"].to_numpy(),
+            "ResourceType": "Seat",
+            "SkuId": SEAT_SKU,
+            "SkuPriceId": SEAT_SKU,
+            "x_Workstream": seat_workstreams.to_numpy(),
+        }
+    )
+    frame = pd.concat([usage, purchases], ignore_index=True)
+    frame["ContractedCost"] = frame["EffectiveCost"]
+    frame["PricingCurrencyEffectiveCost"] = frame["EffectiveCost"]
+    frame["PricingCurrencyListUnitPrice"] = frame["ListUnitPrice"]
+    frame["PricingCurrencyContractedUnitPrice"] = frame["ContractedUnitPrice"]
+    frame["Tags"] = [json.dumps({"workstream": ws}) for ws in frame["x_Workstream"]]
+    constants = {
+        "BilledCost": None,
+        "BillingAccountId": billing_account_id,
+        "BillingCurrency": "USD",
+        "BillingPeriodStart": _timestamp(month.start),
+        "BillingPeriodEnd": _timestamp(month.next_start),
+        "InvoiceIssuerName": PROVIDER,
+        "PricingCategory": "Standard",
+        "PricingCurrency": "USD",
+        "ProviderName": PROVIDER,
+        "PublisherName": PROVIDER,
+        "ServiceCategory": "AI and Machine Learning",
+        "ServiceName": SERVICE_NAME,
+        "ServiceSubcategory": "Generative AI",
+    }
+    for column, value in constants.items():
+        frame[column] = value
+    return frame.reindex(columns=FOCUS_COLUMNS)

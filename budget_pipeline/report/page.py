@@ -1,0 +1,445 @@
+"""The one-page HTML report for the monthly budget meeting.
+
+Written for engineering managers who will not open the Dagster UI: headline numbers first, every
+chart with a sentence saying what to look at, and nothing fetched from the network (styles and
+SVG charts are inline, links point only at the export files beside the page).
+"""
+
+import math
+from html import escape
+
+import pandas as pd
+
+from budget_pipeline.report.figures import AlertDay, ReportFigures
+from budget_pipeline.report.svg import colours, mix_bars, share_bars, stacked_daily_bars
+from budget_pipeline.rules.attribution import UNASSIGNED
+from budget_pipeline.rules.idle_seats import COMPLETELY_IDLE
+
+NEVER_SEEN = "not reported by the API — check how this person signs in"
+NOT_A_REVIEW = (
+    "This list is for a conversation about who needs a seat, not for performance reviews: "
+    "people on leave, in review-only roles or signing in through a subscription login look idle "
+    "here."
+)
+
+STYLE = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;
+ color:#1f2328;margin:0;background:#f6f8fa}
+main{max-width:1000px;margin:0 auto;padding:24px 28px 48px;background:#fff}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;padding-top:12px;
+ border-top:2px solid #eaeef2}
+.sub{color:#57606a;margin:0 0 18px}.note{color:#57606a;font-size:13px}
+.cards{display:grid;grid-template-columns:repeat(4,1fr);gap:12px;margin:8px 0 4px}
+.card{border:1px solid #d0d7de;border-radius:8px;padding:10px 12px}
+.card .label{font-size:12px;color:#57606a;text-transform:uppercase;letter-spacing:.04em}
+.card .value{font-size:24px;font-weight:650;margin:2px 0}.card .detail{font-size:12px;color:#57606a}
+.warn{color:#c62828}.good{color:#1a7f37}
+table{border-collapse:collapse;width:100%;font-size:14px;margin:8px 0}
+th,td{padding:5px 8px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}
+th{font-size:12px;color:#57606a;text-transform:uppercase;letter-spacing:.03em}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+tr.total td{font-weight:650;border-top:2px solid #d0d7de}
+pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:10px;font-size:13px}
+.swatch{display:inline-block;width:10px;height:10px;margin-right:6px;border-radius:2px}
+.chart{margin:6px 0 4px}
+.alert{border-left:4px solid #c62828;padding:4px 12px;margin:10px 0;background:#fff8f8}
+ul{margin:4px 0;padding-left:20px}
+.brief{font-size:16px;line-height:1.5;margin:14px 0 0}
+@media print{body{background:#fff}main{padding:0}h2{break-after:avoid}}
+"""
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def money(value: float, cents: bool = True) -> str:
+    if _missing(value):
+        return "—"
+    return f"${value:,.2f}" if cents else f"${value:,.0f}"
+
+
+def percent(value: float, digits: int = 1) -> str:
+    return "—" if _missing(value) else f"{value:.{digits}%}"
+
+
+def signed_percent(value: float) -> str:
+    return "—" if _missing(value) else f"{value:+.1%}"
+
+
+def signed_money(value: float) -> str:
+    if _missing(value):
+        return "—"
+    return f"+${value:,.2f}" if value >= 0 else f"−${-value:,.2f}"
+
+
+def _table(header: list[tuple[str, bool]], rows: list[list[str]], total: list[str] | None = None):
+    head = "".join(f'<th class="n">{h}</th>' if n else f"<th>{h}</th>" for h, n in header)
+    numeric = [n for _, n in header]
+
+    def tr(cells: list[str], css: str = "") -> str:
+        tds = "".join(
+            f'<td class="n">{c}</td>' if n else f"<td>{c}</td>"
+            for c, n in zip(cells, numeric, strict=True)
+        )
+        return f'<tr class="{css}">{tds}</tr>' if css else f"<tr>{tds}</tr>"
+
+    body = "".join(tr(row) for row in rows) + (tr(total, "total") if total else "")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _card(label: str, value: str, detail: str, css: str = "") -> str:
+    return (
+        f'<div class="card"><div class="label">{escape(label)}</div>'
+        f'<div class="value {css}">{escape(value)}</div>'
+        f'<div class="detail">{escape(detail)}</div></div>'
+    )
+
+
+def _headline(f: ReportFigures) -> str:
+    change = f.token_change_ratio
+    change_css = "" if _missing(change) else ("warn" if change > 0.1 else "good")
+    if _missing(f.previous_token_cost_usd):
+        previous = f"{f.month.previous.label}: not loaded"
+    elif f.whole_months:
+        previous = f"{f.month.previous.label}: {money(f.previous_token_cost_usd)}"
+    else:
+        previous = f"per day; {f.month.previous.label} has {f.previous_days_loaded} days loaded"
+    over = len(f.days_over_threshold)
+    return (
+        '<div class="cards">'
+        + "".join(
+            [
+                _card(
+                    "Spent this month",
+                    money(f.total_cost_usd, cents=False),
+                    f"tokens {money(f.token_cost_usd)} + {f.seats} seats {money(f.seat_cost_usd)}",
+                ),
+                _card("Token spend vs last month", signed_percent(change), previous, change_css),
+                _card(
+                    "Idle seats",
+                    f"{money(f.idle_monthly_cost_usd, cents=False)}/mo",
+                    f"{len(f.idle_seats)} seats as of {f.idle_as_of:%d %b}"
+                    if f.idle_as_of is not None
+                    else "no verdict this month (needs 14 loaded days)",
+                    "warn" if len(f.idle_seats) else "",
+                ),
+                _card(
+                    "Spend alerts",
+                    str(len(f.alerts)),
+                    f"Unassigned {percent(f.unassigned_share_of_month)} of tokens; "
+                    f"{over} day{'s' if over != 1 else ''} over {f.unassigned_threshold:.0%}",
+                    "warn" if f.alerts else "good",
+                ),
+            ]
+        )
+        + "</div>"
+    )
+
+
+def _in_brief(f: ReportFigures) -> str:
+    """The page in five sentences, for the reader who stops after the first screen."""
+    points = [
+        f"Claude Code cost <strong>{money(f.total_cost_usd)}</strong> in "
+        f"{escape(f.month.label)}: {money(f.token_cost_usd)} of tokens and "
+        f"{money(f.seat_cost_usd)} for {f.seats} seats."
+    ]
+    if not _missing(f.token_change_ratio):
+        points.append(
+            f"Token spend changed <strong>{signed_percent(f.token_change_ratio)}</strong> against "
+            f"{escape(f.month.previous.label)} ({escape(f.change_basis)})."
+        )
+    if not f.workstreams.empty and f.token_cost_usd > 0:
+        top = f.workstreams.iloc[0]
+        points.append(
+            f"{escape(top.workstream)} spent most: {money(top.cost_usd)} "
+            f"({percent(top.share)} of tokens)."
+        )
+    if f.alerts:
+        days = "; ".join(
+            f"{a.day:%d %b}"
+            + (
+                f" ({escape(a.movers['workstream'][0]['name'])} "
+                f"{signed_money(a.movers['workstream'][0]['change_usd'])})"
+                if a.movers["workstream"]
+                else ""
+            )
+            for a in f.alerts
+        )
+        points.append(f"The spend alert fired on {len(f.alerts)} day(s): {days} — see section 3.")
+    else:
+        points.append("The spend alert did not fire.")
+    if len(f.idle_seats):
+        points.append(
+            f"{len(f.idle_seats)} paid seats look unused "
+            f"({money(f.idle_monthly_cost_usd, cents=False)}/month): worth a conversation."
+        )
+    if not f.unassigned_actors.empty:
+        points.append(
+            f"{len(f.unassigned_actors)} people or API keys are missing from the ledger "
+            f"({money(float(f.unassigned_actors['cost_usd'].sum()))} of spend)."
+        )
+    return '<ul class="brief">' + "".join(f"<li>{p}</li>" for p in points) + "</ul>"
+
+
+def _workstream_section(f: ReportFigures, series_colours: dict[str, str]) -> str:
+    rows = [
+        [
+            f'<span class="swatch" style="background:{series_colours[r.workstream]}"></span>'
+            f"{escape(r.workstream)}",
+            money(r.cost_usd),
+            percent(r.share),
+            money(r.previous_cost_usd),
+            signed_money(r.change_usd),
+            signed_percent(r.change_ratio),
+        ]
+        for r in f.workstreams.itertuples()
+    ]
+    total = [
+        "Total tokens",
+        money(f.token_cost_usd),
+        "100.0%" if f.token_cost_usd > 0 else "—",
+        money(f.previous_token_cost_usd),
+        signed_money(f.token_cost_usd - f.previous_token_cost_usd) if f.whole_months else "—",
+        signed_percent(f.token_change_ratio),
+    ]
+    header = [
+        ("Workstream", False),
+        (escape(f.month.label), True),
+        ("Share", True),
+        (escape(f.month.previous.label), True),
+        ("Change", True),
+        ("Change %", True),
+    ]
+    chart = stacked_daily_bars(
+        f.daily_cost,
+        title="Token spend per day, by workstream",
+        x_label=f"Day of {f.month.label} (UTC)",
+        series_colours=series_colours,
+        marked_days=[a.day for a in f.alerts],
+    )
+    return (
+        "<h2>1. Where the money went</h2>"
+        '<p class="note">Token spend per workstream of the ownership ledger '
+        "(<code>workstreams.csv</code>); people missing from it land in Unassigned. "
+        "Seats are a fixed monthly cost and are not in these rows.</p>"
+        + _table(header, rows, total)
+        + f'<p class="note">Change against {escape(f.month.previous.label)}: '
+        f"{escape(f.change_basis)}"
+        + (
+            ""
+            if f.whole_months
+            else f" ({len(f.days_loaded)} of {len(f.month.days)} days of this month and "
+            f"{f.previous_days_loaded} of {len(f.month.previous.days)} of the previous one are "
+            "loaded, so totals are not comparable)"
+        )
+        + ".</p>"
+        + f'<div class="chart">{chart}</div>'
+    )
+
+
+def _unassigned_section(f: ReportFigures) -> str:
+    chart = share_bars(
+        f.unassigned_share,
+        threshold=f.unassigned_threshold,
+        title="Unassigned share of each day's token spend",
+        x_label=f"Day of {f.month.label} (UTC)",
+    )
+    over = len(f.days_over_threshold)
+    verdict = (
+        f'<p><strong class="warn">{over} day{"s" if over != 1 else ""} above '
+        f"{f.unassigned_threshold:.0%}</strong>: add the people below to the ledger.</p>"
+        if over
+        else f'<p><strong class="good">No day above {f.unassigned_threshold:.0%}</strong>: '
+        "the ledger is up to date enough; the people below are still worth adding.</p>"
+    )
+    if f.unassigned_actors.empty:
+        ledger = "<p>Everyone with usage this month is in the ledger.</p>"
+    else:
+        rows = [[escape(r.actor), money(r.cost_usd)] for r in f.unassigned_actors.itertuples()]
+        lines = "\n".join(f"{actor}," for actor in f.unassigned_actors["actor"])
+        ledger = (
+            _table([("Not in the ledger (largest first)", False), ("Spend", True)], rows)
+            + '<p class="note">Ready to paste into <code>workstreams.csv</code> — '
+            "write each one's workstream after the comma:</p>" + f"<pre>{escape(lines)}</pre>"
+        )
+    return (
+        "<h2>2. Spend nobody owns (Unassigned)</h2>"
+        + verdict
+        + f'<div class="chart">{chart}</div>'
+        + ledger
+    )
+
+
+def _movers(items: list[dict]) -> str:
+    if not items:
+        return "nothing grew"
+    return ", ".join(
+        f"{escape(m['name'])} {signed_money(m['change_usd'])} "
+        f"({money(m['last_week_usd'])} → {money(m['today_usd'])})"
+        for m in items
+    )
+
+
+def _alert(alert: AlertDay) -> str:
+    return (
+        f'<div class="alert"><strong>{alert.day:%A %d %B}: {money(alert.cost_usd)}</strong> — '
+        f"{alert.same_weekday_ratio:.2f}× the same weekday last week "
+        f"({money(alert.same_weekday_last_week_usd)}) and {alert.ma7_ratio:.2f}× the mean of the "
+        f"7 days before ({money(alert.ma7_usd)}).<ul>"
+        f"<li>Workstreams that grew most: {_movers(alert.movers['workstream'])}</li>"
+        f"<li>People / API keys: {_movers(alert.movers['actor'])}</li>"
+        f"<li>Models: {_movers(alert.movers['model'])}</li></ul></div>"
+    )
+
+
+def _alerts_section(f: ReportFigures) -> str:
+    intro = (
+        '<p class="note">The alert fires only when a day costs at least $50 <em>and</em> 1.6× the '
+        "same weekday a week earlier <em>and</em> 1.5× the mean of the 7 days before, so each "
+        "one is worth a question to the team that grew.</p>"
+    )
+    body = "".join(_alert(a) for a in f.alerts) or "<p>No alert this month.</p>"
+    return "<h2>3. Days the spend alert fired</h2>" + intro + body
+
+
+def _last_active(row) -> str:
+    if pd.notna(row.last_active):
+        return f"{row.last_active:%Y-%m-%d}"
+    return NEVER_SEEN
+
+
+def _idle_section(f: ReportFigures) -> str:
+    if f.idle_as_of is None:
+        body = (
+            "<p>No verdict this month: a verdict needs the 14 days before it loaded, "
+            "and no day of this month has them.</p>"
+        )
+    elif f.idle_seats.empty:
+        body = f"<p>As of {f.idle_as_of:%d %B %Y} every paid seat was used.</p>"
+    else:
+        rows = [
+            [
+                escape(r.email),
+                escape(r.workstream),
+                f'<span class="{"warn" if r.status == COMPLETELY_IDLE else ""}">'
+                f"{escape(r.status)}</span>",
+                str(r.sessions),
+                str(r.lines_added),
+                escape(_last_active(r)),
+                escape(r.reason) if isinstance(r.reason, str) else "",
+                money(r.monthly_cost_usd, cents=False),
+            ]
+            for r in f.idle_seats.itertuples()
+        ]
+        total = ["Total", "", "", "", "", "", "", money(f.idle_monthly_cost_usd, cents=False)]
+        header = [
+            ("Seat", False),
+            ("Workstream", False),
+            ("Status", False),
+            ("Sessions", True),
+            ("Lines added", True),
+            ("Last active", False),
+            ("Note", False),
+            ("Per month", True),
+        ]
+        body = (
+            f"<p>Over the 14 days up to {f.idle_as_of:%d %B %Y}: <em>completely idle</em> = no "
+            "session; <em>barely active</em> = sessions but fewer than 20 lines added. "
+            f"Together they cost <strong>{money(f.idle_monthly_cost_usd, cents=False)} per "
+            "month</strong>.</p>" + _table(header, rows, total)
+        )
+    return (
+        "<h2>4. Seats nobody uses</h2>" + body + f'<p class="note"><strong>{NOT_A_REVIEW}'
+        "</strong></p>"
+    )
+
+
+def _value_section(f: ReportFigures, order: list[str]) -> str:
+    rows = [
+        [
+            escape(r.workstream),
+            money(r.cost_usd),
+            f"{r.pull_requests:,}",
+            money(r.cost_per_pull_request_usd),
+            money(r.cost_per_commit_usd),
+            money(r.cost_per_1k_lines_added_usd),
+            percent(r.edit_accept_rate),
+            money(r.cache_savings_usd),
+        ]
+        for r in f.value.itertuples()
+    ]
+    header = [
+        ("Workstream", False),
+        ("Token spend", True),
+        ("PRs", True),
+        ("Per PR", True),
+        ("Per commit", True),
+        ("Per 1,000 lines", True),
+        ("Edits accepted", True),
+        ("Caching saved", True),
+    ]
+    saved = float(f.value["cache_savings_usd"].sum())
+    chart = mix_bars(f.model_mix, title="Model mix: share of each workstream's cost", order=order)
+    return (
+        "<h2>5. What we get for it</h2>"
+        '<p class="note">Pull requests, commits and lines are those the API credits to Claude '
+        "Code. <em>Edits accepted</em>: accepted ÷ (accepted + rejected) decisions on edit, "
+        "multi-edit, write and notebook-edit proposals. <em>Caching saved</em>: cache-read "
+        "tokens priced as plain input minus their cache-read price (prices.csv). "
+        "— means nothing to divide by.</p>"
+        + _table(header, rows)
+        + f"<p>Prompt caching saved <strong>{money(saved)}</strong> this month.</p>"
+        + f'<div class="chart">{chart}</div>'
+    )
+
+
+def _files_section(f: ReportFigures, exports: dict[str, str]) -> str:
+    links = "".join(
+        f'<li><a href="{escape(name)}">{escape(name)}</a> — {escape(what)}</li>'
+        for what, name in exports.items()
+    )
+    return (
+        "<h2>How to read these numbers</h2><ul>"
+        f"<li><strong>Spent this month</strong> = token spend of the loaded days "
+        f"({money(f.token_cost_usd)}, prices.csv; the API's own estimate for unpriced models) + "
+        f"one month of each of the {f.seats} seats in seats.csv ({money(f.seat_cost_usd)}) = "
+        f"{money(f.total_cost_usd)}. The FOCUS export's EffectiveCost adds up to this figure.</li>"
+        f"<li>Days are UTC. {len(f.days_loaded)} of {len(f.month.days)} days of "
+        f"{escape(f.month.label)} are loaded; {f.previous_days_loaded} of "
+        f"{len(f.month.previous.days)} of {escape(f.month.previous.label)}.</li>"
+        "</ul><p>Files next to this page:</p><ul>" + links + "</ul>"
+    )
+
+
+def render_page(figures: ReportFigures, exports: dict[str, str], generated_at: str) -> str:
+    """The whole page. `exports` maps a description to the file name of each export."""
+    f = figures
+    order = list(f.workstreams["workstream"])
+    series_colours = colours(order, grey=UNASSIGNED)
+    partial = (
+        ""
+        if f.complete
+        else f' <strong class="warn">Incomplete month: {len(f.days_loaded)} of '
+        f"{len(f.month.days)} days loaded.</strong>"
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # An empty inline icon: browsers would otherwise request /favicon.ico.
+        '<link rel="icon" href="data:,">'
+        f"<title>Claude Code budget — {escape(f.month.label)}</title>"
+        f"<style>{STYLE}</style></head><body><main>"
+        f"<h1>Claude Code budget — {escape(f.month.label)}</h1>"
+        f'<p class="sub">For the monthly budget meeting. All amounts in US dollars. '
+        f"Generated {escape(generated_at)} from the budget warehouse.{partial}</p>"
+        + _headline(f)
+        + _in_brief(f)
+        + _workstream_section(f, series_colours)
+        + _unassigned_section(f)
+        + _alerts_section(f)
+        + _idle_section(f)
+        + _value_section(f, order)
+        + _files_section(f, exports)
+        + "</main></body></html>"
+    )
