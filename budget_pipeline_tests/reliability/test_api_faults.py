@@ -1,0 +1,293 @@
+"""API faults during a real materialisation (SPEC §2): loopback server → Dagster → DuckDB file.
+
+A run either writes complete days equal to a clean run's, or fails naming the day, page and cause
+and writes nothing for its days. The client-level details are in test_client.py; these prove the
+promise holds for the tables a user reads.
+"""
+
+import copy
+import dataclasses
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+
+from budget_pipeline.defs.resources import AnalyticsApiResource
+from budget_pipeline.demo.server import Fault, encode_cursor
+from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION
+from budget_pipeline_tests.reliability.conftest import (
+    assert_tables_equal,
+    read_tables,
+    step_failures,
+)
+
+START, END = "2026-03-02", "2026-03-04"
+DAY = dt.date(2026, 3, 3)  # the faulted day, in the middle of the run
+PAGE_LIMIT = 15  # ~40 records a day: three pages, so a fault can hit page 2 (page_index 1)
+
+
+def api(pipeline, **settings) -> AnalyticsApiResource:
+    defaults = {
+        "source": "api",
+        "base_url": pipeline.server.base_url,
+        "api_key": TEST_API_KEY,
+        "page_limit": PAGE_LIMIT,
+        "timeout_seconds": 1.0,
+        "max_attempts": 4,
+        "base_delay_seconds": 0.05,
+        "max_delay_seconds": 0.2,
+    }
+    return AnalyticsApiResource(**(defaults | settings))
+
+
+def requests_for_page(server, day: dt.date, page_index: int) -> list:
+    """The server's log of one page of one day (page_index 0 is the request without a cursor)."""
+    cursor = encode_cursor(day, page_index * PAGE_LIMIT, page_index) if page_index else None
+    return [
+        r
+        for r in server.usage_requests()
+        if r.query["starting_at"] == day.isoformat() and r.query.get("page") == cursor
+    ]
+
+
+# -- 1. transient faults -------------------------------------------------------------------------
+
+OVERLOADED = Fault(status=529, error_type="overloaded_error", message="Overloaded")
+TRANSIENT = [
+    pytest.param(Fault(status=429, headers={"retry-after": "1"}), id="429-retry-after"),
+    pytest.param(OVERLOADED, id="529-overloaded"),
+    pytest.param(Fault(status=500), id="500"),
+    pytest.param(Fault(status=502), id="502"),
+    pytest.param(Fault(status=503, times=2), id="503-twice"),
+    pytest.param(Fault(kind="drop", mid_response=True), id="dropped-mid-response"),
+    pytest.param(Fault(kind="slow", delay=2.5), id="slow-past-read-timeout"),
+    pytest.param(Fault(kind="truncate"), id="truncated-json"),
+]
+
+
+@pytest.mark.parametrize("fault", TRANSIENT)
+def test_a_transient_fault_is_retried_and_gives_the_clean_tables(pipeline, reference, fault):
+    pipeline.api = api(pipeline)
+    pipeline.server.add_fault(dataclasses.replace(fault, day=DAY, page_index=1))
+
+    assert pipeline.materialize(START, END).success
+
+    assert not pipeline.server.pending_faults()
+    attempts = requests_for_page(pipeline.server, DAY, 1)
+    assert [r.fault for r in attempts] == [fault.kind] * fault.times + [None]
+    assert_tables_equal(read_tables(pipeline.duckdb_file), reference.days(START, END))
+    if "retry-after" in fault.headers:
+        # waited out, not less: the retry arrived at least retry-after seconds after the 429
+        assert attempts[1].received_at - attempts[0].received_at >= 1.0
+
+
+EXHAUSTING = [
+    pytest.param(OVERLOADED, "HTTP 529 overloaded_error: Overloaded", id="529"),
+    pytest.param(Fault(status=503), "HTTP 503 api_error: scripted fault 503", id="503"),
+    pytest.param(
+        Fault(status=429, headers={"retry-after": "0"}), "HTTP 429 rate_limit_error", id="429"
+    ),
+    pytest.param(Fault(kind="drop", mid_response=True), "connection failed", id="dropped"),
+    pytest.param(Fault(kind="slow", delay=2.0), "timed out (ReadTimeout)", id="slow"),
+    pytest.param(
+        Fault(kind="truncate"),
+        "HTTP 200 with a body that is not valid JSON (truncated response)",
+        id="truncated",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fault", "cause"), EXHAUSTING)
+def test_a_fault_past_the_retry_budget_fails_naming_day_page_and_cause(pipeline, fault, cause):
+    pipeline.api = api(pipeline, max_attempts=3, timeout_seconds=0.5)
+    pipeline.server.add_fault(dataclasses.replace(fault, day=DAY, page_index=1, times=3))
+
+    result = pipeline.materialize(START, END, raise_on_error=False)
+
+    assert not result.success
+    failures = step_failures(result)
+    assert list(failures) == ["raw_usage"]
+    assert (
+        f"2026-03-03 page 2: gave up after 3 attempt(s); last cause: {cause}"
+        in (failures["raw_usage"])
+    )
+    assert len(requests_for_page(pipeline.server, DAY, 1)) == 3
+    # the other days were fetched whole, yet nothing of the run reached the warehouse
+    for name, frame in read_tables(pipeline.duckdb_file).items():
+        assert frame.empty, name
+
+
+# -- 2. final errors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (400, "starting_at: expected a date"),
+        (401, "invalid x-api-key"),
+        (403, "this key lacks the usage_report scope"),
+        (404, "organization not found"),
+    ],
+)
+def test_a_final_error_fails_at_once_and_leaves_loaded_days_untouched(
+    pipeline, reference, status, message
+):
+    reference.copy_to(pipeline.duckdb_file)  # 2026-03-02 … 03-09 already loaded
+    later = dt.date(2026, 3, 11)
+    pipeline.api = api(pipeline)
+    pipeline.server.add_fault(Fault(status=status, message=message, day=later, times=5))
+
+    result = pipeline.materialize("2026-03-10", "2026-03-12", raise_on_error=False)
+
+    assert not result.success
+    error = step_failures(result)["raw_usage"]
+    assert f"2026-03-11 page 1: HTTP {status}" in error and message in error
+    assert "not retried" in error
+    assert [r.status for r in pipeline.server.usage_requests()].count(status) == 1
+    # nothing for the run's days; the days loaded before are exactly as they were
+    assert_tables_equal(read_tables(pipeline.duckdb_file), reference.tables)
+
+
+# -- 3. bad responses ----------------------------------------------------------------------------
+
+
+def day_records() -> list[dict]:
+    return copy.deepcopy(TEST_ORGANISATION.records_for(DAY))
+
+
+def with_bad_record(change) -> list[dict]:
+    """The day's records with record 20 (page 2, record 5 at 15 a page) broken by `change`."""
+    records = day_records()
+    change(records[20])
+    return records
+
+
+def _other_day(record):
+    record["date"] = "2026-03-02T00:00:00Z"
+
+
+def _no_actor(record):
+    del record["actor"]
+
+
+def _negative_tokens(record):
+    record["model_breakdown"][0]["tokens"]["input"] = -5
+
+
+def _fractional_tokens(record):
+    record["model_breakdown"][0]["tokens"]["output"] = 2.5
+
+
+BAD_RESPONSES = [
+    pytest.param(
+        with_bad_record(_other_day),
+        None,
+        'page 2 record 5: date is "2026-03-02T00:00:00Z" (requested day is 2026-03-03)',
+        id="record-of-another-day",
+    ),
+    pytest.param(with_bad_record(_no_actor), None, "page 2 record 5: actor is null", id="no-actor"),
+    pytest.param(
+        with_bad_record(_negative_tokens),
+        None,
+        "page 2 record 5: model_breakdown[0].tokens.input is -5 (must be a non-negative integer)",
+        id="negative-tokens",
+    ),
+    pytest.param(
+        with_bad_record(_fractional_tokens),
+        None,
+        "page 2 record 5: model_breakdown[0].tokens.output is 2.5",
+        id="non-integer-tokens",
+    ),
+    pytest.param(
+        None,
+        # page 2 hands back the cursor that led to it
+        {"data": [], "has_more": True, "next_page": encode_cursor(DAY, PAGE_LIMIT, 1)},
+        "page 2: cursor repeats: pagination loop",
+        id="cursor-loop",
+    ),
+    pytest.param(
+        None,
+        {"data": [], "has_more": True, "next_page": None},
+        "page 2: has_more is true but next_page is missing",
+        id="has-more-without-cursor",
+    ),
+]
+
+
+@pytest.mark.parametrize(("records", "page_body", "problem"), BAD_RESPONSES)
+def test_a_bad_response_fails_the_rerun_and_keeps_the_loaded_days(
+    pipeline, reference, records, page_body, problem
+):
+    reference.copy_to(pipeline.duckdb_file)
+    pipeline.api = api(pipeline)
+    if records is not None:
+        pipeline.server.set_records(DAY, records)
+    if page_body is not None:
+        pipeline.server.add_fault(Fault(kind="body", payload=page_body, day=DAY, page_index=1))
+
+    result = pipeline.materialize(START, END, raise_on_error=False)
+
+    assert not result.success
+    assert f"2026-03-03 {problem}" in step_failures(result)["raw_usage"]
+    # a bad response is not transient: asked once, never retried
+    assert len(requests_for_page(pipeline.server, DAY, 1)) == 1
+    # no partial day: the re-run's days still hold what the clean run wrote
+    assert_tables_equal(read_tables(pipeline.duckdb_file), reference.tables)
+
+
+def test_an_unknown_new_field_is_kept_in_record_json_and_changes_nothing_else(pipeline, reference):
+    records = day_records()
+    for record in records:
+        record["agent_metrics"] = {"subagents": 2}
+        record["core_metrics"]["lines_of_code"]["moved"] = 7
+    pipeline.server.set_records(DAY, records)
+    pipeline.api = api(pipeline)
+
+    assert pipeline.materialize(START, END).success
+
+    tables = read_tables(pipeline.duckdb_file)
+    expected = reference.days(START, END)
+    raw = tables["raw_usage"]
+    on_day = raw.loc[pd.to_datetime(raw["usage_date"]).dt.date == DAY, "record_json"]
+    kept = sorted((json.loads(text) for text in on_day), key=json.dumps)
+    assert kept == sorted(records, key=json.dumps)
+    tables["raw_usage"] = raw.drop(columns="record_json")
+    expected["raw_usage"] = expected["raw_usage"].drop(columns="record_json")
+    assert_tables_equal(tables, expected)
+
+
+def test_missing_tool_actions_and_empty_model_breakdown_are_valid_records(pipeline, reference):
+    records = day_records()
+    for record in records:
+        del record["tool_actions"]
+    quiet = records[3]  # sessions and lines, but no tokens this day
+    quiet["model_breakdown"] = []
+    actor = quiet["actor"].get("email_address") or quiet["actor"]["api_key_name"]
+    pipeline.server.set_records(DAY, records)
+    pipeline.api = api(pipeline)
+
+    assert pipeline.materialize(START, END).success
+
+    tables = read_tables(pipeline.duckdb_file)
+    expected = reference.days(START, END)
+    on_day = pd.to_datetime(tables["raw_usage"]["usage_date"]).dt.date == DAY
+    assert on_day.sum() == len(records)  # every record kept, the token-less one included
+    raw_columns = ["usage_date", "actor", "num_sessions", "lines_added", "lines_removed"]
+    pd.testing.assert_frame_equal(
+        tables["raw_usage"][raw_columns], expected["raw_usage"][raw_columns]
+    )
+    # the record without tokens costs nothing; every other actor's cost is unchanged
+    priced = expected["priced_usage"]
+    dropped = (pd.to_datetime(priced["usage_date"]).dt.date == DAY) & (priced["actor"] == actor)
+    assert dropped.any()
+    pd.testing.assert_frame_equal(
+        tables["priced_usage"], priced.loc[~dropped].reset_index(drop=True)
+    )
+    spend = tables["daily_spend"].set_index(pd.to_datetime(tables["daily_spend"]["usage_date"]))
+    clean = expected["daily_spend"].set_index(pd.to_datetime(expected["daily_spend"]["usage_date"]))
+    day = pd.Timestamp(DAY)
+    assert spend.loc[day, "cost_usd"] == pytest.approx(
+        clean.loc[day, "cost_usd"] - priced.loc[dropped, "cost_usd"].sum()
+    )
+    assert spend.loc[day, "cost_usd"] > 0
