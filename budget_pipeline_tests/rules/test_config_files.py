@@ -1,0 +1,156 @@
+"""The three configuration files (SPEC §3): every problem names the file, the line and what is
+wrong; files saved by Excel (BOM, CRLF) are read like any other."""
+
+import pandas as pd
+import pytest
+
+from budget_pipeline.rules.config_files import (
+    ConfigFileError,
+    load_ledger,
+    load_prices,
+    load_seats,
+)
+
+LOADERS = {"workstreams.csv": load_ledger, "prices.csv": load_prices, "seats.csv": load_seats}
+PRICES_HEADER = "model,input_per_mtok,output_per_mtok,cache_write_per_mtok,cache_read_per_mtok\n"
+GOOD = {
+    "workstreams.csv": "actor,workstream\na@example.com,search\nci-bot,platform\n",
+    "prices.csv": PRICES_HEADER
+    + "claude-sonnet-4-6,3,15,3.75,0.30\nclaude-haiku-4-5,1,5,1.25,0.1\n",
+    "seats.csv": "email,monthly_cost_usd,note\na@example.com,150,\nb@example.com,150,"
+    '"On leave, back in May"\n',
+}
+
+
+def load(tmp_path, name: str, text: str | bytes) -> pd.DataFrame:
+    path = tmp_path / name
+    if isinstance(text, str):
+        path.write_text(text, newline="")
+    else:
+        path.write_bytes(text)
+    return LOADERS[name](path)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line", "problem"),
+    [
+        (
+            "workstreams.csv",
+            "actor,team\na@example.com,search\n",
+            1,
+            "missing column workstream (header is: actor,team)",
+        ),
+        (
+            "prices.csv",
+            "model,input_per_mtok,output_per_mtok,cache_read_per_mtok\nm,1,2,3\n",
+            1,
+            "missing column cache_write_per_mtok",
+        ),
+        (
+            "seats.csv",
+            "email,note\na@example.com,\n",
+            1,
+            "missing column monthly_cost_usd",
+        ),
+        (
+            "prices.csv",
+            PRICES_HEADER + "claude-sonnet-4-6,3,15,3.75,0.30\nclaude-opus-4,15,7 5,18.75,1.5\n",
+            3,
+            "output_per_mtok is '7 5', not a number",
+        ),
+        (
+            "prices.csv",
+            PRICES_HEADER + "claude-opus-4,15,75,18.75,-1.5\n",
+            2,
+            "cache_read_per_mtok is -1.5, must not be negative",
+        ),
+        (
+            "prices.csv",
+            PRICES_HEADER + "claude-opus-4,nan,75,18.75,1.5\n",
+            2,
+            "input_per_mtok is 'nan', not a finite number",
+        ),
+        (
+            "prices.csv",
+            PRICES_HEADER + "claude-opus-4,15,75,18.75,1.5\nclaude-opus-4,15,75,18.75,1.5\n",
+            3,
+            "model claude-opus-4 is listed twice (first on line 2)",
+        ),
+        ("prices.csv", PRICES_HEADER, None, "no prices: the file has a header but no rows"),
+        (
+            "seats.csv",
+            "email,monthly_cost_usd,note\na@example.com,$150,\n",
+            2,
+            "monthly_cost_usd is '$150', not a number",
+        ),
+        (
+            "seats.csv",
+            "email,monthly_cost_usd,note\na@example.com,-150,\n",
+            2,
+            "monthly_cost_usd is -150, must not be negative",
+        ),
+        (
+            "workstreams.csv",
+            "actor,workstream\na@example.com,search\nb@example.com,mobile\na@example.com,payments\n",
+            4,
+            "actor a@example.com is mapped to payments here and to search on line 2; "
+            "an actor has one primary workstream",
+        ),
+        (
+            "seats.csv",
+            "email,monthly_cost_usd,note\na@example.com,150,\n\nb@example.com,150,\n"
+            "a@example.com,150,\n",
+            # the blank line counts: line numbers are what an editor shows
+            5,
+            "seat a@example.com is listed twice (first on line 2)",
+        ),
+        ("workstreams.csv", "actor,workstream\n,search\n", 2, "actor is empty"),
+        (
+            "workstreams.csv",
+            "actor,workstream\na@example.com,search,extra\n",
+            2,
+            "3 fields but the header has 2",
+        ),
+        ("workstreams.csv", "", 1, "file is empty; expected a header: actor,workstream"),
+        ("prices.csv", "\r\n  \r\n", 1, "file is empty"),
+        ("seats.csv", "\ufeff", 1, "file is empty"),
+        ("seats.csv", b"email,monthly_cost_usd,note\n\xe9@x,1,\n", None, "not UTF-8 text"),
+    ],
+)
+def test_a_bad_file_names_file_line_and_problem(tmp_path, name, text, line, problem):
+    with pytest.raises(ConfigFileError) as caught:
+        load(tmp_path, name, text)
+    where = f"{tmp_path / name}, line {line}" if line else str(tmp_path / name)
+    message = str(caught.value)
+    assert message.startswith(f"{where}: ")
+    assert problem in message
+    assert (caught.value.path, caught.value.line) == (str(tmp_path / name), line)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(ConfigFileError, match=r"seats\.csv: file not found"):
+        load_seats(tmp_path / "seats.csv")
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_a_file_saved_with_bom_and_crlf_reads_like_the_plain_file(tmp_path, name):
+    plain = load(tmp_path, name, GOOD[name])
+    excel = load(tmp_path, name, ("\ufeff" + GOOD[name].replace("\n", "\r\n")).encode())
+    pd.testing.assert_frame_equal(excel, plain)
+    assert len(plain) == 2
+    # the BOM is not glued to the first column name, nor "\r" to the last value
+    assert not any(str(value).endswith("\r") for value in plain.to_numpy().ravel())
+
+
+def test_values_are_parsed_and_quoted_commas_kept(tmp_path):
+    seats = load(tmp_path, "seats.csv", GOOD["seats.csv"]).set_index("email")
+    assert seats.loc["b@example.com", "note"] == "On leave, back in May"
+    assert seats.loc["a@example.com", "monthly_cost_usd"] == 150.0
+    prices = load(tmp_path, "prices.csv", GOOD["prices.csv"]).set_index("model")
+    assert prices.loc["claude-sonnet-4-6", "cache_read_per_mtok"] == pytest.approx(0.30)
+
+
+def test_an_actor_listed_twice_with_the_same_workstream_is_one_actor(tmp_path):
+    text = "actor,workstream\na@example.com,search\na@example.com,search\n"
+    ledger = load(tmp_path, "workstreams.csv", text)
+    assert ledger.to_dict("records") == [{"actor": "a@example.com", "workstream": "search"}]
