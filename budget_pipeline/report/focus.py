@@ -89,6 +89,7 @@ TOKEN_TYPES = {
     "cache_creation_tokens": "cache write",
     "cache_read_tokens": "cache read",
 }
+API_ESTIMATE_TOKENS = "all"
 RESOURCE_TYPES = {"user": "User", "api_key": "API key"}
 
 
@@ -124,7 +125,7 @@ def _token_rows(priced_usage: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFram
     unpriced = priced_usage.loc[priced_usage["price_source"] != PRICE_TABLE]
     parts.append(
         unpriced.assign(
-            token_type="all tokens (API estimate)",
+            token_type=API_ESTIMATE_TOKENS,
             quantity=unpriced[list(TOKEN_TYPES)].sum(axis=1),
             unit_price=np.nan,
             list_cost=unpriced["cost_usd"],
@@ -154,7 +155,9 @@ def focus_cost_export(
             "ChargeCategory": "Usage",
             "ChargeFrequency": "Usage-Based",
             "ChargeDescription": [
-                f"{model} {kind} tokens"
+                f"{model} tokens at the API's estimate"
+                if kind == API_ESTIMATE_TOKENS
+                else f"{model} {kind} tokens"
                 for model, kind in zip(tokens["model"], tokens["token_type"], strict=True)
             ],
             "ChargePeriodStart": tokens["usage_date"].map(_timestamp),

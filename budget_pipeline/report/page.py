@@ -166,7 +166,10 @@ def _in_brief(f: ReportFigures) -> str:
             )
             for a in f.alerts
         )
-        points.append(f"The spend alert fired on {len(f.alerts)} day(s): {days} — see section 3.")
+        points.append(
+            f"The spend alert fired on {len(f.alerts)} day{'s' if len(f.alerts) != 1 else ''}: "
+            f"{days} — section 3."
+        )
     else:
         points.append("The spend alert did not fire.")
     if len(f.idle_seats):
@@ -175,9 +178,11 @@ def _in_brief(f: ReportFigures) -> str:
             f"({money(f.idle_monthly_cost_usd, cents=False)}/month): worth a conversation."
         )
     if not f.unassigned_actors.empty:
+        count = len(f.unassigned_actors)
+        who = "person or API key is" if count == 1 else "people or API keys are"
         points.append(
-            f"{len(f.unassigned_actors)} people or API keys are missing from the ledger "
-            f"({money(float(f.unassigned_actors['cost_usd'].sum()))} of spend)."
+            f"{count} {who} missing from the ledger "
+            f"({money(float(f.unassigned_actors['cost_usd'].sum()))} of spend): section 2."
         )
     return '<ul class="brief">' + "".join(f"<li>{p}</li>" for p in points) + "</ul>"
 

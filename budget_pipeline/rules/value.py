@@ -100,7 +100,7 @@ def workstream_value(
         .sum()
         .reindex(workstreams, fill_value=0)
     )
-    cost = cost_by_workstream.astype("float64").rename("cost_usd")
+    cost = cost_by_workstream.astype("float64").rename("cost_usd").rename_axis("workstream")
     value = pd.concat([cost, output, caching], axis=1)
     value["cost_per_pull_request_usd"] = _ratio(value["cost_usd"], value["pull_requests"])
     value["cost_per_commit_usd"] = _ratio(value["cost_usd"], value["commits"])

@@ -1,0 +1,95 @@
+"""The FOCUS 1.2 export on a hand-sized month: one priced row, one unpriced row, two seats."""
+
+import pandas as pd
+import pytest
+
+from budget_pipeline.report.focus import FOCUS_COLUMNS, focus_cost_export
+from budget_pipeline.report.month import Month
+
+PRICES = pd.DataFrame(
+    {
+        "model": ["claude-sonnet-4-6"],
+        "input_per_mtok": [3.0],
+        "output_per_mtok": [15.0],
+        "cache_write_per_mtok": [3.75],
+        "cache_read_per_mtok": [0.30],
+    }
+)
+LEDGER = pd.DataFrame({"actor": ["dev@x", "ci-bot"], "workstream": ["web", "platform"]})
+SEATS = pd.DataFrame(
+    {"email": ["dev@x", "idle@x"], "monthly_cost_usd": [150.0, 100.0], "note": ["", ""]}
+)
+
+
+def usage(day: str, actor: str, model: str, price_model, tokens, cost: float) -> dict:
+    source = "price_table" if price_model else "api_estimate"
+    return dict(
+        usage_date=pd.Timestamp(day),
+        actor=actor,
+        actor_type="user" if "@" in actor else "api_key",
+        model=model,
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
+        cache_creation_tokens=tokens[2],
+        cache_read_tokens=tokens[3],
+        price_model=price_model,
+        price_source=source,
+        cost_usd=cost,
+    )
+
+
+# $3.00 input + $1.50 output + $0.30 cache read = $4.80; no cache writes: no row for them
+PRICED = pd.DataFrame(
+    [
+        usage("2026-03-02", "dev@x", "claude-sonnet-4-6-2026", "claude-sonnet-4-6",
+              (1_000_000, 100_000, 0, 1_000_000), 4.80),
+        usage("2026-03-02", "ci-bot", "claude-nova-preview", None, (600, 400, 0, 0), 2.0),
+        usage("2026-02-28", "dev@x", "claude-sonnet-4-6", "claude-sonnet-4-6", (1, 1, 1, 1), 9.0),
+    ]
+)  # fmt: skip
+
+
+def test_usage_rows_per_token_type_and_a_purchase_row_per_seat():
+    export = focus_cost_export(PRICED, LEDGER, PRICES, SEATS, Month.from_key("2026-03"))
+    assert list(export.columns) == FOCUS_COLUMNS
+    usage_rows = export.loc[export["ChargeCategory"] == "Usage"].set_index("ChargeDescription")
+    assert list(usage_rows.index) == [
+        "claude-nova-preview tokens at the API's estimate",
+        "claude-sonnet-4-6-2026 cache read tokens",
+        "claude-sonnet-4-6-2026 input tokens",
+        "claude-sonnet-4-6-2026 output tokens",
+    ]
+    read = usage_rows.loc["claude-sonnet-4-6-2026 cache read tokens"]
+    assert read["ConsumedQuantity"] == 1_000_000 and read["PricingQuantity"] == 1.0
+    assert read["ListUnitPrice"] == 0.30 and read["ListCost"] == pytest.approx(0.30)
+    assert read["EffectiveCost"] == pytest.approx(0.30)
+    assert read["SkuId"] == "claude-sonnet-4-6-2026"
+    assert read["SkuPriceId"] == "claude-sonnet-4-6:cache read"
+    assert read["ChargePeriodStart"] == "2026-03-02T00:00:00Z"
+    assert read["ChargePeriodEnd"] == "2026-03-03T00:00:00Z"
+    assert read["x_Workstream"] == "web" and read["ResourceType"] == "User"
+    unpriced = usage_rows.loc["claude-nova-preview tokens at the API's estimate"]
+    assert unpriced["ConsumedQuantity"] == 1000 and pd.isna(unpriced["ListUnitPrice"])
+    assert unpriced["EffectiveCost"] == 2.0 and unpriced["x_Workstream"] == "platform"
+
+    seats = export.loc[export["ChargeCategory"] == "Purchase"].set_index("ResourceId")
+    assert seats["EffectiveCost"].to_dict() == {"dev@x": 150.0, "idle@x": 100.0}
+    assert seats.loc["idle@x", "x_Workstream"] == "Unassigned"
+    assert set(seats["ChargePeriodStart"]) == {"2026-03-01T00:00:00Z"}
+    assert set(seats["ChargePeriodEnd"]) == {"2026-04-01T00:00:00Z"}
+    assert pd.isna(seats["ConsumedQuantity"]).all()  # FOCUS: only Usage rows consume
+
+    # February's row is not in March's export; the month adds up to tokens + seats
+    assert export["EffectiveCost"].sum() == pytest.approx(4.80 + 2.0 + 250.0)
+    assert export["BilledCost"].isna().all()
+    assert set(export["BillingPeriodStart"]) == {"2026-03-01T00:00:00Z"}
+
+
+def test_effective_cost_follows_the_warehouse_when_prices_changed_since():
+    # the day was priced at twice today's list prices: EffectiveCost keeps the warehouse's $9.60
+    repriced = PRICED.assign(cost_usd=PRICED["cost_usd"].where(PRICED["actor"] != "dev@x", 9.60))
+    export = focus_cost_export(repriced, LEDGER, PRICES, SEATS, Month.from_key("2026-03"))
+    sonnet = export.loc[export["SkuId"] == "claude-sonnet-4-6-2026"].set_index("ChargeDescription")
+    assert sonnet["EffectiveCost"].sum() == pytest.approx(9.60)
+    assert sonnet.loc["claude-sonnet-4-6-2026 input tokens", "EffectiveCost"] == pytest.approx(6.0)
+    assert sonnet.loc["claude-sonnet-4-6-2026 input tokens", "ListCost"] == pytest.approx(3.0)
