@@ -206,6 +206,8 @@ def focus_cost_export(
         }
     )
     frame = pd.concat([usage, purchases], ignore_index=True)
+    # Token counts stay integers in the CSV although seat rows have none (FOCUS: Usage only).
+    frame["ConsumedQuantity"] = frame["ConsumedQuantity"].astype("Int64")
     frame["ContractedCost"] = frame["EffectiveCost"]
     frame["PricingCurrencyEffectiveCost"] = frame["EffectiveCost"]
     frame["PricingCurrencyListUnitPrice"] = frame["ListUnitPrice"]
