@@ -5,6 +5,7 @@ on what pandas happened to infer for a day, e.g. an all-NULL column on a quiet d
 schemas shown in the Dagster UI, and the order of the columns the assets return.
 """
 
+import datetime as dt
 import os
 import time
 from collections.abc import Iterator
@@ -147,6 +148,39 @@ def as_contract_dtypes(table_name: str, frame):
         elif sql_types.get(column) == "BOOLEAN":
             frame[column] = frame[column].astype("boolean")
     return frame
+
+
+@contextmanager
+def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Replacing days is a DELETE then INSERTs: one transaction, so a crash or an error between
+    them leaves the previous rows, never an empty or half-written day."""
+    connection.begin()
+    try:
+        yield connection
+    except BaseException:
+        connection.rollback()
+        raise
+    connection.commit()
+
+
+def delete_days(connection, table: Table, first: dt.date, last: dt.date) -> None:
+    connection.execute(
+        f"DELETE FROM {table.qualified_name} WHERE {table.partition_column} BETWEEN ? AND ?",
+        [first, last],
+    )
+
+
+def insert_frame(connection, table: Table, frame) -> None:
+    """Insert by column name into a table created from the contract (types never drift)."""
+    if frame.empty:
+        return
+    connection.register("frame_to_insert", frame[table.column_names])
+    try:
+        connection.execute(
+            f"INSERT INTO {table.qualified_name} BY NAME SELECT * FROM frame_to_insert"
+        )
+    finally:
+        connection.unregister("frame_to_insert")
 
 
 def duckdb_path() -> str:

@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from budget_pipeline import __version__
 from budget_pipeline.api.errors import (
@@ -291,7 +292,8 @@ class AnalyticsClient:
                 status = response.status_code
                 if status == 200:
                     try:
-                        return response.json()
+                        # orjson: several times faster than json on 1,000-record pages.
+                        return orjson.loads(response.content)
                     except ValueError:
                         cause = "HTTP 200 with a body that is not valid JSON (truncated response)"
                 else:

@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from budget_pipeline import schemas
 from budget_pipeline.api.client import ApiError
 from budget_pipeline.defs import checks
 from budget_pipeline.defs.config_sources import prices_csv, seats_csv, workstreams_csv
@@ -38,6 +39,9 @@ from budget_pipeline.warehouse import (
     RAW_USAGE,
     WORKSTREAM_COST,
     Table,
+    delete_days,
+    insert_frame,
+    transaction,
 )
 
 GROUP = "budget"
@@ -118,63 +122,81 @@ def _add_day_metadata(
 
 
 @_budget_asset(RAW_USAGE, kinds={"httpx", "duckdb", "pandas"})
-def raw_usage(context: dg.AssetExecutionContext, analytics_api: AnalyticsApiResource):
-    """Each day is fetched whole (every page) or the run fails; nothing partial is written."""
+def raw_usage(
+    context: dg.AssetExecutionContext,
+    analytics_api: AnalyticsApiResource,
+    warehouse: WarehouseResource,
+):
+    """Each day is fetched whole (every page) or the run fails; nothing partial is written.
+
+    Days are written as they arrive, inside one transaction that first deletes the run's days:
+    memory stays bounded by the days in flight, and a failure anywhere rolls every day back.
+    """
     days = days_of(context.partition_time_window)
-    by_day: dict[pd.Timestamp, pd.DataFrame] = {}
-    with _failing_clearly(), analytics_api.client(logger=context.log) as client:
+    per_day: dict[str, dict] = {}
+    broken: list[pd.DataFrame] = []
+    preview = raw_usage_frame()
+    with (
+        _failing_clearly(),
+        analytics_api.client(logger=context.log) as client,
+        warehouse.connect() as connection,
+        transaction(connection),
+    ):
+        delete_days(connection, RAW_USAGE, days[0].date(), days[-1].date())
         for day, records in client.fetch_days([d.date() for d in days]):
-            by_day[pd.Timestamp(day)] = raw_usage_rows(day, records)
-    frames = [by_day[day] for day in days if not by_day[day].empty]
-    frame = pd.concat(frames, ignore_index=True) if frames else raw_usage_frame()
-    yield from _contract_checked("raw_usage", frame)
-    per_day = frame.groupby("usage_date").agg(
-        records=("actor", "size"), actors=("actor", "nunique"), sessions=("num_sessions", "sum")
-    )
-    _add_day_metadata(
-        context,
-        days,
-        {
-            _day_key(day): {
-                "records": int(per_day["records"].get(day, 0)),
-                "actors": int(per_day["actors"].get(day, 0)),
-                "sessions": int(per_day["sessions"].get(day, 0)),
+            frame = raw_usage_rows(day, records)
+            cases = schemas.failure_cases("raw_usage", frame)
+            if not cases.empty:
+                broken.append(cases.assign(day=day.isoformat()))
+                continue
+            insert_frame(connection, RAW_USAGE, frame)
+            per_day[day.isoformat()] = {
+                "records": len(frame),
+                "actors": int(frame["actor"].nunique()),
+                "sessions": int(frame["num_sessions"].sum()),
             }
-            for day in days
-        },
-    )
-    yield dg.Output(
-        frame,
+            if len(preview) < 10:
+                preview = pd.concat([preview, frame.head(10)], ignore_index=True)
+        if broken:
+            yield from _contract_checked("raw_usage", pd.concat(broken, ignore_index=True))
+    _add_day_metadata(context, days, per_day)
+    rows = sum(numbers["records"] for numbers in per_day.values())
+    yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
+            "dagster/row_count": rows,
             "days": len(days),
-            "days_without_usage": int(len(days) - len(per_day)),
-            "preview": markdown_preview(frame.drop(columns=["record_json"])),
+            "days_without_usage": sum(1 for n in per_day.values() if n["records"] == 0),
+            "preview": markdown_preview(preview.drop(columns=["record_json"])),
         },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=checks.schema_check_name("raw_usage"),
+                passed=True,
+                metadata={"rows_checked": rows, "failure_cases": 0},
+            )
+        ],
     )
-    yield checks.schema_check("raw_usage", frame)
 
 
 @_budget_asset(
     PRICED_USAGE,
     kinds={"duckdb", "pandas"},
     warnings=checks.PRICED_USAGE_WARNINGS,
-    deps=[prices_csv],
-    ins={
-        "raw_usage": dg.AssetIn(
-            metadata={"columns": ["usage_date", "actor", "actor_type", "record_json"]}
-        )
-    },
+    deps=["raw_usage", prices_csv],
 )
 def priced_usage(
-    context: dg.AssetExecutionContext, raw_usage: pd.DataFrame, config_files: ConfigFilesResource
+    context: dg.AssetExecutionContext,
+    config_files: ConfigFilesResource,
+    warehouse: WarehouseResource,
 ):
     """Tokens per actor × model × day priced with prices.csv; unknown models fall back to the
     API's estimate (never $0)."""
     days = days_of(context.partition_time_window)
     with _failing_clearly():
         prices = config_files.prices()
-    frame = price_usage(model_usage(raw_usage), prices)
+    with warehouse.connect() as connection:
+        usage = model_usage(connection, days[0].date(), days[-1].date())
+    frame = price_usage(usage, prices)
     yield from _contract_checked("priced_usage", frame)
     totals = day_totals(frame, days)
     _add_day_metadata(

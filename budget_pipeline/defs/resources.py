@@ -124,14 +124,11 @@ class _AtomicDuckDbClient(DuckDbClient):
     @staticmethod
     @contextmanager
     def connect(context, _table_slice):
-        with warehouse.connect(context.resource_config["database"]) as connection:
-            connection.begin()
-            try:
-                yield connection
-            except BaseException:
-                connection.rollback()
-                raise
-            connection.commit()
+        with (
+            warehouse.connect(context.resource_config["database"]) as connection,
+            warehouse.transaction(connection),
+        ):
+            yield connection
 
     @staticmethod
     def ensure_schema_exists(context, table_slice, connection) -> None:
@@ -144,13 +141,7 @@ class _WarehouseFrameHandler(DuckDBPandasTypeHandler):
     a day without rows is still a written day) and reads dates back as pandas datetimes."""
 
     def handle_output(self, context, table_slice: TableSlice, obj: pd.DataFrame, connection):
-        table = warehouse.TABLES[table_slice.table]
-        if not obj.empty:
-            connection.register("frame_to_write", obj[table.column_names])
-            connection.execute(
-                f"INSERT INTO {table.qualified_name} BY NAME SELECT * FROM frame_to_write"
-            )
-            connection.unregister("frame_to_write")
+        warehouse.insert_frame(connection, warehouse.TABLES[table_slice.table], obj)
         return {"dagster/partition_row_count": len(obj)} if context.has_partition_key else {}
 
     def load_input(self, context, table_slice: TableSlice, connection) -> pd.DataFrame:

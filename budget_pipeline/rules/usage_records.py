@@ -5,9 +5,9 @@ the two apart is what stops a mixed-model day from counting its sessions twice.
 """
 
 import datetime as dt
-import json
 from collections.abc import Iterable
 
+import orjson
 import pandas as pd
 
 from budget_pipeline.warehouse import RAW_USAGE
@@ -55,7 +55,7 @@ def raw_usage_rows(day: dt.date, records: Iterable[dict]) -> pd.DataFrame:
                 lines.get("removed", 0),
                 metrics.get("commits_by_claude_code", 0),
                 metrics.get("pull_requests_by_claude_code", 0),
-                json.dumps(record, separators=(",", ":"), ensure_ascii=False),
+                orjson.dumps(record).decode(),
             )
         )
     return raw_usage_frame(rows)
@@ -69,49 +69,44 @@ def raw_usage_frame(rows: list[tuple] | None = None) -> pd.DataFrame:
     return frame
 
 
-def model_usage(raw_usage: pd.DataFrame) -> pd.DataFrame:
-    """Tokens per usage_date × actor × model, summed over the actor's records of the day.
+# The model breakdown is parsed by DuckDB straight from the stored record_json: no record ever
+# becomes a Python object again after raw_usage, whatever the size of the range.
+_MODEL_BREAKDOWN_TYPE = (
+    '[{"model": "VARCHAR", "tokens": {"input": "BIGINT", "output": "BIGINT", '
+    '"cache_read": "BIGINT", "cache_creation": "BIGINT"}, "estimated_cost": {"amount": "DOUBLE"}}]'
+)
+MODEL_USAGE_SQL = f"""
+WITH entries AS (
+    SELECT usage_date, actor, actor_type,
+           unnest(from_json(json_extract(record_json, '$.model_breakdown'),
+                            '{_MODEL_BREAKDOWN_TYPE}')) AS entry
+    FROM {RAW_USAGE.qualified_name}
+    WHERE usage_date BETWEEN $first AND $last
+)
+SELECT usage_date,
+       actor,
+       first(actor_type ORDER BY actor_type) AS actor_type,
+       entry.model AS model,
+       sum(coalesce(entry.tokens.input, 0))::BIGINT AS input_tokens,
+       sum(coalesce(entry.tokens.output, 0))::BIGINT AS output_tokens,
+       sum(coalesce(entry.tokens.cache_read, 0))::BIGINT AS cache_read_tokens,
+       sum(coalesce(entry.tokens.cache_creation, 0))::BIGINT AS cache_creation_tokens,
+       -- estimated_cost.amount is in cents (SPEC §2)
+       sum(coalesce(entry.estimated_cost.amount, 0)) / 100 AS api_estimated_cost_usd
+FROM entries
+GROUP BY usage_date, actor, entry.model
+ORDER BY usage_date, actor, model
+"""
+
+
+def model_usage(connection, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Tokens per usage_date × actor × model of the stored raw_usage rows, summed over the
+    actor's records of the day.
 
     The API normally sends one record per actor and day, but may split a day (e.g. by
     terminal): every record counts (SPEC §2).
     """
-    rows = []
-    for usage_date, actor, actor_type, record_json in zip(
-        raw_usage["usage_date"],
-        raw_usage["actor"],
-        raw_usage["actor_type"],
-        raw_usage["record_json"],
-        strict=True,
-    ):
-        for entry in json.loads(record_json).get("model_breakdown") or []:
-            tokens = entry.get("tokens") or {}
-            estimate = (entry.get("estimated_cost") or {}).get("amount") or 0
-            rows.append(
-                (
-                    usage_date,
-                    actor,
-                    actor_type,
-                    entry["model"],
-                    tokens.get("input", 0),
-                    tokens.get("output", 0),
-                    tokens.get("cache_read", 0),
-                    tokens.get("cache_creation", 0),
-                    # estimated_cost.amount is in cents (SPEC §2)
-                    estimate / 100,
-                )
-            )
-    frame = pd.DataFrame(rows, columns=MODEL_USAGE_COLUMNS)
-    frame["usage_date"] = pd.to_datetime(frame["usage_date"]).astype("datetime64[ns]")
-    for column in TOKEN_COLUMNS:
-        frame[column] = frame[column].astype("int64")
+    frame = connection.execute(MODEL_USAGE_SQL, {"first": first, "last": last}).fetchdf()
+    frame["usage_date"] = frame["usage_date"].astype("datetime64[ns]")
     frame["api_estimated_cost_usd"] = frame["api_estimated_cost_usd"].astype("float64")
-    if frame.empty:
-        return frame
-    return frame.groupby(["usage_date", "actor", "model"], as_index=False, sort=True).agg(
-        actor_type=("actor_type", "first"),
-        input_tokens=("input_tokens", "sum"),
-        output_tokens=("output_tokens", "sum"),
-        cache_read_tokens=("cache_read_tokens", "sum"),
-        cache_creation_tokens=("cache_creation_tokens", "sum"),
-        api_estimated_cost_usd=("api_estimated_cost_usd", "sum"),
-    )[MODEL_USAGE_COLUMNS]
+    return frame[MODEL_USAGE_COLUMNS]
