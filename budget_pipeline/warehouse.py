@@ -9,7 +9,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,7 +180,10 @@ def insert_frame(connection, table: Table, frame) -> None:
             f"INSERT INTO {table.qualified_name} BY NAME SELECT * FROM frame_to_insert"
         )
     finally:
-        connection.unregister("frame_to_insert")
+        # After a failed INSERT DuckDB refuses every statement of the aborted transaction, this
+        # one too: suppress that, or its "transaction is aborted" would hide the INSERT's error.
+        with suppress(duckdb.TransactionException):
+            connection.unregister("frame_to_insert")
 
 
 def duckdb_path() -> str:

@@ -97,12 +97,17 @@ def reference(tmp_path_factory) -> Reference:
 
 
 def step_failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:
-    """Failed step → its error message (what the Dagster UI shows first)."""
-    return {
-        event.step_key: event.step_failure_data.error.message
-        for event in result.all_events
-        if event.event_type_value == "STEP_FAILURE"
-    }
+    """Failed step → its error message and the messages of its causes, as the Dagster UI shows
+    them (an IO manager's error is wrapped in DagsterExecutionHandleOutputError)."""
+    failures = {}
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error, messages = event.step_failure_data.error, []
+            while error is not None:
+                messages.append(error.message)
+                error = error.cause
+            failures[event.step_key] = "".join(messages)
+    return failures
 
 
 # -- the documented CLI in a subprocess ----------------------------------------------------------
