@@ -1,0 +1,70 @@
+"""The admin key and the webhook URL never leave the environment (SPEC §6): not in the CLI's
+output, the Dagster event log, run config, tags, snapshots, or any file the instance writes."""
+
+import datetime as dt
+
+import dagster as dg
+from dagster._serdes import serialize_value
+
+from budget_pipeline.demo.server import Fault, UsageApiServer
+from budget_pipeline_tests.conftest import TEST_ORGANISATION
+from budget_pipeline_tests.reliability.conftest import (
+    cli_environment,
+    dagster_home,
+    run_materialize,
+)
+
+SECRET_KEY = "sk-ant-admin-SECRET-0123456789"
+SECRET_HOOK = "http://127.0.0.1:9/hooks/SECRET-HOOK-abcdef"
+API_MESSAGE = "may not read usage reports"
+
+
+def instance_texts(home) -> list[str]:
+    """Everything the instance recorded about every run, as text."""
+    texts = []
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for run in instance.get_runs():
+            texts += [repr(run.run_config), repr(run.tags), repr(run)]
+            texts.append(serialize_value(instance.get_job_snapshot(run.job_snapshot_id)))
+            plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+            texts.append(serialize_value(plan))
+            for entry in instance.all_logs(run.run_id):
+                texts += [entry.message, entry.user_message, repr(entry.error_info)]
+                texts.append(repr(entry.dagster_event))
+    return texts
+
+
+def file_bytes(*folders) -> list[bytes]:
+    """Every file written under the folders: sqlite storage, compute logs, the warehouse."""
+    return [path.read_bytes() for folder in folders for path in folder.rglob("*") if path.is_file()]
+
+
+def test_key_and_webhook_url_appear_nowhere(config_dir, tmp_path):
+    home = dagster_home(tmp_path)
+    with UsageApiServer(TEST_ORGANISATION, api_key=SECRET_KEY) as server:
+        environment = cli_environment(
+            home,
+            server,
+            config_dir,
+            tmp_path / "warehouse.duckdb",
+            ANTHROPIC_ADMIN_API_KEY=SECRET_KEY,
+            BUDGET_PIPELINE_ALERT_WEBHOOK=SECRET_HOOK,
+        )
+        # an API that echoes the key back in its error message
+        server.add_fault(
+            Fault(status=403, message=f"key {SECRET_KEY} {API_MESSAGE}", day=dt.date(2026, 3, 3))
+        )
+        failed = run_materialize("2026-03-02", "2026-03-04", environment, tmp_path)
+        passed = run_materialize("2026-03-02", "2026-03-04", environment, tmp_path)
+
+    assert failed.returncode != 0 and passed.returncode == 0, passed.stderr[-2000:]
+    outputs = [failed.stdout, failed.stderr, passed.stdout, passed.stderr]
+    recorded = instance_texts(home)
+    stored = file_bytes(home, tmp_path)
+    # the scan covers what matters: the API's error reached the output and the event log
+    assert any(API_MESSAGE in text and "[redacted]" in text for text in outputs)
+    assert any(API_MESSAGE in text and "[redacted]" in text for text in recorded)
+    assert any(API_MESSAGE.encode() in data for data in stored)
+    for secret in (SECRET_KEY, SECRET_HOOK, "SECRET-HOOK-abcdef"):
+        assert not [text for text in outputs + recorded if secret in text], secret
+        assert not [data for data in stored if secret.encode() in data], secret
