@@ -64,7 +64,9 @@ def percent(value: float, digits: int = 1) -> str:
 
 
 def signed_percent(value: float) -> str:
-    return "—" if _missing(value) else f"{value:+.1%}"
+    if _missing(value):
+        return "—"
+    return f"+{value:.1%}" if value >= 0 else f"−{-value:.1%}"
 
 
 def signed_money(value: float) -> str:
@@ -146,7 +148,8 @@ def _in_brief(f: ReportFigures) -> str:
     ]
     if not _missing(f.token_change_ratio):
         points.append(
-            f"Token spend changed <strong>{signed_percent(f.token_change_ratio)}</strong> against "
+            f"Token spend {'rose' if f.token_change_ratio >= 0 else 'fell'} "
+            f"<strong>{abs(f.token_change_ratio):.1%}</strong> against "
             f"{escape(f.month.previous.label)} ({escape(f.change_basis)})."
         )
     if not f.workstreams.empty and f.token_cost_usd > 0:
