@@ -12,7 +12,11 @@ import pandas as pd
 
 from budget_pipeline import schemas
 from budget_pipeline.defs.metadata import markdown_preview
-from budget_pipeline.rules.attribution import top_unassigned_actors
+from budget_pipeline.rules.attribution import (
+    LEDGER_FOLLOW_UP_DAYS,
+    ledger_paste_lines,
+    unassigned_actors_over,
+)
 from budget_pipeline.rules.pricing import API_ESTIMATE, PRICE_TABLE
 
 ESTIMATE_TOLERANCE = 0.10
@@ -130,10 +134,13 @@ def unassigned_share_check(
     ledger: pd.DataFrame,
     max_unassigned_share: float,
 ) -> dg.AssetCheckResult:
+    """`priced_usage` must cover the LEDGER_FOLLOW_UP_DAYS days ending on the last day over the
+    threshold: the actors are named with their spend over those days, as workstreams.csv lines."""
     over = daily_spend.loc[daily_spend["unassigned_share"] > max_unassigned_share]
-    actors = top_unassigned_actors(
-        priced_usage.loc[priced_usage["usage_date"].isin(over["usage_date"])], ledger
-    )
+    if not over.empty:
+        actors = unassigned_actors_over(priced_usage, ledger, over["usage_date"].max())
+        lines = ledger_paste_lines(actors["actor"])
+        named = ", ".join(f"{row.actor} (${row.cost_usd:,.2f})" for row in actors.itertuples())
     return dg.AssetCheckResult(
         asset_key="daily_spend",
         check_name=UNASSIGNED_SHARE,
@@ -141,7 +148,7 @@ def unassigned_share_check(
         severity=dg.AssetCheckSeverity.WARN,
         description=(
             f"{len(over)} day(s) above {max_unassigned_share:.0%} Unassigned; add to "
-            f"workstreams.csv: {', '.join(actors['actor'])}"
+            f"workstreams.csv (spend over {LEDGER_FOLLOW_UP_DAYS} days): {named}"
             if not over.empty
             else None
         ),
@@ -154,6 +161,11 @@ def unassigned_share_check(
                 {
                     "days": markdown_preview(over[["usage_date", "cost_usd", "unassigned_share"]]),
                     "top_unassigned_actors": markdown_preview(actors.round(2)),
+                    "spend_days": LEDGER_FOLLOW_UP_DAYS,
+                    "workstreams_csv_lines": dg.MetadataValue.md(
+                        "Ready to paste into `workstreams.csv` (write each workstream after the "
+                        "comma):\n\n```\n" + "\n".join(lines) + "\n```"
+                    ),
                 }
                 if not over.empty
                 else {}

@@ -1,5 +1,9 @@
 """Attribution of cost to workstreams through the ownership ledger (SPEC §4.2)."""
 
+import csv
+import io
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -67,3 +71,37 @@ def top_unassigned_actors(
         .head(limit)
         .reset_index(drop=True)
     )
+
+
+# The ledger follow-up looks at two weeks: long enough to catch people who use Claude Code only
+# now and then, short enough that people who left the company drop off the list.
+LEDGER_FOLLOW_UP_DAYS = 14
+
+
+def unassigned_actors_over(
+    priced_usage: pd.DataFrame,
+    ledger: pd.DataFrame,
+    end: pd.Timestamp,
+    days: int = LEDGER_FOLLOW_UP_DAYS,
+    limit: int = 10,
+) -> pd.DataFrame:
+    """Actors missing from the ledger with their spend over the `days` days ending on `end`,
+    largest first (the days outside the window in `priced_usage` are ignored)."""
+    start = end - pd.Timedelta(days=days - 1)
+    in_window = priced_usage.loc[priced_usage["usage_date"].between(start, end)]
+    return top_unassigned_actors(in_window, ledger, limit)
+
+
+def ledger_paste_lines(actors: Iterable[str]) -> list[str]:
+    """`actor,` lines ready to paste into workstreams.csv, the workstream left for a person.
+
+    Quoted like the CSV reader expects: an API key name may contain a comma or a quote. A pasted
+    line left without its workstream stops the next run naming the line, so it cannot slip in
+    unnoticed.
+    """
+    lines = []
+    for actor in actors:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="").writerow([actor, ""])
+        lines.append(buffer.getvalue())
+    return lines

@@ -136,3 +136,8 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     frame["last_active"] = pd.to_datetime(frame["last_active"]).astype("datetime64[ns]")
     frame["reason"] = frame["reason"].where(frame["reason"].notna() & (frame["reason"] != ""), None)
     return frame
+
+
+def listed_monthly_cost(listed: pd.DataFrame) -> float:
+    """What the listed seats cost per month: the figure a reallocation could save at most."""
+    return round(float(listed["monthly_cost_usd"].sum()), 2)

@@ -1,0 +1,196 @@
+"""The weekly idle-seat digest: what it says, and which week it belongs to.
+
+No Dagster here: the digest asset hands over frames read from the warehouse, so the wording can be
+read and tested on its own. The seats come from `idle_seats` (SPEC §4.3) and the ledger to-do from
+`rules.attribution`; nothing is recomputed here.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from budget_pipeline.rules.attribution import ledger_paste_lines
+from budget_pipeline.rules.idle_seats import BARELY_ACTIVE, COMPLETELY_IDLE, listed_monthly_cost
+
+NOT_FOR_REVIEWS = (
+    "This list is for reallocating seats, not for performance reviews: people on leave, in "
+    "review-only roles or signing in through a subscription login look idle here. Talk to the "
+    "seat's owner before reclaiming it."
+)
+# SPEC §4.3: the Analytics API may not report people who sign in through a subscription login,
+# so a seat it never saw is a question about the sign-in, not evidence that nobody uses it.
+NEVER_SEEN_QUESTION = (
+    "never reported by the API: does this person sign in through a subscription login "
+    "instead of the organisation's API account? Ask before counting the seat as unused"
+)
+
+
+def iso_week(day: dt.date) -> str:
+    """The digest's key: the ISO week (`2026-W15`) of its as-of day."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def iso_week_days(day: dt.date) -> list[dt.date]:
+    """Monday … Sunday of the ISO week containing `day`."""
+    monday = day - dt.timedelta(days=day.weekday())
+    return [monday + dt.timedelta(days=offset) for offset in range(7)]
+
+
+@dataclass(frozen=True)
+class SeatChanges:
+    """How last week's list became this week's, by email."""
+
+    newly_listed: pd.DataFrame  # this week's rows of seats not listed last week
+    active_again: pd.DataFrame  # last week's rows of seats no longer listed
+    status_changed: pd.DataFrame  # email, status_before, status (listed both weeks)
+
+
+def seat_changes(current: pd.DataFrame, previous: pd.DataFrame) -> SeatChanges:
+    before = previous.set_index("email")["status"]
+    now = current.set_index("email")["status"]
+    both = now.index.intersection(before.index)
+    moved = [email for email in both if now[email] != before[email]]
+    return SeatChanges(
+        newly_listed=current.loc[~current["email"].isin(before.index)],
+        active_again=previous.loc[~previous["email"].isin(now.index)],
+        status_changed=pd.DataFrame(
+            {
+                "email": moved,
+                "status_before": [before[e] for e in moved],
+                "status": [now[e] for e in moved],
+            }
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class LedgerFollowUp:
+    """Unassigned spend over the digest's window, when the ledger needs a refresh."""
+
+    start: dt.date
+    end: dt.date
+    threshold: float
+    days_over: int  # days of the window whose unassigned_share exceeded the threshold
+    actors: pd.DataFrame  # actor, cost_usd: largest first (rules.attribution)
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _never_seen(row) -> bool:
+    return pd.isna(row.last_active)
+
+
+def _seat_line(row) -> str:
+    workstream = row.workstream if isinstance(row.workstream, str) else "no workstream"
+    text = (
+        f"• {row.email} ({workstream}): {row.sessions} sessions, {row.lines_added} lines added, "
+        f"{_usd(row.monthly_cost_usd)}/month, "
+    )
+    text += NEVER_SEEN_QUESTION if _never_seen(row) else f"last active {row.last_active:%Y-%m-%d}"
+    if isinstance(row.reason, str) and row.reason:
+        text += f". Note: {row.reason}"
+    return text
+
+
+def _seats_section(title: str, rows: pd.DataFrame) -> list[str]:
+    if rows.empty:
+        return []
+    return [title, *(_seat_line(row) for row in rows.itertuples())]
+
+
+def _changes_section(
+    changes: SeatChanges | None, previous_as_of: dt.date, window_days: int
+) -> list[str]:
+    heading = f"Since last week's list (as of {previous_as_of:%Y-%m-%d}):"
+    if changes is None:
+        return [
+            heading,
+            f"• no comparison: there is no idle-seat verdict as of {previous_as_of:%Y-%m-%d} "
+            f"(its {window_days} days were not all loaded)",
+        ]
+    lines = [heading]
+    for row in changes.newly_listed.itertuples():
+        wording = "never reported by the API" if _never_seen(row) else row.status
+        lines.append(f"• newly listed: {row.email} ({wording})")
+    for row in changes.active_again.itertuples():
+        lines.append(f"• active again: {row.email} (was {row.status})")
+    for row in changes.status_changed.itertuples():
+        lines.append(f"• {row.email}: {row.status_before} → {row.status}")
+    if len(lines) == 1:
+        lines.append("• no change")
+    return lines
+
+
+def _ledger_section(ledger: LedgerFollowUp | None) -> list[str]:
+    if ledger is None or ledger.days_over == 0 or ledger.actors.empty:
+        return []
+    lines = [
+        f"Ledger follow-up: Unassigned was above {ledger.threshold:.0%} of the day's spend on "
+        f"{ledger.days_over} day(s) between {ledger.start:%Y-%m-%d} and {ledger.end:%Y-%m-%d}. "
+        "The actors missing from workstreams.csv, with their spend over these days, largest "
+        "first:",
+        *(f"• {row.actor} {_usd(row.cost_usd)}" for row in ledger.actors.itertuples()),
+        "Ready to paste into workstreams.csv (write each one's workstream after the comma):",
+        "```",
+        *ledger_paste_lines(ledger.actors["actor"]),
+        "```",
+    ]
+    return lines
+
+
+def digest_text(
+    as_of: dt.date,
+    current: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    window_days: int,
+    ledger: LedgerFollowUp | None = None,
+    link: str | None = None,
+) -> str:
+    """The whole digest: listed seats with their workstream, sessions, lines, note, cost and last
+    activity; their monthly total; the change against the list of 7 days earlier (`previous` is
+    None when that day has no verdict); and the ledger to-do when Unassigned ran high."""
+    start = as_of - dt.timedelta(days=window_days - 1)
+    never_seen = current.loc[current["last_active"].isna()]
+    seen = current.loc[current["last_active"].notna()]
+    lines = [
+        f":chair: Weekly seat digest {iso_week(as_of)}: paid seats as of {as_of:%A %Y-%m-%d} "
+        f"({window_days} days, {start:%Y-%m-%d} … {as_of:%Y-%m-%d})",
+    ]
+    if current.empty:
+        lines.append("Every paid seat was used in the window: nothing to reallocate.")
+    else:
+        total = f"{len(current)} seat(s) listed, {_usd(listed_monthly_cost(current))}/month"
+        if not never_seen.empty:
+            total += (
+                f" (of which {_usd(listed_monthly_cost(never_seen))}/month for "
+                f"{len(never_seen)} seat(s) the API never reported)"
+            )
+        lines.append(total + ".")
+    lines.append(NOT_FOR_REVIEWS)
+    sections = [
+        _seats_section(
+            "Completely idle (no session in the window):",
+            seen.loc[seen["status"] == COMPLETELY_IDLE],
+        ),
+        _seats_section(
+            "Barely active (sessions, but few lines added):",
+            seen.loc[seen["status"] == BARELY_ACTIVE],
+        ),
+        _seats_section("Never reported by the API (a question, not a saving):", never_seen),
+        _changes_section(
+            None if previous is None else seat_changes(current, previous),
+            as_of - dt.timedelta(days=7),
+            window_days,
+        ),
+        _ledger_section(ledger),
+    ]
+    for section in sections:
+        if section:
+            lines += ["", *section]
+    if link:
+        lines += ["", link]
+    return "\n".join(lines)
