@@ -1,0 +1,287 @@
+"""`dagster dev` with the project's dagster.yaml and workspace.yaml, driven through GraphQL.
+
+A UI backfill (GraphQL `launchPartitionBackfill`, run by the daemon through the run queue) and a
+CLI backfill (`dagster asset materialize`, which bypasses the queue) start together: both must
+succeed, and the `duckdb_warehouse` pool must keep their DuckDB-writing steps from overlapping.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import pytest
+
+from budget_pipeline.demo.server import UsageApiServer
+from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION
+
+REPO = Path(__file__).resolve().parents[1]
+DAGSTER = str(Path(sys.executable).parent / "dagster")
+BUDGET_ASSETS = ["raw_usage", "priced_usage", "workstream_cost", "daily_spend", "idle_seats"]
+UI_DAYS = ["2026-04-06", "2026-04-07", "2026-04-08"]
+CLI_RANGE = "2026-04-01...2026-04-03"
+STARTUP_TIMEOUT = 180
+RUN_TIMEOUT = 300
+# Slow pages keep the UI run inside its raw_usage step long enough for the CLI run to collide.
+PAGE_LATENCY = 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Webserver:
+    def __init__(self, port: int):
+        self.url = f"http://127.0.0.1:{port}/graphql"
+
+    def query(self, text: str, **variables) -> dict:
+        response = httpx.post(self.url, json={"query": text, "variables": variables}, timeout=60)
+        response.raise_for_status()
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    def wait_until_loaded(self, process: subprocess.Popen, log: Path) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            assert process.poll() is None, f"dagster dev exited:\n{log.read_text()[-3000:]}"
+            try:
+                data = self.query(
+                    "{ workspaceOrError { ... on Workspace { locationEntries { name "
+                    "loadStatus locationOrLoadError { __typename } } } } }"
+                )
+                entries = data["workspaceOrError"]["locationEntries"]
+                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                    assert entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation"
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        pytest.fail(f"dagster dev not ready after {STARTUP_TIMEOUT}s:\n{log.read_text()[-3000:]}")
+
+
+ASSET_GRAPH = """
+{
+  assetNodes(group: {groupName: "budget", repositoryName: "__repository__",
+                     repositoryLocationName: "budget_pipeline"}) {
+    assetKey { path }
+    groupName
+    partitionDefinition { type name }
+    partitionKeysByDimension { partitionKeys }
+    assetChecksOrError { ... on AssetChecks { checks { name } } }
+  }
+  repositoriesOrError {
+    ... on RepositoryConnection {
+      nodes { name location { name } schedules { name cronSchedule executionTimezone }
+              sensors { name sensorType } }
+    }
+  }
+}
+"""
+
+LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""
+
+BACKFILL_STATUS = """
+query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    ... on PartitionBackfill { status runs(limit: 10) { runId status tags { key value } } }
+  }
+}
+"""
+
+
+@pytest.fixture
+def slow_api_server():
+    with UsageApiServer(TEST_ORGANISATION, api_key=TEST_API_KEY, page_latency=PAGE_LATENCY) as s:
+        yield s
+
+
+@pytest.fixture
+def dagster_dev(tmp_path, slow_api_server):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    TEST_ORGANISATION.write_config(config_dir)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "BUDGET_PIPELINE_DUCKDB": str(tmp_path / "data" / "warehouse.duckdb"),
+        "BUDGET_PIPELINE_CONFIG_DIR": str(config_dir),
+        "ANTHROPIC_BASE_URL": slow_api_server.base_url,
+        "ANTHROPIC_ADMIN_API_KEY": TEST_API_KEY,
+    }
+    env.pop("BUDGET_PIPELINE_ALERT_WEBHOOK", None)
+    port = free_port()
+    log = tmp_path / "dagster_dev.log"
+    with open(log, "wb") as output:
+        # From the repository root without -m: the project's workspace.yaml is what loads.
+        process = subprocess.Popen(
+            [DAGSTER, "dev", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        webserver = Webserver(port)
+        webserver.wait_until_loaded(process, log)
+        yield webserver, env, home, log
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+
+def duckdb_lock_error(text: str) -> bool:
+    # DuckDB's "Could not set lock on file ... Conflicting lock is held", or the warehouse's own
+    # WarehouseLockedError after waiting; "Step blocked by limit for pool" is the pool working.
+    text = text.lower()
+    return "conflicting lock" in text or "cannot open the warehouse" in text
+
+
+def pool_step_windows(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, float]]:
+    """(start, end) of each step that holds the warehouse pool: the five budget assets."""
+    started, windows = {}, []
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or event.step_key not in BUDGET_ASSETS:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[event.step_key] = entry.timestamp
+        elif event.event_type in (
+            dg.DagsterEventType.STEP_SUCCESS,
+            dg.DagsterEventType.STEP_FAILURE,
+        ):
+            windows.append((started[event.step_key], entry.timestamp))
+    return windows
+
+
+def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev):
+    webserver, env, home, log = dagster_dev
+
+    graph = webserver.query(ASSET_GRAPH)
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in graph["assetNodes"]}
+    assert sorted(nodes) == sorted(BUDGET_ASSETS)
+    for node in nodes.values():
+        assert node["partitionDefinition"]["type"] == "TIME_WINDOW"
+        keys = node["partitionKeysByDimension"][0]["partitionKeys"]
+        assert keys[0] == "2026-01-01" and "2026-04-08" in keys
+        assert node["assetChecksOrError"]["checks"], node
+    [repository] = graph["repositoriesOrError"]["nodes"]
+    assert repository["location"]["name"] == "budget_pipeline"
+    schedules = {
+        s["name"]: (s["cronSchedule"], s["executionTimezone"]) for s in repository["schedules"]
+    }
+    assert schedules["budget_daily_schedule"] == ("0 6 * * *", "UTC")
+    sensors = {s["name"]: s["sensorType"] for s in repository["sensors"]}
+    assert sensors["spend_alert_sensor"] == "STANDARD"
+    assert sensors["run_failure_notifier"] == "RUN_STATUS"
+
+    # The UI backfill and the CLI backfill start together.
+    launched = webserver.query(
+        LAUNCH_BACKFILL,
+        params={
+            "partitionsByAssets": [
+                {
+                    "assetKey": {"path": [name]},
+                    "partitions": {"range": {"start": UI_DAYS[0], "end": UI_DAYS[-1]}},
+                }
+                for name in BUDGET_ASSETS
+            ],
+        },
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    # the CLI backfill starts while the UI's run is executing (it holds the pool slot)
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while not any(
+        run["status"] == "STARTED"
+        for run in webserver.query(BACKFILL_STATUS, id=launched["backfillId"])[
+            "partitionBackfillOrError"
+        ]["runs"]
+    ):
+        assert time.monotonic() < deadline, f"no UI run started:\n{log.read_text()[-3000:]}"
+        time.sleep(0.5)
+    cli = subprocess.Popen(
+        [
+            *(DAGSTER, "asset", "materialize", "-m", "budget_pipeline.definitions"),
+            *("--select", "group:budget", "--partition-range", CLI_RANGE),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        cli_output, _ = cli.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(cli.pid, signal.SIGKILL)
+        pytest.fail("the CLI backfill did not finish in time")
+    cli_output = cli_output.decode()
+    assert cli.returncode == 0, cli_output[-3000:]
+
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        backfill = webserver.query(BACKFILL_STATUS, id=launched["backfillId"])
+        backfill = backfill["partitionBackfillOrError"]
+        if backfill["status"] not in ("REQUESTED",) and all(
+            run["status"] in ("SUCCESS", "FAILURE", "CANCELED") for run in backfill["runs"]
+        ):
+            break
+        assert time.monotonic() < deadline, f"backfill still {backfill}:\n{log.read_text()[-3000:]}"
+        time.sleep(2)
+    assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+    # BackfillPolicy.single_run(): the three days are one run over a partition range
+    [run] = backfill["runs"]
+    assert run["status"] == "SUCCESS"
+    tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+    assert tags["dagster/asset_partition_range_start"] == UI_DAYS[0]
+    assert tags["dagster/asset_partition_range_end"] == UI_DAYS[-1]
+
+    assert not duckdb_lock_error(cli_output)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [cli_run] = [
+            record.dagster_run
+            for record in instance.get_run_records()
+            if record.dagster_run.run_id != run["runId"]
+        ]
+        ui_windows = pool_step_windows(instance, run["runId"])
+        cli_windows = pool_step_windows(instance, cli_run.run_id)
+        assert len(ui_windows) == len(cli_windows) == len(BUDGET_ASSETS)
+        # the two runs really ran at the same time...
+        ui_record, cli_record = (
+            instance.get_run_record_by_id(run_id) for run_id in (run["runId"], cli_run.run_id)
+        )
+        assert cli_record.start_time < ui_record.end_time
+        assert ui_record.start_time < cli_record.end_time
+        # one pool slot: no DuckDB-writing step of one run overlaps one of the other
+        for start, end in ui_windows:
+            for other_start, other_end in cli_windows:
+                assert end <= other_start or other_end <= start
+        for run_id in (run["runId"], cli_run.run_id):
+            for entry in instance.all_logs(run_id):
+                assert not duckdb_lock_error(entry.user_message or "")
