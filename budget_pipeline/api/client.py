@@ -186,16 +186,28 @@ class AnalyticsClient:
             max_workers=min(self.max_concurrent_days, len(days)),
             thread_name_prefix="budget-api",
         )
-        pending: dict[Future[list[dict[str, Any]]], datetime.date] = {
-            executor.submit(self._fetch_day, day, cancel): day for day in days
-        }
+        # Only a few days ahead of the consumer: finished days wait in memory until taken, and
+        # a year of a large organisation must not pile up while the caller writes.
+        ahead = 2 * self.max_concurrent_days
+        queued = iter(days)
+        pending: dict[Future[list[dict[str, Any]]], datetime.date] = {}
+
+        def submit_next() -> None:
+            day = next(queued, None)
+            if day is not None:
+                pending[executor.submit(self._fetch_day, day, cancel)] = day
+
+        for _ in range(ahead):
+            submit_next()
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 # Errors first: a failed day must stop the run even if others finished with it.
                 for future in sorted(done, key=lambda f: f.exception() is None):
                     day = pending.pop(future)
-                    yield day, future.result()
+                    records = future.result()
+                    submit_next()
+                    yield day, records
         finally:
             cancel.set()
             for future in pending:

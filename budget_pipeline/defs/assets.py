@@ -49,6 +49,8 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 # Rows of raw_usage validated and inserted at once: large enough that per-call costs vanish,
 # small enough that a year of a large organisation never sits in memory.
 WRITE_BATCH_ROWS = 50_000
+# Days of priced_usage computed at once (a month of 5,000 seats is ~200k rows).
+PRICE_CHUNK_DAYS = 31
 
 
 class SpendAlertConfig(dg.Config):
@@ -198,34 +200,59 @@ def priced_usage(
     warehouse: WarehouseResource,
 ):
     """Tokens per actor × model × day priced with prices.csv; unknown models fall back to the
-    API's estimate (never $0)."""
+    API's estimate (never $0).
+
+    Priced a month at a time inside one transaction, so a year of a large organisation never
+    sits in memory at once and a failure rolls every day back.
+    """
     days = days_of(context.partition_time_window)
     with _failing_clearly():
         prices = config_files.prices()
-    with warehouse.connect() as connection:
-        usage = model_usage(connection, days[0].date(), days[-1].date())
-    frame = price_usage(usage, prices)
-    yield from _contract_checked("priced_usage", frame)
-    totals = day_totals(frame, days)
+    # Per day × model × price source: all the warning checks and the metadata need.
+    summaries: list[pd.DataFrame] = []
+    preview = pd.DataFrame()
+    rows = 0
+    with warehouse.connect() as connection, transaction(connection):
+        delete_days(connection, PRICED_USAGE, days[0].date(), days[-1].date())
+        for start in range(0, len(days), PRICE_CHUNK_DAYS):
+            chunk = days[start : start + PRICE_CHUNK_DAYS]
+            usage = model_usage(connection, chunk[0].date(), chunk[-1].date())
+            frame = price_usage(usage, prices)
+            yield from _contract_checked("priced_usage", frame)
+            insert_frame(connection, PRICED_USAGE, frame)
+            rows += len(frame)
+            preview = frame.head(PREVIEW_ROWS) if preview.empty else preview
+            summaries.append(
+                frame.groupby(["usage_date", "model", "price_source"], as_index=False)[
+                    ["cost_usd", "api_estimated_cost_usd"]
+                ].sum()
+            )
+    summary = pd.concat(summaries, ignore_index=True)
+    totals = day_totals(summary, days)
     _add_day_metadata(
         context,
         days,
         {_day_key(day): {"cost_usd": round(float(totals[day]), 2)} for day in days},
     )
-    unpriced = frame.loc[frame["price_source"] == API_ESTIMATE]
-    yield dg.Output(
-        frame,
+    unpriced = summary.loc[summary["price_source"] == API_ESTIMATE]
+    yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
-            "total_cost_usd": round(float(frame["cost_usd"].sum()), 2),
+            "dagster/row_count": rows,
+            "total_cost_usd": round(float(summary["cost_usd"].sum()), 2),
             "unpriced_models": ", ".join(sorted(unpriced["model"].unique())) or "none",
             "unpriced_cost_usd": round(float(unpriced["cost_usd"].sum()), 2),
-            "preview": markdown_preview(frame),
+            "preview": markdown_preview(preview),
         },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=checks.schema_check_name("priced_usage"),
+                passed=True,
+                metadata={"rows_checked": rows, "failure_cases": 0},
+            ),
+            checks.unpriced_models_check(summary),
+            checks.close_to_api_estimate_check(summary),
+        ],
     )
-    yield checks.schema_check("priced_usage", frame)
-    yield checks.unpriced_models_check(frame)
-    yield checks.close_to_api_estimate_check(frame)
 
 
 @_budget_asset(

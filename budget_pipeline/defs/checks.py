@@ -80,6 +80,7 @@ DAILY_SPEND_WARNINGS = [
 
 
 def unpriced_models_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResult:
+    """`priced_usage` may be the table or its sums per usage_date × model × price_source."""
     unpriced = priced_usage.loc[priced_usage["price_source"] == API_ESTIMATE]
     by_model = unpriced.groupby("model")["cost_usd"].sum().round(2).sort_values(ascending=False)
     return dg.AssetCheckResult(
@@ -99,6 +100,7 @@ def unpriced_models_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResult:
 
 
 def close_to_api_estimate_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResult:
+    """`priced_usage` may be the table or its sums per usage_date × model × price_source."""
     # Rows priced at the API's estimate agree with it by construction: compare the rest.
     from_table = priced_usage.loc[priced_usage["price_source"] == PRICE_TABLE]
     per_day = from_table.groupby("usage_date")[["cost_usd", "api_estimated_cost_usd"]].sum()

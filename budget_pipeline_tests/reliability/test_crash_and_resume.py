@@ -66,10 +66,12 @@ def test_a_write_failing_after_the_delete_rolls_the_delete_back(pipeline, refere
     seen_after_delete = []
 
     def insert_then_fail(self, context, table_slice, obj, connection):
-        if table_slice.table == "priced_usage":
+        # workstream_cost is written by the IO manager (raw_usage and priced_usage write their
+        # own batches through the same warehouse.transaction)
+        if table_slice.table == "workstream_cost":
             seen_after_delete.append(
                 connection.execute(
-                    "SELECT count(*) FROM budget.priced_usage WHERE usage_date BETWEEN ? AND ?",
+                    "SELECT count(*) FROM budget.workstream_cost WHERE usage_date BETWEEN ? AND ?",
                     [START, END],
                 ).fetchall()[0][0]
             )
@@ -81,7 +83,7 @@ def test_a_write_failing_after_the_delete_rolls_the_delete_back(pipeline, refere
 
     result = pipeline.materialize(START, END, raise_on_error=False)
 
-    assert "No space left on device" in step_failures(result)["priced_usage"]
+    assert "No space left on device" in step_failures(result)["workstream_cost"]
     assert seen_after_delete == [0]  # inside the transaction the run's days were gone …
     assert_tables_equal(read_tables(pipeline.duckdb_file), reference.tables)  # … and are back
 
