@@ -146,14 +146,14 @@ def dagster_dev(tmp_path, slow_api_server):
         webserver.wait_until_loaded(process, log)
         yield webserver, env, home, log
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        # `dagster dev` may ignore SIGTERM while its children shut down: give it a few seconds,
+        # then kill the whole process group (webserver, daemon, code servers, run workers).
+        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(process.pid, sig)
+                process.wait(timeout=wait)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
 
 
 def duckdb_lock_error(text: str) -> bool:
