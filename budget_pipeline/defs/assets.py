@@ -38,9 +38,7 @@ from budget_pipeline.warehouse import (
     RAW_USAGE,
     WORKSTREAM_COST,
     Table,
-    delete_days,
-    insert_frame,
-    transaction,
+    staged_replacement,
 )
 
 GROUP = "budget"
@@ -133,21 +131,21 @@ def raw_usage(
 ):
     """Each day is fetched whole (every page) or the run fails; nothing partial is written.
 
-    Days are written as they arrive, inside one transaction that first deletes the run's days:
-    memory stays bounded by the days in flight, and a failure anywhere rolls every day back.
+    Days are staged as they arrive and swapped in at the end in one transaction: memory stays
+    bounded by the days in flight, and a failure anywhere leaves the warehouse as it was.
     """
     days = days_of(context.partition_time_window)
     per_day: dict[str, dict] = {}
     pending: list[tuple] = []
     preview = raw_usage_frame()
 
-    def write_pending(connection) -> Iterator[dg.AssetCheckResult]:
+    def write_pending(write) -> Iterator[dg.AssetCheckResult]:
         # Validated and inserted in batches: pandera and DuckDB both cost per call.
         nonlocal pending, preview
         frame = raw_usage_frame(pending)
         pending = []
         yield from _contract_checked("raw_usage", frame)
-        insert_frame(connection, RAW_USAGE, frame)
+        write(frame)
         if len(preview) < PREVIEW_ROWS:
             preview = pd.concat([preview, frame.head(PREVIEW_ROWS)], ignore_index=True)
 
@@ -155,9 +153,8 @@ def raw_usage(
         _failing_clearly(),
         analytics_api.client(logger=context.log) as client,
         warehouse.connect() as connection,
-        transaction(connection),
+        staged_replacement(connection, RAW_USAGE, days[0].date(), days[-1].date()) as write,
     ):
-        delete_days(connection, RAW_USAGE, days[0].date(), days[-1].date())
         for day, records in client.fetch_days([d.date() for d in days]):
             rows = raw_usage_tuples(day, records)
             per_day[day.isoformat()] = {
@@ -167,8 +164,8 @@ def raw_usage(
             }
             pending.extend(rows)
             if len(pending) >= WRITE_BATCH_ROWS:
-                yield from write_pending(connection)
-        yield from write_pending(connection)
+                yield from write_pending(write)
+        yield from write_pending(write)
     _add_day_metadata(context, days, per_day)
     rows = sum(numbers["records"] for numbers in per_day.values())
     yield dg.MaterializeResult(
@@ -202,8 +199,8 @@ def priced_usage(
     """Tokens per actor × model × day priced with prices.csv; unknown models fall back to the
     API's estimate (never $0).
 
-    Priced a month at a time inside one transaction, so a year of a large organisation never
-    sits in memory at once and a failure rolls every day back.
+    Priced a month at a time and swapped in at the end, so a year of a large organisation never
+    sits in memory at once and a failure leaves the warehouse as it was.
     """
     days = days_of(context.partition_time_window)
     with _failing_clearly():
@@ -212,14 +209,16 @@ def priced_usage(
     summaries: list[pd.DataFrame] = []
     preview = pd.DataFrame()
     rows = 0
-    with warehouse.connect() as connection, transaction(connection):
-        delete_days(connection, PRICED_USAGE, days[0].date(), days[-1].date())
+    with (
+        warehouse.connect() as connection,
+        staged_replacement(connection, PRICED_USAGE, days[0].date(), days[-1].date()) as write,
+    ):
         for start in range(0, len(days), PRICE_CHUNK_DAYS):
             chunk = days[start : start + PRICE_CHUNK_DAYS]
             usage = model_usage(connection, chunk[0].date(), chunk[-1].date())
             frame = price_usage(usage, prices)
             yield from _contract_checked("priced_usage", frame)
-            insert_frame(connection, PRICED_USAGE, frame)
+            write(frame)
             rows += len(frame)
             preview = frame.head(PREVIEW_ROWS) if preview.empty else preview
             summaries.append(
