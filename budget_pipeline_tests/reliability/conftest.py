@@ -1,9 +1,9 @@
 """Shared by the reliability tests: one clean reference run, table comparisons, the CLI."""
 
+import datetime as dt
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from budget_pipeline import cli
 from budget_pipeline.demo.server import UsageApiServer
 from budget_pipeline.warehouse import TABLES
 from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION, Pipeline
@@ -140,17 +141,8 @@ def cli_environment(
 
 
 def materialize_command(start: str, end: str) -> list[str]:
-    return [
-        str(Path(sys.executable).parent / "dagster"),
-        "asset",
-        "materialize",
-        "-m",
-        "budget_pipeline.definitions",
-        "--select",
-        "group:budget",
-        "--partition-range",
-        f"{start}...{end}",
-    ]
+    """The documented CLI backfill, built by the same function `budget-pipeline` uses."""
+    return cli.materialize_command(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
 
 
 def start_materialize(start: str, end: str, environment: dict, cwd: Path) -> subprocess.Popen:
