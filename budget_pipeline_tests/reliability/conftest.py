@@ -119,6 +119,10 @@ def dagster_home(tmp_path: Path) -> Path:
     home = tmp_path / "dagster_home"
     home.mkdir(exist_ok=True)
     shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    # Create the instance's SQLite storage once, as on any machine that ran Dagster before: two
+    # CLI processes creating a brand-new storage at the same instant can race on its DDL.
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
     return home
 
 
