@@ -1,5 +1,5 @@
-"""Pandera contracts of the five tables: each asset validates its frame before returning it (a bad
-day never lands) and a blocking asset check validates what landed."""
+"""Pandera contracts of the five tables, evaluated as each asset's blocking schema check before
+its rows are written (budget_pipeline/defs/checks.py), so a bad day never lands."""
 
 import pandas as pd
 import pandera.pandas as pa
@@ -106,19 +106,6 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
 }
 
 
-class TableContractError(ValueError):
-    """A frame broke its table's contract; carries the failure cases for the UI."""
-
-    def __init__(self, table: str, failure_cases: pd.DataFrame):
-        self.table = table
-        self.failure_cases = failure_cases
-        summary = "; ".join(
-            f"{row.column}: {row.check} (e.g. {row.failure_case!r})"
-            for row in failure_cases.drop_duplicates(["column", "check"]).head(5).itertuples()
-        )
-        super().__init__(f"{table} breaks its schema in {len(failure_cases)} place(s): {summary}")
-
-
 def failure_cases(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Every violation of the table's contract (empty when the frame is valid)."""
     try:
@@ -126,10 +113,3 @@ def failure_cases(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     except pa.errors.SchemaErrors as errors:
         return errors.failure_cases[["column", "check", "failure_case", "index"]].astype(str)
     return pd.DataFrame(columns=["column", "check", "failure_case", "index"])
-
-
-def validate(table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    cases = failure_cases(table, frame)
-    if not cases.empty:
-        raise TableContractError(table, cases)
-    return frame

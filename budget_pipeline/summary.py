@@ -5,7 +5,7 @@ import datetime as dt
 import pandas as pd
 
 from budget_pipeline import warehouse
-from budget_pipeline.rules.idle_seats import COMPLETELY_IDLE
+from budget_pipeline.rules.idle_seats import COMPLETELY_IDLE, listed_monthly_cost
 
 
 def budget_summary(duckdb_path: str, start: dt.date, end: dt.date) -> str:
@@ -56,7 +56,7 @@ def budget_summary(duckdb_path: str, start: dt.date, end: dt.date) -> str:
     if seats.empty:
         lines += ["", "Idle seats: no verdict yet (needs 14 loaded days)"]
     else:
-        monthly = float(seats["monthly_cost_usd"].sum())
+        monthly = listed_monthly_cost(seats)
         lines += [
             "",
             f"Idle seats as of {latest_as_of:%Y-%m-%d}: {len(seats)} (${monthly:,.2f}/month)",

@@ -10,7 +10,7 @@ import pandas as pd
 from budget_pipeline.report.month import Month
 from budget_pipeline.report.tables import MonthTables
 from budget_pipeline.rules.attribution import UNASSIGNED, top_unassigned_actors
-from budget_pipeline.rules.idle_seats import IdleSeatRules, verdict_days
+from budget_pipeline.rules.idle_seats import IdleSeatRules, listed_monthly_cost, verdict_days
 from budget_pipeline.rules.spend import top_movers
 from budget_pipeline.rules.value import model_mix, workstream_value
 
@@ -94,7 +94,7 @@ class ReportFigures:
 
     @property
     def idle_monthly_cost_usd(self) -> float:
-        return float(self.idle_seats["monthly_cost_usd"].sum())
+        return listed_monthly_cost(self.idle_seats)
 
     @property
     def complete(self) -> bool:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from budget_pipeline.report.figures import AlertDay, ReportFigures
 from budget_pipeline.report.svg import colours, mix_bars, share_bars, stacked_daily_bars
-from budget_pipeline.rules.attribution import UNASSIGNED
+from budget_pipeline.rules.attribution import UNASSIGNED, ledger_paste_lines
 from budget_pipeline.rules.idle_seats import COMPLETELY_IDLE
 
 NEVER_SEEN = "not reported by the API — check how this person signs in"
@@ -265,7 +265,7 @@ def _unassigned_section(f: ReportFigures) -> str:
         ledger = "<p>Everyone with usage this month is in the ledger.</p>"
     else:
         rows = [[escape(r.actor), money(r.cost_usd)] for r in f.unassigned_actors.itertuples()]
-        lines = "\n".join(f"{actor}," for actor in f.unassigned_actors["actor"])
+        lines = "\n".join(ledger_paste_lines(f.unassigned_actors["actor"]))
         ledger = (
             _table([("Not in the ledger (largest first)", False), ("Spend", True)], rows)
             + '<p class="note">Ready to paste into <code>workstreams.csv</code> — '
