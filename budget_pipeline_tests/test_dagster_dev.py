@@ -28,8 +28,8 @@ UI_DAYS = ["2026-04-06", "2026-04-07", "2026-04-08"]
 CLI_RANGE = "2026-04-01...2026-04-03"
 STARTUP_TIMEOUT = 180
 RUN_TIMEOUT = 300
-# Slow pages keep the UI run inside its raw_usage step long enough for the CLI run to collide.
-PAGE_LATENCY = 2.0
+# Slow pages keep each run inside raw_usage for a while, so the two runs' steps interleave.
+PAGE_LATENCY = 1.0
 
 
 def free_port() -> int:
@@ -103,6 +103,10 @@ query($id: String!) {
     ... on PartitionBackfill { status runs(limit: 10) { runId status tags { key value } } }
   }
 }
+"""
+
+RUNS = """
+{ runsOrError { ... on Runs { results { runId status } } } }
 """
 
 
@@ -180,7 +184,7 @@ def pool_step_windows(instance: dg.DagsterInstance, run_id: str) -> list[tuple[f
     return windows
 
 
-def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev):
+def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev, slow_api_server):
     webserver, env, home, log = dagster_dev
 
     graph = webserver.query(ASSET_GRAPH)
@@ -201,7 +205,10 @@ def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev):
     assert sensors["spend_alert_sensor"] == "STANDARD"
     assert sensors["run_failure_notifier"] == "RUN_STATUS"
 
-    # The UI backfill and the CLI backfill start together.
+    # The UI backfill and the CLI backfill start together. The API holds its pages until the CLI
+    # run has started, so the UI run is still inside raw_usage (holding the pool slot) when the
+    # CLI run arrives however slowly the CLI process starts up.
+    slow_api_server.hold.clear()
     launched = webserver.query(
         LAUNCH_BACKFILL,
         params={
@@ -217,14 +224,15 @@ def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev):
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     # the CLI backfill starts while the UI's run is executing (it holds the pool slot)
     deadline = time.monotonic() + RUN_TIMEOUT
-    while not any(
-        run["status"] == "STARTED"
-        for run in webserver.query(BACKFILL_STATUS, id=launched["backfillId"])[
+    while True:
+        ui_runs = webserver.query(BACKFILL_STATUS, id=launched["backfillId"])[
             "partitionBackfillOrError"
         ]["runs"]
-    ):
+        if any(run["status"] == "STARTED" for run in ui_runs):
+            break
         assert time.monotonic() < deadline, f"no UI run started:\n{log.read_text()[-3000:]}"
         time.sleep(0.5)
+    ui_run_ids = {run["runId"] for run in ui_runs}
     cli = subprocess.Popen(
         [
             *(DAGSTER, "asset", "materialize", "-m", "budget_pipeline.definitions"),
@@ -236,6 +244,15 @@ def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while not any(
+        run["status"] == "STARTED" and run["runId"] not in ui_run_ids
+        for run in webserver.query(RUNS)["runsOrError"]["results"]
+    ):
+        assert cli.poll() is None, cli.communicate()[0].decode()[-3000:]
+        assert time.monotonic() < deadline, "the CLI run never started"
+        time.sleep(0.2)
+    slow_api_server.hold.set()
     try:
         cli_output, _ = cli.communicate(timeout=RUN_TIMEOUT)
     except subprocess.TimeoutExpired:

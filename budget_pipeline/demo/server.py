@@ -166,6 +166,11 @@ class UsageApiServer:
     ):
         self.organisation = organisation or DEMO_ORGANISATION
         self.page_latency = page_latency
+        # While `hold` is cleared, page requests wait (at most `hold_timeout` seconds, under the
+        # client's 30 s read timeout): tests use it to keep a run inside raw_usage on purpose.
+        self.hold = threading.Event()
+        self.hold.set()
+        self.hold_timeout = 25.0
         self.requests: list[RecordedRequest] = []
         self._api_key = api_key
         self._host = host
@@ -202,6 +207,7 @@ class UsageApiServer:
         return self
 
     def stop(self) -> None:
+        self.hold.set()  # release handlers held on purpose, or shutdown waits for them
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
@@ -301,6 +307,7 @@ class UsageApiServer:
             return
         if fault is not None:
             time.sleep(fault.delay)
+        self.hold.wait(self.hold_timeout)
         if self.page_latency:
             time.sleep(self.page_latency)
 
