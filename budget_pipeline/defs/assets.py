@@ -5,6 +5,7 @@ backfill of 90 days is one fetch loop and one vectorised pass, not 90 of each.
 """
 
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -47,6 +48,8 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 # Rows of raw_usage validated and inserted at once: large enough that per-call costs vanish,
 # small enough that a year of a large organisation never sits in memory.
 WRITE_BATCH_ROWS = 50_000
+# Seconds between progress lines of a long fetch.
+PROGRESS_EVERY = 30.0
 # Days of priced_usage computed at once (a month of 5,000 seats is ~200k rows).
 PRICE_CHUNK_DAYS = 31
 
@@ -113,14 +116,51 @@ def _day_key(day: pd.Timestamp) -> str:
     return day.strftime("%Y-%m-%d")
 
 
-def _add_day_metadata(
-    context: dg.AssetExecutionContext, days: pd.DatetimeIndex, per_day: dict[str, dict]
+def _add_range_metadata(
+    context: dg.AssetExecutionContext,
+    days: pd.DatetimeIndex,
+    per_day: dict[str, dict],
+    summary: dict[str, object],
 ) -> None:
-    """Per-partition numbers, so the UI can plot them over partitions."""
+    """Each day's own numbers on its partition (the UI plots them over partitions); the run's
+    summary (totals, preview) only on the last day's, the materialisation the UI shows first.
+
+    A range run writes one event per partition: metadata given to the whole output would be
+    copied into every one of them (a 90-day backfill wrote its preview 90 times per asset, and
+    each day claimed the range's row count).
+    """
+    last = _day_key(days[-1])
+    summary = {"range": f"{_day_key(days[0])} … {last} ({len(days)} days)", **summary}
     for day in days:
         key = _day_key(day)
-        if key in per_day:
-            context.add_asset_metadata(per_day[key], partition_key=key)
+        numbers = per_day.get(key, {"dagster/row_count": 0})
+        context.add_asset_metadata(
+            {**numbers, **summary} if key == last else numbers, partition_key=key
+        )
+
+
+class _Progress:
+    """A line every PROGRESS_EVERY seconds and one at the end, not one per day: each line in
+    the run's log is an event-log write, which a 90-day backfill would pay 90 times."""
+
+    def __init__(self, log, days: int):
+        self.log, self.days = log, days
+        self.done = self.records = 0
+        self.started = self.last = time.monotonic()
+
+    def day_done(self, records: int) -> None:
+        self.done += 1
+        self.records += records
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY and self.done < self.days:
+            self.last = now
+            self.log.info(f"fetched {self.done} of {self.days} days ({self.records:,} records)")
+
+    def finished(self) -> None:
+        elapsed = time.monotonic() - self.started
+        self.log.info(
+            f"fetched and stored {self.done} days ({self.records:,} records) in {elapsed:.1f} s"
+        )
 
 
 @_budget_asset(RAW_USAGE, kinds={"httpx", "duckdb", "pandas"})
@@ -155,10 +195,12 @@ def raw_usage(
         warehouse.connect() as connection,
         staged_replacement(connection, RAW_USAGE, days[0].date(), days[-1].date()) as write,
     ):
+        progress = _Progress(context.log, len(days))
         for day, records in client.fetch_days([d.date() for d in days]):
+            progress.day_done(len(records))
             rows = raw_usage_tuples(day, records)
             per_day[day.isoformat()] = {
-                "records": len(rows),
+                "dagster/row_count": len(rows),
                 "actors": len({row[1] for row in rows}),
                 "sessions": sum(row[5] for row in rows),
             }
@@ -166,15 +208,19 @@ def raw_usage(
             if len(pending) >= WRITE_BATCH_ROWS:
                 yield from write_pending(write)
         yield from write_pending(write)
-    _add_day_metadata(context, days, per_day)
-    rows = sum(numbers["records"] for numbers in per_day.values())
-    yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "days": len(days),
-            "days_without_usage": sum(1 for n in per_day.values() if n["records"] == 0),
+        progress.finished()
+    rows = sum(numbers["dagster/row_count"] for numbers in per_day.values())
+    _add_range_metadata(
+        context,
+        days,
+        per_day,
+        {
+            "range_row_count": rows,
+            "days_without_usage": sum(1 for n in per_day.values() if n["dagster/row_count"] == 0),
             "preview": markdown_preview(preview.drop(columns=["record_json"])),
         },
+    )
+    yield dg.MaterializeResult(
         check_results=[
             dg.AssetCheckResult(
                 check_name=checks.schema_check_name("raw_usage"),
@@ -207,6 +253,7 @@ def priced_usage(
         prices = config_files.prices()
     # Per day × model × price source: all the warning checks and the metadata need.
     summaries: list[pd.DataFrame] = []
+    rows_per_day: dict[str, int] = {}
     preview = pd.DataFrame()
     rows = 0
     with (
@@ -220,6 +267,10 @@ def priced_usage(
             yield from _contract_checked("priced_usage", frame)
             write(frame)
             rows += len(frame)
+            rows_per_day |= {
+                _day_key(day): int(count)
+                for day, count in frame["usage_date"].value_counts().items()
+            }
             preview = frame.head(PREVIEW_ROWS) if preview.empty else preview
             summaries.append(
                 frame.groupby(["usage_date", "model", "price_source"], as_index=False)[
@@ -228,20 +279,26 @@ def priced_usage(
             )
     summary = pd.concat(summaries, ignore_index=True)
     totals = day_totals(summary, days)
-    _add_day_metadata(
+    unpriced = summary.loc[summary["price_source"] == API_ESTIMATE]
+    _add_range_metadata(
         context,
         days,
-        {_day_key(day): {"cost_usd": round(float(totals[day]), 2)} for day in days},
-    )
-    unpriced = summary.loc[summary["price_source"] == API_ESTIMATE]
-    yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "total_cost_usd": round(float(summary["cost_usd"].sum()), 2),
+        {
+            _day_key(day): {
+                "dagster/row_count": rows_per_day.get(_day_key(day), 0),
+                "cost_usd": round(float(totals[day]), 2),
+            }
+            for day in days
+        },
+        {
+            "range_row_count": rows,
+            "range_cost_usd": round(float(summary["cost_usd"].sum()), 2),
             "unpriced_models": ", ".join(sorted(unpriced["model"].unique())) or "none",
             "unpriced_cost_usd": round(float(unpriced["cost_usd"].sum()), 2),
             "preview": markdown_preview(preview),
         },
+    )
+    yield dg.MaterializeResult(
         check_results=[
             dg.AssetCheckResult(
                 check_name=checks.schema_check_name("priced_usage"),
@@ -269,29 +326,27 @@ def workstream_cost(
         ledger = config_files.ledger()
     frame = cost_by_workstream(priced_usage, ledger)
     yield from _contract_checked("workstream_cost", frame)
-    _add_day_metadata(
+    per_day = {}
+    for day, of_day in frame.groupby("usage_date"):
+        per_day[_day_key(day)] = {"dagster/row_count": len(of_day)} | {
+            f"cost_usd/{row.workstream}": round(float(row.cost_usd), 2)
+            for row in of_day.itertuples()
+        }
+    by_workstream = frame.groupby("workstream")["cost_usd"].sum().sort_values(ascending=False)
+    _add_range_metadata(
         context,
         days,
+        per_day,
         {
-            _day_key(day): {
-                f"cost_usd/{row.workstream}": round(float(row.cost_usd), 2)
-                for row in frame.loc[frame["usage_date"] == day].itertuples()
-            }
-            for day in days
-        },
-    )
-    month = frame.groupby("workstream")["cost_usd"].sum().sort_values(ascending=False)
-    yield dg.Output(
-        frame,
-        metadata={
-            "dagster/row_count": len(frame),
-            "total_cost_usd": round(float(frame["cost_usd"].sum()), 2),
+            "range_row_count": len(frame),
+            "range_cost_usd": round(float(frame["cost_usd"].sum()), 2),
             "cost_by_workstream": markdown_preview(
-                month.round(2).rename("cost_usd").reset_index(), limit=50
+                by_workstream.round(2).rename("cost_usd").reset_index(), limit=50
             ),
             "preview": markdown_preview(frame),
         },
     )
+    yield dg.Output(frame)
     yield checks.schema_check("workstream_cost", frame)
 
 
@@ -365,6 +420,7 @@ def daily_spend(
     per_day = {}
     for row in frame.itertuples():
         numbers = {
+            "dagster/row_count": 1,
             "cost_usd": round(row.cost_usd, 2),
             "alert": None if pd.isna(row.alert) else bool(row.alert),
         }
@@ -383,19 +439,20 @@ def daily_spend(
             }
             numbers["top_movers"] = dg.MetadataValue.json(movers)
         per_day[_day_key(row.usage_date)] = numbers
-    _add_day_metadata(context, days, per_day)
     alert_days = [_day_key(d) for d in frame.loc[frame["alert"].fillna(False), "usage_date"]]
-    yield dg.Output(
-        frame,
-        metadata={
-            "dagster/row_count": len(frame),
-            "total_cost_usd": round(float(frame["cost_usd"].sum()), 2),
+    _add_range_metadata(
+        context,
+        days,
+        per_day,
+        {
+            "range_cost_usd": round(float(frame["cost_usd"].sum()), 2),
             "alert_days": ", ".join(alert_days) or "none",
             "days_without_baseline": int(frame["alert"].isna().sum()),
             "thresholds": dg.MetadataValue.json(json.loads(config.model_dump_json())),
             "preview": markdown_preview(frame),
         },
     )
+    yield dg.Output(frame)
     yield checks.schema_check("daily_spend", frame)
     over = frame.loc[frame["unassigned_share"] > config.max_unassigned_share, "usage_date"]
     # The ledger follow-up names spend over two weeks, more history than this asset loads; read
@@ -466,25 +523,29 @@ def idle_seats(
         key = _day_key(day)
         if day not in with_verdict:
             per_day[key] = {
+                "dagster/row_count": 0,
                 "verdict": "no verdict: the window reaches before the first day or a day in it "
-                "was not loaded"
+                "was not loaded",
             }
             continue
         listed = frame.loc[frame["as_of"] == day]
         per_day[key] = {
+            "dagster/row_count": len(listed),
             "idle_seats": len(listed),
             "idle_monthly_cost_usd": round(float(listed["monthly_cost_usd"].sum()), 2),
         }
-    _add_day_metadata(context, days, per_day)
-    yield dg.Output(
-        frame,
-        metadata={
-            "dagster/row_count": len(frame),
+    _add_range_metadata(
+        context,
+        days,
+        per_day,
+        {
+            "range_row_count": len(frame),
             "days_with_verdict": len(with_verdict),
             "days_without_verdict": len(days) - len(with_verdict),
             "preview": markdown_preview(frame),
         },
     )
+    yield dg.Output(frame)
     yield checks.schema_check("idle_seats", frame)
 
 

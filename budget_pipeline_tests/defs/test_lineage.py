@@ -224,10 +224,24 @@ def test_materialisations_carry_per_day_metadata(pipeline):
     assert day_metadata["cost_usd"].value == pytest.approx(
         round(spend.loc[dt.date(2026, 3, 10), "cost_usd"], 2)
     )
-    assert day_metadata["dagster/row_count"].value == 9
+    assert day_metadata["dagster/row_count"].value == 1  # the day's own row, not the range's
+    # the run's summary sits on the last day only: 90 copies of a preview made events 3x larger
+    assert day_metadata["range"].value == "2026-03-02 … 2026-03-10 (9 days)"
+    assert day_metadata["range_cost_usd"].value == pytest.approx(
+        round(spend["cost_usd"].sum(), 2)
+    )
     assert "preview" in day_metadata
+    assert "preview" not in by_partition[("daily_spend", "2026-03-09")]
     # a day without enough history says so rather than showing a zero baseline
     assert "ma7_usd" not in by_partition[("daily_spend", "2026-03-02")]
+    raw = pipeline.table("raw_usage")
+    raw_day_count = int((pd.to_datetime(raw["usage_date"]) == "2026-03-04").sum())
+    [raw_day] = [
+        m.metadata
+        for m in result.asset_materializations_for_node("raw_usage")
+        if m.partition == "2026-03-04"
+    ]
+    assert raw_day["dagster/row_count"].value == raw_day_count > 0
 
 
 def test_a_frame_that_breaks_its_contract_fails_its_blocking_check_and_is_not_written(
