@@ -1,7 +1,9 @@
 """Backfill benchmark (issue 5): the pipeline against the naive page-after-page download.
 
 Starts the project's loopback API server (in its own process) with a synthetic organisation of
-N seats and a fixed latency per page, then times, in one run of this script:
+N seats and a fixed latency per page, lets it encode every page of the range once (a warm-up
+pass, not timed: a real API's work happens on its own machines, not ours), then times, in one
+run of this script:
 
   (a) bare:     every page of the range downloaded one after another with httpx;
   (b) backfill: `dagster asset materialize ... --select 'group:budget' --partition-range A...B`
@@ -47,6 +49,7 @@ def start_server(seats: int, latency: float) -> tuple[subprocess.Popen, str]:
             str(latency),
             "--api-key",
             API_KEY,
+            "--cache-pages",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -124,6 +127,9 @@ def main() -> None:
     organisation.write_config(work / "config")
     server, base_url = start_server(args.seats, args.latency)
     try:
+        # Warm-up, not timed: the server encodes every page once and keeps it, so that (a) and
+        # (b) both meet an API whose own work happens elsewhere (only the latency is ours).
+        warm_up_seconds, _, _ = bare_download(base_url, days)
         bare_seconds, records, pages = bare_download(base_url, days)
 
         def environment(name: str) -> dict[str, str]:
@@ -158,6 +164,7 @@ def main() -> None:
             "latency_s": args.latency,
             "records": records,
             "pages": pages,
+            "server_warm_up_s": round(warm_up_seconds, 2),
             "bare_s": round(bare_seconds, 2),
             "backfill_s": round(backfill_seconds, 2),
             "floor_s": round(floor_seconds, 2),

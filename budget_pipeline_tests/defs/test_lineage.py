@@ -227,9 +227,7 @@ def test_materialisations_carry_per_day_metadata(pipeline):
     assert day_metadata["dagster/row_count"].value == 1  # the day's own row, not the range's
     # the run's summary sits on the last day only: 90 copies of a preview made events 3x larger
     assert day_metadata["range"].value == "2026-03-02 … 2026-03-10 (9 days)"
-    assert day_metadata["range_cost_usd"].value == pytest.approx(
-        round(spend["cost_usd"].sum(), 2)
-    )
+    assert day_metadata["range_cost_usd"].value == pytest.approx(round(spend["cost_usd"].sum(), 2))
     assert "preview" in day_metadata
     assert "preview" not in by_partition[("daily_spend", "2026-03-09")]
     # a day without enough history says so rather than showing a zero baseline
