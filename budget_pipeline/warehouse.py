@@ -18,7 +18,7 @@ import duckdb
 SCHEMA = "budget"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 LOCK_WAIT_SECONDS = 120.0
-DEFAULT_MEMORY_LIMIT = "512MB"
+DEFAULT_MEMORY_LIMIT = "256MB"
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ OWNERS = ["team:finops-data"]
 WAREHOUSE_POOL = "duckdb_warehouse"
 # Rows of raw_usage validated and inserted at once: large enough that per-call costs vanish,
 # small enough that a year of a large organisation never sits in memory.
-WRITE_BATCH_ROWS = 50_000
+WRITE_BATCH_ROWS = 20_000
 # Seconds between progress lines of a long fetch.
 PROGRESS_EVERY = 30.0
 # Days of priced_usage computed at once (a month of 5,000 seats is ~200k rows).
