@@ -187,6 +187,11 @@ def insert_frame(connection, table: Table, frame, *, into: str | None = None) ->
             connection.unregister("frame_to_insert")
 
 
+def staging_table(table: Table) -> str:
+    """Where `staged_replacement` gathers the new rows of `table` before the swap."""
+    return f"{SCHEMA}._staging_{table.name}"
+
+
 @contextmanager
 def staged_replacement(
     connection, table: Table, first: dt.date, last: dt.date
@@ -199,7 +204,7 @@ def staged_replacement(
     short transaction then swaps them in: readers see the old days or the new ones, never a
     mix, and a failure before the swap leaves the table untouched.
     """
-    staging = f"{SCHEMA}._staging_{table.name}"
+    staging = staging_table(table)
     connection.execute(
         f"CREATE OR REPLACE TABLE {staging} AS SELECT * FROM {table.qualified_name} LIMIT 0"
     )

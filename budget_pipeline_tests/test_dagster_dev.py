@@ -208,6 +208,7 @@ def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev, slow_api
     # The UI backfill and the CLI backfill start together. The API holds its pages until the CLI
     # run has started, so the UI run is still inside raw_usage (holding the pool slot) when the
     # CLI run arrives however slowly the CLI process starts up.
+    slow_api_server.hold_timeout = 90  # past the client's 30 s timeout: it retries, and waits
     slow_api_server.hold.clear()
     launched = webserver.query(
         LAUNCH_BACKFILL,

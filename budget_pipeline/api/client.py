@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -108,6 +108,27 @@ def _api_error_of(response: httpx.Response) -> tuple[str | None, str]:
 _PROGRESS_LOG = logging.getLogger("budget_pipeline.api")
 
 
+class PageSink(Protocol):
+    """Takes the body of one 200 response of `day`: stores its records (somewhere the run can
+    drop them if the day fails) and returns (records taken, next cursor or None).
+
+    Raises ValueError when the body is not JSON (the page is fetched again, as a truncated
+    response would be) and BadResponseError when it breaks the contract (not retried).
+    """
+
+    def take(
+        self, content: bytes, *, day: datetime.date, page: int, seen_cursors: set[str]
+    ) -> tuple[int, str | None]: ...
+
+
+def _parsed_records(
+    content: bytes, *, day: datetime.date, page: int, seen_cursors: set[str]
+) -> tuple[list[dict[str, Any]], str | None]:
+    # orjson: several times faster than json on 1,000-record pages.
+    result = validate_page(orjson.loads(content), day=day, page=page, seen_cursors=seen_cursors)
+    return result.records, result.next_page
+
+
 class AnalyticsClient:
     """Fetches whole days of Claude Code usage records, a few days at a time."""
 
@@ -173,7 +194,7 @@ class AnalyticsClient:
 
     def fetch_day(self, day: datetime.date) -> list[dict[str, Any]]:
         """Every record of one UTC day, pages in cursor order; the whole day or an ApiError."""
-        return self._fetch_day(day, None)
+        return [record for part in self._fetch_day(day, None, _parsed_records) for record in part]
 
     def fetch_days(
         self, days: Sequence[datetime.date]
@@ -181,6 +202,18 @@ class AnalyticsClient:
         """Fetch several days, at most `max_concurrent_days` at once, yielding each complete
         day as it finishes (in any order). The first error cancels the days not yet done and
         is raised."""
+        for day, parts in self._days(days, _parsed_records):
+            yield day, [record for part in parts for record in part]
+
+    def load_days(
+        self, days: Sequence[datetime.date], sink: PageSink
+    ) -> Iterator[tuple[datetime.date, int]]:
+        """`fetch_days`, but each page goes to `sink` in the fetching thread instead of becoming
+        Python objects: yields each complete day and its number of records."""
+        for day, counts in self._days(days, sink.take):
+            yield day, sum(counts)
+
+    def _days(self, days: Sequence[datetime.date], read: Callable) -> Iterator[tuple]:
         days = list(days)
         if not days:
             return
@@ -193,12 +226,12 @@ class AnalyticsClient:
         # (~5 KB a record), and with 2 x 16 days ahead a 5,000-seat backfill peaked at 1.4 GiB.
         ahead = self.max_concurrent_days
         queued = iter(days)
-        pending: dict[Future[list[dict[str, Any]]], datetime.date] = {}
+        pending: dict[Future[list[Any]], datetime.date] = {}
 
         def submit_next() -> None:
             day = next(queued, None)
             if day is not None:
-                pending[executor.submit(self._fetch_day, day, cancel)] = day
+                pending[executor.submit(self._fetch_day, day, cancel, read)] = day
 
         for _ in range(ahead):
             submit_next()
@@ -208,9 +241,9 @@ class AnalyticsClient:
                 # Errors first: a failed day must stop the run even if others finished with it.
                 for future in sorted(done, key=lambda f: f.exception() is None):
                     day = pending.pop(future)
-                    records = future.result()
+                    parts = future.result()
                     submit_next()
-                    yield day, records
+                    yield day, parts
         finally:
             cancel.set()
             for future in pending:
@@ -223,32 +256,31 @@ class AnalyticsClient:
         return text.replace(self._api_key, "[redacted]")
 
     def _fetch_day(
-        self, day: datetime.date, cancel: threading.Event | None
-    ) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = []
+        self, day: datetime.date, cancel: threading.Event | None, read: Callable
+    ) -> list[Any]:
+        """What `read` made of each page of the day, in cursor order."""
+        parts: list[Any] = []
         seen: set[str] = set()
         cursor: str | None = None
         page = 1
         started = time.monotonic()
         while True:
-            body = self._get_page(day, page, cursor, cancel)
-            result = validate_page(body, day=day, page=page, seen_cursors=seen)
-            records.extend(result.records)
-            if result.next_page is None:
+            part, next_page = self._get_page(day, page, cursor, cancel, read, seen)
+            parts.append(part)
+            if next_page is None:
                 break
-            seen.add(result.next_page)
-            cursor = result.next_page
+            seen.add(next_page)
+            cursor = next_page
             page += 1
         # A day's progress goes to the module's logger, not the caller's: through a run's
         # context.log every line is an event-log write (~40 ms), 90 of them per 90-day backfill.
         _PROGRESS_LOG.debug(
-            "%s: %d records in %d page(s), %.2f s",
+            "%s: %d page(s), %.2f s",
             day.isoformat(),
-            len(records),
             page,
             time.monotonic() - started,
         )
-        return records
+        return parts
 
     def _pause(self, seconds: float, cancel: threading.Event | None) -> None:
         if seconds <= 0:
@@ -283,7 +315,9 @@ class AnalyticsClient:
         page: int,
         cursor: str | None,
         cancel: threading.Event | None,
-    ) -> Any:
+        read: Callable,
+        seen: set[str],
+    ) -> tuple[Any, str | None]:
         params = {"starting_at": day.isoformat(), "limit": str(self.page_limit)}
         if cursor is not None:
             params["page"] = cursor
@@ -309,8 +343,7 @@ class AnalyticsClient:
                 status = response.status_code
                 if status == 200:
                     try:
-                        # orjson: several times faster than json on 1,000-record pages.
-                        return orjson.loads(response.content)
+                        return read(response.content, day=day, page=page, seen_cursors=seen)
                     except ValueError:
                         cause = "HTTP 200 with a body that is not valid JSON (truncated response)"
                 else:

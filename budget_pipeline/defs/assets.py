@@ -23,6 +23,7 @@ from budget_pipeline.defs.resources import (
     ConfigFilesResource,
     WarehouseResource,
 )
+from budget_pipeline.raw_pages import raw_page_sink
 from budget_pipeline.rules.attribution import LEDGER_FOLLOW_UP_DAYS, unassigned_share
 from budget_pipeline.rules.attribution import workstream_cost as cost_by_workstream
 from budget_pipeline.rules.config_files import ConfigFileError
@@ -31,7 +32,7 @@ from budget_pipeline.rules.idle_seats import idle_seats as listed_idle_seats
 from budget_pipeline.rules.pricing import API_ESTIMATE, price_usage
 from budget_pipeline.rules.spend import HISTORY_DAYS, AlertThresholds, day_totals, top_movers
 from budget_pipeline.rules.spend import daily_spend as spend_with_alert
-from budget_pipeline.rules.usage_records import model_usage, raw_usage_frame, raw_usage_tuples
+from budget_pipeline.rules.usage_records import model_usage
 from budget_pipeline.warehouse import (
     DAILY_SPEND,
     IDLE_SEATS,
@@ -40,14 +41,16 @@ from budget_pipeline.warehouse import (
     WORKSTREAM_COST,
     Table,
     staged_replacement,
+    staging_table,
 )
 
 GROUP = "budget"
 OWNERS = ["team:finops-data"]
 WAREHOUSE_POOL = "duckdb_warehouse"
-# Rows of raw_usage validated and inserted at once: large enough that per-call costs vanish,
-# small enough that a year of a large organisation never sits in memory.
-WRITE_BATCH_ROWS = 20_000
+# Staged raw_usage rows read back per Pandera call (DuckDB vectors of 2,048 rows): large enough
+# that per-call costs vanish, small enough that a year of a large organisation never sits in
+# memory.
+STAGED_CHUNK_VECTORS = 10
 # Seconds between progress lines of a long fetch.
 PROGRESS_EVERY = 30.0
 # Days of priced_usage computed at once (a month of 5,000 seats is ~200k rows).
@@ -112,6 +115,14 @@ def _contract_checked(table: str, frame: pd.DataFrame) -> Iterator[dg.AssetCheck
         )
 
 
+def _staged_frames(connection, staging: str) -> Iterator[pd.DataFrame]:
+    """The staged rows as raw_usage frames, ~20,000 rows at a time (bounded memory)."""
+    result = connection.execute(f"SELECT * FROM {staging}")
+    while not (frame := result.fetch_df_chunk(STAGED_CHUNK_VECTORS)).empty:
+        frame["usage_date"] = frame["usage_date"].astype("datetime64[ns]")
+        yield frame
+
+
 def _day_key(day: pd.Timestamp) -> str:
     return day.strftime("%Y-%m-%d")
 
@@ -156,10 +167,11 @@ class _Progress:
             self.last = now
             self.log.info(f"fetched {self.done} of {self.days} days ({self.records:,} records)")
 
-    def finished(self) -> None:
+    def finished(self, pages_in_python: int) -> None:
         elapsed = time.monotonic() - self.started
         self.log.info(
-            f"fetched and stored {self.done} days ({self.records:,} records) in {elapsed:.1f} s"
+            f"fetched and staged {self.done} days ({self.records:,} records) in {elapsed:.1f} s"
+            + (f"; {pages_in_python} page(s) parsed in Python" if pages_in_python else "")
         )
 
 
@@ -175,40 +187,39 @@ def raw_usage(
     bounded by the days in flight, and a failure anywhere leaves the warehouse as it was.
     """
     days = days_of(context.partition_time_window)
-    per_day: dict[str, dict] = {}
-    pending: list[tuple] = []
-    preview = raw_usage_frame()
-
-    def write_pending(write) -> Iterator[dg.AssetCheckResult]:
-        # Validated and inserted in batches: pandera and DuckDB both cost per call.
-        nonlocal pending, preview
-        frame = raw_usage_frame(pending)
-        pending = []
-        yield from _contract_checked("raw_usage", frame)
-        write(frame)
-        if len(preview) < PREVIEW_ROWS:
-            preview = pd.concat([preview, frame.head(PREVIEW_ROWS)], ignore_index=True)
-
+    staging = staging_table(RAW_USAGE)
     with (
         _failing_clearly(),
         analytics_api.client(logger=context.log) as client,
         warehouse.connect() as connection,
-        staged_replacement(connection, RAW_USAGE, days[0].date(), days[-1].date()) as write,
+        staged_replacement(connection, RAW_USAGE, days[0].date(), days[-1].date()),
     ):
         progress = _Progress(context.log, len(days))
-        for day, records in client.fetch_days([d.date() for d in days]):
-            progress.day_done(len(records))
-            rows = raw_usage_tuples(day, records)
-            per_day[day.isoformat()] = {
-                "dagster/row_count": len(rows),
-                "actors": len({row[1] for row in rows}),
-                "sessions": sum(row[5] for row in rows),
+        # Pages are parsed and staged by DuckDB in the fetching threads (raw_pages.py).
+        with raw_page_sink(connection, staging, client.max_concurrent_days) as sink:
+            for _day, records in client.load_days([d.date() for d in days], sink):
+                progress.day_done(records)
+        # The Pandera contract on every staged row, before anything is swapped in.
+        rows = 0
+        for frame in _staged_frames(connection, staging):
+            yield from _contract_checked("raw_usage", frame)
+            rows += len(frame)
+        per_day = {
+            _day_key(pd.Timestamp(day)): {
+                "dagster/row_count": records,
+                "actors": actors,
+                "sessions": int(sessions),
             }
-            pending.extend(rows)
-            if len(pending) >= WRITE_BATCH_ROWS:
-                yield from write_pending(write)
-        yield from write_pending(write)
-        progress.finished()
+            for day, records, actors, sessions in connection.execute(
+                f"SELECT usage_date, count(*), count(DISTINCT actor), sum(num_sessions) "
+                f"FROM {staging} GROUP BY usage_date"
+            ).fetchall()
+        }
+        preview = connection.execute(
+            f"SELECT * EXCLUDE (record_json) FROM {staging} "
+            f"ORDER BY usage_date, actor LIMIT {PREVIEW_ROWS}"
+        ).fetchdf()
+        progress.finished(sink.pages_in_python)
     rows = sum(numbers["dagster/row_count"] for numbers in per_day.values())
     _add_range_metadata(
         context,
@@ -216,8 +227,8 @@ def raw_usage(
         per_day,
         {
             "range_row_count": rows,
-            "days_without_usage": sum(1 for n in per_day.values() if n["dagster/row_count"] == 0),
-            "preview": markdown_preview(preview.drop(columns=["record_json"])),
+            "days_without_usage": len(days) - len(per_day),
+            "preview": markdown_preview(preview),
         },
     )
     yield dg.MaterializeResult(

@@ -1,0 +1,288 @@
+"""DuckDB's fast path for API pages accepts and rejects exactly what the Python contract does.
+
+Pages go through `RawPageSink` into a staging table of a real DuckDB file; the expected rows
+and errors come from `validation.validate_page` and `usage_records.raw_usage_tuples`, the
+Python path the sink falls back to.
+"""
+
+import copy
+import datetime as dt
+import json
+
+import orjson
+import pandas as pd
+import pytest
+
+from budget_pipeline import warehouse
+from budget_pipeline.api.errors import BadResponseError
+from budget_pipeline.api.validation import validate_page
+from budget_pipeline.raw_pages import raw_page_sink, records_shape_ok
+from budget_pipeline.rules.usage_records import raw_usage_frame, raw_usage_tuples
+from budget_pipeline_tests.conftest import TEST_ORGANISATION
+
+DAY = dt.date(2026, 3, 4)
+STAGING = "budget.test_staging"
+
+
+def record(**overrides) -> dict:
+    base = {
+        "date": f"{DAY.isoformat()}T00:00:00Z",
+        "actor": {"type": "user_actor", "email_address": "a@example.com"},
+        "customer_type": "api",
+        "terminal_type": "vscode",
+        "core_metrics": {
+            "num_sessions": 1,
+            "lines_of_code": {"added": 10, "removed": 2},
+            "commits_by_claude_code": 0,
+            "pull_requests_by_claude_code": 0,
+        },
+        "tool_actions": {"edit_tool": {"accepted": 1, "rejected": 0}},
+        "model_breakdown": [
+            {
+                "model": "claude-sonnet-4-6",
+                "tokens": {"input": 1, "output": 2, "cache_read": 3, "cache_creation": 4},
+                "estimated_cost": {"currency": "USD", "amount": 1},
+            }
+        ],
+    }
+    return base | overrides
+
+
+def changed(path: str, value) -> dict:
+    """A record with the value at a dotted path (list indexes as numbers) replaced."""
+    changed_record = copy.deepcopy(record())
+    *parents, last = path.split(".")
+    target = changed_record
+    for key in parents:
+        target = target[int(key)] if isinstance(target, list) else target[key]
+    if isinstance(target, list):
+        target[int(last)] = value
+    else:
+        target[last] = value
+    return changed_record
+
+
+def second_entry(**entry) -> dict:
+    """Two model entries, the second one altered: json_structure merges entries into one shape,
+    so a value of the second entry is the kind a shape alone cannot see."""
+    first = record()["model_breakdown"][0]
+    return record(model_breakdown=[first, {**copy.deepcopy(first), **entry}])
+
+
+def page(records, has_more=False, next_page=None) -> bytes:
+    return orjson.dumps({"data": records, "has_more": has_more, "next_page": next_page})
+
+
+@pytest.fixture
+def connection(tmp_path):
+    with warehouse.connect(str(tmp_path / "pages.duckdb")) as connection:
+        connection.execute(f"CREATE TABLE {STAGING} AS SELECT * FROM budget.raw_usage LIMIT 0")
+        yield connection
+
+
+def staged(connection) -> pd.DataFrame:
+    frame = connection.execute(f"SELECT * FROM {STAGING} ORDER BY record_json").fetchdf()
+    frame["usage_date"] = frame["usage_date"].astype("datetime64[ns]")
+    return frame
+
+
+def canonical(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def assert_same_rows(actual: pd.DataFrame, records) -> None:
+    # record_json is the record as received (re-serialised by DuckDB or orjson): same JSON
+    assert sorted(canonical(json.loads(text)) for text in actual["record_json"]) == sorted(
+        map(canonical, records)
+    )
+    expected = raw_usage_frame(raw_usage_tuples(DAY, records))
+    columns = [c for c in expected.columns if c != "record_json"]
+    pd.testing.assert_frame_equal(
+        actual[columns].sort_values(columns).reset_index(drop=True),
+        expected[columns].sort_values(columns).reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
+def take(sink, content: bytes, seen=None):
+    return sink.take(content, day=DAY, page=1, seen_cursors=seen or set())
+
+
+def test_the_demo_organisations_pages_take_the_fast_path(connection):
+    records = TEST_ORGANISATION.records_for(DAY)
+    assert len(records) > 10
+    with raw_page_sink(connection, STAGING, threads=2) as sink:
+        taken = take(sink, page(records[:7], has_more=True, next_page="c1"))
+        rest = take(sink, page(records[7:]), seen={"c1"})
+
+    assert taken == (7, "c1") and rest == (len(records) - 7, None)
+    assert sink.pages_in_python == 0
+    actual = staged(connection)
+    assert_same_rows(actual, records)
+    assert {json.loads(text)["actor"]["type"] for text in actual["record_json"]} == {
+        "user_actor",
+        "api_actor",
+    }
+
+
+ODD_BUT_VALID = {
+    "unknown fields": record(future={"nested": [1, 2]}, organization_id="org"),
+    "extra token kind": changed("model_breakdown.0.tokens.cache_creation_1h", 9),
+    "no tool_actions": {k: v for k, v in record().items() if k != "tool_actions"},
+    "empty tool_actions": record(tool_actions={}),
+    "null tool_actions": record(tool_actions=None),
+    "tool without rejected": record(tool_actions={"edit_tool": {"accepted": 2}}),
+    "no model_breakdown": {k: v for k, v in record().items() if k != "model_breakdown"},
+    "empty model_breakdown": record(model_breakdown=[]),
+    "cost as a bare number": changed("model_breakdown.0.estimated_cost", 12.5),
+    "no estimated_cost": changed("model_breakdown.0.estimated_cost", None),
+    "plain date": record(date=DAY.isoformat()),
+    "date with a space": record(date=f"{DAY.isoformat()} 00:00:00"),
+    "null customer_type": record(customer_type=None),
+    "no terminal_type": {k: v for k, v in record().items() if k != "terminal_type"},
+    "non-ASCII email": record(actor={"type": "user_actor", "email_address": "ünï@例え.jp"}),
+    "api key": record(actor={"type": "api_actor", "api_key_name": "ci-bot"}),
+}
+
+
+@pytest.mark.parametrize("name", ODD_BUT_VALID)
+def test_valid_records_are_kept_whichever_path_takes_them(connection, name):
+    records = [record(), ODD_BUT_VALID[name]]
+    validate_page(orjson.loads(page(records)), day=DAY, page=1)  # the contract accepts it
+
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        assert take(sink, page(records)) == (2, None)
+
+    assert_same_rows(staged(connection), records)
+
+
+BAD = {
+    "another day": record(date="2026-03-05T00:00:00Z"),
+    "date prefix only": record(date=f"{DAY.isoformat()}X"),
+    "no actor": {k: v for k, v in record().items() if k != "actor"},
+    "actor not an object": record(actor="a@example.com"),
+    "unknown actor type": record(actor={"type": "robot", "email_address": "r@x"}),
+    "email missing": record(actor={"type": "user_actor", "api_key_name": "k"}),
+    "email blank": record(actor={"type": "user_actor", "email_address": "  "}),
+    "email a tab": record(actor={"type": "user_actor", "email_address": "\t"}),
+    "email a no-break space": record(actor={"type": "user_actor", "email_address": "\u00a0"}),
+    "email a number": record(actor={"type": "user_actor", "email_address": 5}),
+    "email a number, key a string": record(
+        actor={"type": "user_actor", "email_address": 5, "api_key_name": "k"}
+    ),
+    "key name null": record(actor={"type": "api_actor", "api_key_name": None}),
+    "sessions null": changed("core_metrics.num_sessions", None),
+    "sessions negative": changed("core_metrics.num_sessions", -1),
+    "sessions a float": changed("core_metrics.num_sessions", 1.0),
+    "sessions true": changed("core_metrics.num_sessions", True),
+    "sessions a string": changed("core_metrics.num_sessions", "1"),
+    "commits missing": record(
+        core_metrics={
+            k: v for k, v in record()["core_metrics"].items() if k != "commits_by_claude_code"
+        }
+    ),
+    "lines not an object": changed("core_metrics.lines_of_code", 12),
+    "lines removed null": changed("core_metrics.lines_of_code.removed", None),
+    "core_metrics null": record(core_metrics=None),
+    "tool_actions a list": record(tool_actions=[1]),
+    "tool counts null": record(tool_actions={"edit_tool": None}),
+    "accepted null": record(tool_actions={"edit_tool": {"accepted": None, "rejected": 0}}),
+    "rejected negative": record(tool_actions={"edit_tool": {"accepted": 1, "rejected": -2}}),
+    "model_breakdown an object": record(model_breakdown={"model": "x"}),
+    "entry null": record(model_breakdown=[None]),
+    "second entry null": record(model_breakdown=[record()["model_breakdown"][0], None]),
+    "model empty": changed("model_breakdown.0.model", ""),
+    "second model null": second_entry(model=None),
+    "second model a number": second_entry(model=7),
+    "token missing": changed(
+        "model_breakdown.0.tokens", {"input": 1, "output": 2, "cache_read": 3}
+    ),
+    "second entry's token null": second_entry(
+        tokens={"input": None, "output": 2, "cache_read": 3, "cache_creation": 4}
+    ),
+    "second entry's token missing": second_entry(
+        tokens={"output": 2, "cache_read": 3, "cache_creation": 4}
+    ),
+    "extra token kind a float": changed("model_breakdown.0.tokens.cache_creation_1h", 0.5),
+    "negative cost": changed("model_breakdown.0.estimated_cost.amount", -1),
+    "cost amount null": changed("model_breakdown.0.estimated_cost.amount", None),
+    "second entry's amount null": second_entry(estimated_cost={"amount": None}),
+    "cost a string": changed("model_breakdown.0.estimated_cost", "1.00"),
+    "record a string": "not a record",
+    "record null": None,
+}
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_records_fail_with_the_contracts_own_message(connection, name):
+    records = [record(), BAD[name], record()]
+    with pytest.raises(BadResponseError) as by_contract:
+        validate_page(orjson.loads(page(records)), day=DAY, page=1)
+
+    with (
+        raw_page_sink(connection, STAGING, threads=1) as sink,
+        pytest.raises(BadResponseError) as by_sink,
+    ):
+        take(sink, page(records))
+
+    assert str(by_sink.value) == str(by_contract.value)
+    assert str(by_sink.value).startswith("2026-03-04 page 1 record 1: ")
+    assert staged(connection).empty  # the page's good records were not kept either
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"has_more": False, "next_page": None},
+        {"data": {}, "has_more": False},
+        {"data": [], "has_more": "no"},
+        {"data": [], "has_more": False, "next_page": 3},
+        {"data": [], "has_more": True, "next_page": None},
+        {"data": [], "has_more": True, "next_page": "seen-before"},
+        [1, 2],
+    ],
+)
+def test_bad_pages_fail_with_the_contracts_own_message(connection, body):
+    content = orjson.dumps(body)
+    with pytest.raises(BadResponseError) as by_contract:
+        validate_page(body, day=DAY, page=1, seen_cursors={"seen-before"})
+    with (
+        raw_page_sink(connection, STAGING, threads=1) as sink,
+        pytest.raises(BadResponseError) as by_sink,
+    ):
+        take(sink, content, seen={"seen-before"})
+    assert str(by_sink.value) == str(by_contract.value)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [page([record()])[:-25], b"", b"<html>busy</html>", page([record()]).replace(b"a@", b"\xff@")],
+    ids=["truncated", "empty", "html", "not UTF-8"],
+)
+def test_a_body_that_is_not_json_is_a_value_error_so_the_page_is_fetched_again(connection, content):
+    with raw_page_sink(connection, STAGING, threads=1) as sink, pytest.raises(ValueError):
+        take(sink, content)
+    assert staged(connection).empty
+
+
+def test_shapes_are_judged_by_the_contracts_types():
+    good = json.dumps(
+        [
+            {
+                "date": "VARCHAR",
+                "actor": {"type": "VARCHAR", "email_address": "VARCHAR"},
+                "core_metrics": {
+                    "num_sessions": "UBIGINT",
+                    "lines_of_code": {"added": "UBIGINT", "removed": "UBIGINT"},
+                    "commits_by_claude_code": "UBIGINT",
+                    "pull_requests_by_claude_code": "UBIGINT",
+                },
+            }
+        ]
+    )
+    assert records_shape_ok(good)
+    assert not records_shape_ok(
+        good.replace('"num_sessions": "UBIGINT"', '"num_sessions": "DOUBLE"')
+    )
+    assert not records_shape_ok(good.replace('"removed": "UBIGINT"', '"removed": "BIGINT"'))
+    assert not records_shape_ok('["JSON"]')
