@@ -175,6 +175,10 @@ class WarehouseIOManager(DuckDBIOManager):
         )
 
 
+# The newest unfinished runs looked at by each run: a killed run is noticed by the next one.
+UNFINISHED_RUNS_CHECKED = 50
+
+
 def _process_is_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -186,7 +190,9 @@ def _process_is_alive(pid: int) -> bool:
 
 
 def release_pool_slots_of_dead_runs(instance: dg.DagsterInstance, log=None) -> list[str]:
-    """Free the `duckdb_warehouse` pool slots held by runs whose process is gone.
+    """Free the `duckdb_warehouse` pool slots held by runs whose process is gone, and mark every
+    run whose process is gone as failed (a run killed between two steps holds no slot, but would
+    show as started forever).
 
     A run killed mid-step (SIGKILL, OOM, a reboot) never frees its pool slot, and Dagster only
     frees slots of dead runs through the daemon's run monitoring, so every later run would wait
@@ -199,7 +205,13 @@ def release_pool_slots_of_dead_runs(instance: dg.DagsterInstance, log=None) -> l
         return []
     log = log or logging.getLogger("budget_pipeline.warehouse")
     released = []
-    for run_id in sorted(instance.event_log_storage.get_concurrency_run_ids()):
+    unfinished = instance.get_run_ids(
+        filters=dg.RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]),
+        limit=UNFINISHED_RUNS_CHECKED,
+    )
+    for run_id in sorted(
+        set(instance.event_log_storage.get_concurrency_run_ids()) | set(unfinished)
+    ):
         run = instance.get_run_by_id(run_id)
         if run is None or run.status in FINISHED_STATUSES:
             pass
@@ -211,12 +223,13 @@ def release_pool_slots_of_dead_runs(instance: dg.DagsterInstance, log=None) -> l
             instance.report_run_failed(
                 run,
                 message=f"The run's process (pid {', '.join(map(str, sorted(pids)))}) died "
-                "without ending the run; marked failed so its warehouse pool slot is freed.",
+                "without ending the run; marked failed (and its warehouse pool slot, if it held "
+                "one, freed).",
             )
         else:
             continue
         instance.event_log_storage.free_concurrency_slots_for_run(run_id)
-        log.warning(f"freed the warehouse pool slot of run {run_id}: its process is gone")
+        log.warning(f"run {run_id}: its process is gone; marked failed, its pool slot freed")
         released.append(run_id)
     return released
 

@@ -3,13 +3,14 @@ leaves a half-written day, and running the same range again completes it (SPEC Â
 
 import os
 import signal
+import subprocess
 import time
 
 import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-from dagster._core.events import DagsterEventType
+from dagster._core.events import DagsterEvent, DagsterEventType
 
 from budget_pipeline.defs import resources
 from budget_pipeline.defs.metadata import table_asset_metadata
@@ -201,3 +202,36 @@ def test_a_killed_backfill_leaves_whole_days_and_a_rerun_completes_it(
         for run_id in killed_runs:
             assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
         assert not instance.event_log_storage.get_concurrency_run_ids()
+
+
+def _started_run(instance: dg.DagsterInstance, name: str, pid: int) -> dg.DagsterRun:
+    """A run as a CLI process leaves it: started, with its process id in RUN_START."""
+    job = dg.define_asset_job(name).resolve(
+        asset_graph=dg.Definitions(assets=[_a_nothing_asset]).resolve_asset_graph()
+    )
+    run = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+    instance.report_dagster_event(
+        DagsterEvent(DagsterEventType.RUN_START.value, job_name=run.job_name, pid=pid),
+        run_id=run.run_id,
+    )
+    return run
+
+
+@dg.asset
+def _a_nothing_asset() -> None:
+    return None
+
+
+def test_a_run_killed_between_steps_holds_no_slot_and_is_still_marked_failed(tmp_path):
+    """The SIGKILL test above kills inside steps; between two steps a run holds no pool slot,
+    and without this check it would show as started forever."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid no process has any more
+    with dg.DagsterInstance.from_config(str(dagster_home(tmp_path))) as instance:
+        killed = _started_run(instance, "killed_between_steps", gone.pid)
+        alive = _started_run(instance, "still_running", os.getpid())
+        assert not instance.event_log_storage.get_concurrency_run_ids()
+
+        assert resources.release_pool_slots_of_dead_runs(instance) == [killed.run_id]
+        assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(alive.run_id).status == dg.DagsterRunStatus.STARTED
