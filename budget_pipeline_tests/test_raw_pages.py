@@ -19,33 +19,15 @@ from budget_pipeline.api.validation import validate_page
 from budget_pipeline.raw_pages import raw_page_sink, records_shape_ok
 from budget_pipeline.rules.usage_records import raw_usage_frame, raw_usage_tuples
 from budget_pipeline_tests.conftest import TEST_ORGANISATION
+from budget_pipeline_tests.test_client import _record as client_record
 
 DAY = dt.date(2026, 3, 4)
 STAGING = "budget.test_staging"
 
 
 def record(**overrides) -> dict:
-    base = {
-        "date": f"{DAY.isoformat()}T00:00:00Z",
-        "actor": {"type": "user_actor", "email_address": "a@example.com"},
-        "customer_type": "api",
-        "terminal_type": "vscode",
-        "core_metrics": {
-            "num_sessions": 1,
-            "lines_of_code": {"added": 10, "removed": 2},
-            "commits_by_claude_code": 0,
-            "pull_requests_by_claude_code": 0,
-        },
-        "tool_actions": {"edit_tool": {"accepted": 1, "rejected": 0}},
-        "model_breakdown": [
-            {
-                "model": "claude-sonnet-4-6",
-                "tokens": {"input": 1, "output": 2, "cache_read": 3, "cache_creation": 4},
-                "estimated_cost": {"currency": "USD", "amount": 1},
-            }
-        ],
-    }
-    return base | overrides
+    """The client tests' well-formed record, on DAY."""
+    return client_record(day=DAY, **overrides)
 
 
 def changed(path: str, value) -> dict:
