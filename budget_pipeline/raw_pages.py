@@ -21,10 +21,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import duckdb
-import orjson
 
-from budget_pipeline.api.validation import validate_page
-from budget_pipeline.rules.usage_records import raw_usage_frame, raw_usage_tuples
+from budget_pipeline.api.client import parsed_records
+from budget_pipeline.rules.usage_records import raw_usage_rows
 from budget_pipeline.warehouse import RAW_USAGE, insert_frame
 
 _COUNT = "UBIGINT"  # json_structure's type of a non-negative integer literal
@@ -257,10 +256,9 @@ class RawPageSink:
     def _take_in_python(self, cursor, content: bytes, day: dt.date, page: int, seen: set[str]):
         """The contract's own checks: raise its error, or insert what it accepts."""
         self.pages_in_python += 1
-        result = validate_page(orjson.loads(content), day=day, page=page, seen_cursors=seen)
-        frame = raw_usage_frame(raw_usage_tuples(day, result.records))
-        insert_frame(cursor, RAW_USAGE, frame, into=self._staging)
-        return len(result.records), result.next_page
+        records, next_page = parsed_records(content, day=day, page=page, seen_cursors=seen)
+        insert_frame(cursor, RAW_USAGE, raw_usage_rows(day, records), into=self._staging)
+        return len(records), next_page
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """DuckDB's fast path for API pages accepts and rejects exactly what the Python contract does.
 
 Pages go through `RawPageSink` into a staging table of a real DuckDB file; the expected rows
-and errors come from `validation.validate_page` and `usage_records.raw_usage_tuples`, the
+and errors come from `validation.validate_page` and `usage_records.raw_usage_rows`, the
 Python path the sink falls back to.
 """
 
@@ -17,7 +17,7 @@ from budget_pipeline import warehouse
 from budget_pipeline.api.errors import BadResponseError
 from budget_pipeline.api.validation import validate_page
 from budget_pipeline.raw_pages import raw_page_sink, records_shape_ok
-from budget_pipeline.rules.usage_records import raw_usage_frame, raw_usage_tuples
+from budget_pipeline.rules.usage_records import raw_usage_rows
 from budget_pipeline_tests.conftest import TEST_ORGANISATION
 from budget_pipeline_tests.test_client import _record as client_record
 
@@ -64,8 +64,7 @@ def connection(tmp_path):
 
 def staged(connection) -> pd.DataFrame:
     frame = connection.execute(f"SELECT * FROM {STAGING} ORDER BY record_json").fetchdf()
-    frame["usage_date"] = frame["usage_date"].astype("datetime64[ns]")
-    return frame
+    return warehouse.as_contract_dtypes("raw_usage", frame)
 
 
 def canonical(value) -> str:
@@ -77,7 +76,7 @@ def assert_same_rows(actual: pd.DataFrame, records) -> None:
     assert sorted(canonical(json.loads(text)) for text in actual["record_json"]) == sorted(
         map(canonical, records)
     )
-    expected = raw_usage_frame(raw_usage_tuples(DAY, records))
+    expected = raw_usage_rows(DAY, records)
     columns = [c for c in expected.columns if c != "record_json"]
     pd.testing.assert_frame_equal(
         actual[columns].sort_values(columns).reset_index(drop=True),

@@ -40,6 +40,7 @@ from budget_pipeline.warehouse import (
     RAW_USAGE,
     WORKSTREAM_COST,
     Table,
+    as_contract_dtypes,
     staged_replacement,
     staging_table,
 )
@@ -119,8 +120,7 @@ def _staged_frames(connection, staging: str) -> Iterator[pd.DataFrame]:
     """The staged rows as raw_usage frames, ~20,000 rows at a time (bounded memory)."""
     result = connection.execute(f"SELECT * FROM {staging}")
     while not (frame := result.fetch_df_chunk(STAGED_CHUNK_VECTORS)).empty:
-        frame["usage_date"] = frame["usage_date"].astype("datetime64[ns]")
-        yield frame
+        yield as_contract_dtypes(RAW_USAGE.name, frame)
 
 
 def _day_key(day: pd.Timestamp) -> str:
@@ -220,7 +220,6 @@ def raw_usage(
             f"ORDER BY usage_date, actor LIMIT {PREVIEW_ROWS}"
         ).fetchdf()
         progress.finished(sink.pages_in_python)
-    rows = sum(numbers["dagster/row_count"] for numbers in per_day.values())
     _add_range_metadata(
         context,
         days,

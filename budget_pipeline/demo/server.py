@@ -328,7 +328,6 @@ class UsageApiServer:
             payload = orjson.dumps({"data": page, "has_more": has_more, "next_page": next_page})
             if self.cache_pages and day not in self._overrides:
                 self._pages[key] = payload
-        handler.entry.status = 200
         self._send_bytes(handler, 200, payload, None)
 
     def _parse_request(

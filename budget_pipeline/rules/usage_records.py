@@ -42,8 +42,7 @@ def raw_usage_rows(day: dt.date, records: Iterable[dict]) -> pd.DataFrame:
 
 
 def raw_usage_tuples(day: dt.date, records: Iterable[dict]) -> list[tuple]:
-    """The rows of raw_usage_rows as plain tuples, so that a backfill can gather many days into
-    one frame (building a DataFrame per day costs more than the day's records)."""
+    """The rows of raw_usage_rows as plain tuples, in the table's column order."""
     rows = []
     for record in records:
         actor, actor_type = actor_of(record)
