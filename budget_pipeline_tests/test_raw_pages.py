@@ -1,22 +1,23 @@
 """DuckDB's fast path for API pages accepts and rejects exactly what the Python contract does.
 
-Pages go through `RawPageSink` into a staging table of a real DuckDB file; the expected rows
-and errors come from `validation.validate_page` and `usage_records.raw_usage_rows`, the
-Python path the sink falls back to.
+Pages go through `RawPageSink` (spooled by `take`, staged by `flush`) into a staging table of a
+real DuckDB file; the expected rows and errors come from `validation.validate_page` and
+`usage_records.raw_usage_rows`, the Python path the sink falls back to.
 """
 
 import copy
 import datetime as dt
 import json
+import time
 
 import orjson
 import pandas as pd
 import pytest
 
-from budget_pipeline import warehouse
+from budget_pipeline import raw_pages, warehouse
 from budget_pipeline.api.errors import BadResponseError
 from budget_pipeline.api.validation import validate_page
-from budget_pipeline.raw_pages import raw_page_sink, records_shape_ok
+from budget_pipeline.raw_pages import raw_page_sink, record_shape_ok
 from budget_pipeline.rules.usage_records import raw_usage_rows
 from budget_pipeline_tests.conftest import TEST_ORGANISATION
 from budget_pipeline_tests.test_client import _record as client_record
@@ -85,19 +86,27 @@ def assert_same_rows(actual: pd.DataFrame, records) -> None:
     )
 
 
-def take(sink, content: bytes, seen=None):
-    return sink.take(content, day=DAY, page=1, seen_cursors=seen or set())
+def take(sink, content: bytes, seen=None, page_number=1, day=DAY):
+    return sink.take(content, day=day, page=page_number, seen_cursors=seen or set())
+
+
+def staged_in_one_batch(sink, *contents: bytes) -> int:
+    for number, content in enumerate(contents, start=1):
+        take(sink, content, page_number=number)
+    return sink.flush()
 
 
 def test_the_demo_organisations_pages_take_the_fast_path(connection):
     records = TEST_ORGANISATION.records_for(DAY)
     assert len(records) > 10
     with raw_page_sink(connection, STAGING, threads=2) as sink:
-        taken = take(sink, page(records[:7], has_more=True, next_page="c1"))
-        rest = take(sink, page(records[7:]), seen={"c1"})
+        first = take(sink, page(records[:7], has_more=True, next_page="c1"))
+        rest = take(sink, page(records[7:]), seen={"c1"}, page_number=2)
+        assert staged(connection).empty  # spooled, not staged yet
+        assert sink.flush() == len(records)
 
-    assert taken == (7, "c1") and rest == (len(records) - 7, None)
-    assert sink.pages_in_python == 0
+    assert first == (0, "c1") and rest == (0, None)
+    assert sink.pages_in_python == 0 and sink.records_staged == len(records)
     actual = staged(connection)
     assert_same_rows(actual, records)
     assert {json.loads(text)["actor"]["type"] for text in actual["record_json"]} == {
@@ -132,7 +141,8 @@ def test_valid_records_are_kept_whichever_path_takes_them(connection, name):
     validate_page(orjson.loads(page(records)), day=DAY, page=1)  # the contract accepts it
 
     with raw_page_sink(connection, STAGING, threads=1) as sink:
-        assert take(sink, page(records)) == (2, None)
+        assert take(sink, page(records)) == (0, None)
+        assert sink.flush() == 2
 
     assert_same_rows(staged(connection), records)
 
@@ -205,6 +215,7 @@ def test_bad_records_fail_with_the_contracts_own_message(connection, name):
         pytest.raises(BadResponseError) as by_sink,
     ):
         take(sink, page(records))
+        sink.flush()
 
     assert str(by_sink.value) == str(by_contract.value)
     assert str(by_sink.value).startswith("2026-03-04 page 1 record 1: ")
@@ -216,6 +227,8 @@ def test_bad_records_fail_with_the_contracts_own_message(connection, name):
     [
         {"has_more": False, "next_page": None},
         {"data": {}, "has_more": False},
+        {"data": None, "has_more": False, "next_page": None},
+        {"data": "[]", "has_more": False, "next_page": None},
         {"data": [], "has_more": "no"},
         {"data": [], "has_more": False, "next_page": 3},
         {"data": [], "has_more": True, "next_page": None},
@@ -232,6 +245,7 @@ def test_bad_pages_fail_with_the_contracts_own_message(connection, body):
         pytest.raises(BadResponseError) as by_sink,
     ):
         take(sink, content, seen={"seen-before"})
+        sink.flush()  # a bad `data` is found with the records
     assert str(by_sink.value) == str(by_contract.value)
 
 
@@ -248,22 +262,118 @@ def test_a_body_that_is_not_json_is_a_value_error_so_the_page_is_fetched_again(c
 
 def test_shapes_are_judged_by_the_contracts_types():
     good = json.dumps(
-        [
-            {
-                "date": "VARCHAR",
-                "actor": {"type": "VARCHAR", "email_address": "VARCHAR"},
-                "core_metrics": {
-                    "num_sessions": "UBIGINT",
-                    "lines_of_code": {"added": "UBIGINT", "removed": "UBIGINT"},
-                    "commits_by_claude_code": "UBIGINT",
-                    "pull_requests_by_claude_code": "UBIGINT",
-                },
-            }
-        ]
+        {
+            "date": "VARCHAR",
+            "actor": {"type": "VARCHAR", "email_address": "VARCHAR"},
+            "core_metrics": {
+                "num_sessions": "UBIGINT",
+                "lines_of_code": {"added": "UBIGINT", "removed": "UBIGINT"},
+                "commits_by_claude_code": "UBIGINT",
+                "pull_requests_by_claude_code": "UBIGINT",
+            },
+        }
     )
-    assert records_shape_ok(good)
-    assert not records_shape_ok(
+    assert record_shape_ok(good)
+    assert not record_shape_ok(
         good.replace('"num_sessions": "UBIGINT"', '"num_sessions": "DOUBLE"')
     )
-    assert not records_shape_ok(good.replace('"removed": "UBIGINT"', '"removed": "BIGINT"'))
-    assert not records_shape_ok('["JSON"]')
+    assert not record_shape_ok(good.replace('"removed": "UBIGINT"', '"removed": "BIGINT"'))
+    assert not record_shape_ok('"JSON"')
+    assert not record_shape_ok('["JSON"]')
+
+
+def test_one_batch_stages_good_pages_in_duckdb_and_odd_ones_in_python(connection):
+    records = TEST_ORGANISATION.records_for(DAY)
+    odd = [record(), ODD_BUT_VALID["cost as a bare number"]]
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        staged_count = staged_in_one_batch(sink, page(records[:5]), page(odd), page(records[5:]))
+
+    assert staged_count == len(records) + 2
+    assert sink.pages_in_python == 1  # only the odd page
+    assert_same_rows(staged(connection), records + odd)
+
+
+def test_a_bad_record_among_good_pages_names_its_page_and_stages_nothing(connection):
+    records = TEST_ORGANISATION.records_for(DAY)
+    bad = [record(), BAD["sessions a string"]]
+    with (
+        raw_page_sink(connection, STAGING, threads=1) as sink,
+        pytest.raises(BadResponseError, match=r"^2026-03-04 page 2 record 1: core_metrics"),
+    ):
+        staged_in_one_batch(sink, page(records[:5]), page(bad), page(records[5:]))
+    # what the batch staged before the error is dropped with the staging table by raw_usage;
+    # the bad page itself left nothing
+    assert not any('"1"' in text for text in staged(connection)["record_json"])
+
+
+def test_a_data_that_is_not_a_list_among_good_pages_fails_with_the_contracts_message(connection):
+    records = TEST_ORGANISATION.records_for(DAY)
+    with (
+        raw_page_sink(connection, STAGING, threads=1) as sink,
+        pytest.raises(BadResponseError, match=r"^2026-03-04 page 2: 'data' is \{\} \(must be"),
+    ):
+        staged_in_one_batch(
+            sink, page(records), orjson.dumps({"data": {}, "has_more": False, "next_page": None})
+        )
+
+
+@pytest.mark.parametrize("amount", [b"NaN", b"1e999"])
+def test_a_number_only_duckdb_reads_is_a_bad_response_naming_the_page(connection, amount):
+    # DuckDB's JSON reader takes NaN and 1e999 (infinity); the contract's JSON reader does not
+    content = page([record()]).replace(b'"amount":1}', b'"amount":' + amount + b"}")
+    assert amount in content
+    with pytest.raises(ValueError):
+        orjson.loads(content)
+    with (
+        raw_page_sink(connection, STAGING, threads=1) as sink,
+        pytest.raises(BadResponseError, match=r"^2026-03-04 page 1: body is not JSON"),
+    ):
+        take(sink, content)
+        sink.flush()
+    assert staged(connection).empty
+
+
+def test_an_integer_too_large_for_a_bigint_takes_the_python_path(connection):
+    content = page([record()]).replace(b'"num_sessions":1', b'"num_sessions":' + b"9" * 30)
+    assert b"9" * 30 in content
+    with pytest.raises(BadResponseError) as by_contract:
+        validate_page(orjson.loads(content), day=DAY, page=1)
+    with (
+        raw_page_sink(connection, STAGING, threads=1) as sink,
+        pytest.raises(BadResponseError) as by_sink,
+    ):
+        take(sink, content)
+        sink.flush()
+    assert str(by_sink.value) == str(by_contract.value)
+
+
+def test_batches_are_staged_in_the_background_and_the_spool_goes_away(connection, monkeypatch):
+    records = TEST_ORGANISATION.records_for(DAY)
+    first = page(records[:7], has_more=True, next_page="c1")
+    monkeypatch.setattr(raw_pages, "FLUSH_BYTES", len(first))
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        spool = sink._spool
+        take(sink, first)  # a batch is due: staged while the fetching goes on
+        deadline = time.monotonic() + 30
+        while sink.records_staged < 7 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sink.records_staged == 7
+        take(sink, page(records[7:8]), seen={"c1"}, page_number=2)  # too small to be due
+        assert sink.flush() == 8  # waits for the stager, stages the rest
+        assert list(spool.iterdir()) == []  # staged pages leave the spool
+    assert not spool.exists()
+    assert_same_rows(staged(connection), records[:8])
+
+
+def test_an_error_of_a_background_batch_stops_the_fetching_threads(connection, monkeypatch):
+    bad = page([record(), BAD["sessions a string"]])
+    monkeypatch.setattr(raw_pages, "FLUSH_BYTES", len(bad))
+    monkeypatch.setattr(raw_pages, "MAX_SPOOLED_BYTES", 1)  # any spooled page is a full spool
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        # a fetching thread waits for the stager (the spool is full) and gets the batch's error
+        with pytest.raises(BadResponseError, match=r"^2026-03-04 page 1 record 1: "):
+            take(sink, bad)
+            take(sink, page([record()]), page_number=2)
+        with pytest.raises(BadResponseError, match=r"^2026-03-04 page 1 record 1: "):
+            sink.flush()
+    assert staged(connection).empty

@@ -110,7 +110,8 @@ _PROGRESS_LOG = logging.getLogger("budget_pipeline.api")
 
 class PageSink(Protocol):
     """Takes the body of one 200 response of `day`: stores its records (somewhere the run can
-    drop them if the day fails) and returns (records taken, next cursor or None).
+    drop them if the day fails) and returns (records taken, next cursor or None). A sink that
+    stages records later (`raw_pages.RawPageSink`) counts them then and returns 0 here.
 
     Raises ValueError when the body is not JSON (the page is fetched again, as a truncated
     response would be) and BadResponseError when it breaks the contract (not retried).
@@ -210,7 +211,7 @@ class AnalyticsClient:
         self, days: Sequence[datetime.date], sink: PageSink
     ) -> Iterator[tuple[datetime.date, int]]:
         """`fetch_days`, but each page goes to `sink` in the fetching thread instead of becoming
-        Python objects: yields each complete day and its number of records."""
+        Python objects: yields each complete day and the records the sink counted for it."""
         for day, counts in self._days(days, sink.take):
             yield day, sum(counts)
 

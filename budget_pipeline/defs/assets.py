@@ -156,21 +156,22 @@ class _Progress:
 
     def __init__(self, log, days: int):
         self.log, self.days = log, days
-        self.done = self.records = 0
+        self.done = 0
         self.started = self.last = time.monotonic()
 
-    def day_done(self, records: int) -> None:
+    def day_done(self, records_staged: int) -> None:
         self.done += 1
-        self.records += records
         now = time.monotonic()
         if now - self.last >= PROGRESS_EVERY and self.done < self.days:
             self.last = now
-            self.log.info(f"fetched {self.done} of {self.days} days ({self.records:,} records)")
+            self.log.info(
+                f"fetched {self.done} of {self.days} days ({records_staged:,} records staged)"
+            )
 
-    def finished(self, pages_in_python: int) -> None:
+    def finished(self, records_staged: int, pages_in_python: int) -> None:
         elapsed = time.monotonic() - self.started
         self.log.info(
-            f"fetched and staged {self.done} days ({self.records:,} records) in {elapsed:.1f} s"
+            f"fetched and staged {self.done} days ({records_staged:,} records) in {elapsed:.1f} s"
             + (f"; {pages_in_python} page(s) parsed in Python" if pages_in_python else "")
         )
 
@@ -195,10 +196,12 @@ def raw_usage(
         staged_replacement(connection, RAW_USAGE, days[0].date(), days[-1].date()),
     ):
         progress = _Progress(context.log, len(days))
-        # Pages are parsed and staged by DuckDB in the fetching threads (raw_pages.py).
+        # The fetching threads spool pages; DuckDB stages them a batch at a time in the
+        # background while the next days are fetched (raw_pages.py).
         with raw_page_sink(connection, staging, client.max_concurrent_days) as sink:
-            for _day, records in client.load_days([d.date() for d in days], sink):
-                progress.day_done(records)
+            for _day, _ in client.load_days([d.date() for d in days], sink):
+                progress.day_done(sink.records_staged)
+            sink.flush()
         # The Pandera contract on every staged row, before anything is swapped in.
         rows = 0
         for frame in _staged_frames(connection, staging):
@@ -219,7 +222,7 @@ def raw_usage(
             f"SELECT * EXCLUDE (record_json) FROM {staging} "
             f"ORDER BY usage_date, actor LIMIT {PREVIEW_ROWS}"
         ).fetchdf()
-        progress.finished(sink.pages_in_python)
+        progress.finished(sink.records_staged, sink.pages_in_python)
     _add_range_metadata(
         context,
         days,
