@@ -5,16 +5,15 @@ In Python every record of a page becomes ~40 objects (orjson), is validated fiel
 flattened into a tuple, all under the GIL: at 5,000 seats that was most of a backfill. One SQL
 statement per page was better but still parsed each page three times and planned two
 statements per page. Here a fetching thread only reads the page's header (the cursor it needs
-next, one parse without the GIL) and writes the body to a spool file; `flush` then has DuckDB
-read a batch of spooled pages with `read_json` in one statement, checking and flattening every
-record on the way (measured: ~3x less CPU per record than one statement per page).
+next, one parse without the GIL) and writes the body to a spool file; a stager thread then has
+DuckDB read a batch of spooled pages with `read_json`, judging and flattening every record in
+one INSERT while the fetching goes on.
 
-DuckDB only takes the pages it can prove are good: each record's `json_structure` must be one
-`shape_ok` accepts (judged once per distinct shape) and its values must pass `VALUES_OK`.
-Anything else (a bad record, an odd but valid one, a `data` that is not a list) goes through the
-Python path of `budget_pipeline.api.validation`, whose error names the day, page, record and
-problem, so both paths accept and reject exactly what the Python contract does
-(tests/test_raw_pages.py).
+DuckDB only takes the records it can prove good (`RECORD_OK`, the contract in SQL). A single
+doubtful record stops the batch's INSERT; the batch is then staged again without the doubted
+pages, which go through the Python path of `budget_pipeline.api.validation`: its error names
+the day, page, record and problem, and it accepts the odd but valid. So both paths accept and
+reject exactly what the Python contract does (tests/test_raw_pages.py).
 
 Pages are spooled, not kept in memory, and the staging table is only swapped in when the whole
 range is in: a batch may hold part of a day, and a run that fails drops it with the staging
@@ -50,173 +49,135 @@ MAX_SPOOLED_BYTES = 4 * FLUSH_BYTES
 # 256 MB needed 512 MB and broke the warehouse's memory_limit.
 MAX_PAGE_BYTES = 16 * 1024 * 1024
 
-_COUNT = "UBIGINT"  # json_structure's type of a non-negative integer literal
 _TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
 
-# The values the insert and VALUES_OK read; the types are checked by shape first.
-_VALUES = json.dumps(
+# Every value the checks judge is read as JSON text (as DuckDB's JSON writer prints it: minified,
+# strings quoted), because DuckDB's typed reads are lax ("4", 4.5 and true all read as BIGINT 4)
+# and the contract is not. JSON null and a missing key both read as NULL.
+_RECORD_TYPE = json.dumps(
     {
-        "date": "VARCHAR",
-        "actor": {"type": "VARCHAR", "email_address": "VARCHAR", "api_key_name": "VARCHAR"},
-        "customer_type": "VARCHAR",
-        "terminal_type": "VARCHAR",
+        "date": "JSON",
+        "actor": {"type": "JSON", "email_address": "JSON", "api_key_name": "JSON"},
+        "customer_type": "JSON",
+        "terminal_type": "JSON",
         "core_metrics": {
-            "num_sessions": "BIGINT",
-            "lines_of_code": {"added": "BIGINT", "removed": "BIGINT"},
-            "commits_by_claude_code": "BIGINT",
-            "pull_requests_by_claude_code": "BIGINT",
+            "num_sessions": "JSON",
+            "lines_of_code": {"added": "JSON", "removed": "JSON"},
+            "commits_by_claude_code": "JSON",
+            "pull_requests_by_claude_code": "JSON",
         },
-        "tool_actions": "MAP(VARCHAR, JSON)",
-        "model_breakdown": [
-            {
-                "model": "VARCHAR",
-                "tokens": {kind: "BIGINT" for kind in _TOKEN_KINDS},
-                "estimated_cost": {"amount": "DOUBLE"},
-            }
-        ],
+        "tool_actions": "JSON",
+        "model_breakdown": "JSON",
     }
 )
+_TOOLS_TYPE = json.dumps("MAP(VARCHAR, JSON)")
+_ENTRIES_TYPE = json.dumps(
+    [{"model": "JSON", "tokens": "MAP(VARCHAR, JSON)", "estimated_cost": {"amount": "JSON"}}]
+)
+_METRICS = {
+    "num_sessions": "v.core_metrics.num_sessions",
+    "lines_added": "v.core_metrics.lines_of_code.added",
+    "lines_removed": "v.core_metrics.lines_of_code.removed",
+    "commits": "v.core_metrics.commits_by_claude_code",
+    "pull_requests": "v.core_metrics.pull_requests_by_claude_code",
+}
 
-# What a shape cannot tell: the day, the actor's name, and the nulls json_structure hides
-# when it merges a list's entries into one shape (a null merges into any type; bool_and
-# skips NULLs: hence the coalesce per entry; a tool's counts holding a null go to Python).
-# Stricter than the contract where that is simpler: a name must hold a visible ASCII character
-# (Python's strip() knows more whitespace than SQL's trim), an entry without estimated_cost
-# takes the Python path. An amount must be finite: DuckDB reads NaN and 1e999, the contract's
-# JSON reader (orjson) refuses the page.
-VALUES_OK = """
-    (v.date = day OR (starts_with(v.date, day) AND substr(v.date, 11, 1) IN ('T', ' ')))
+
+def _count(text: str) -> str:
+    """SQL: the JSON text is a non-negative integer (that fits the table's BIGINT)."""
+    return f"(regexp_full_match({text}, '[0-9]+') AND TRY_CAST({text} AS BIGINT) IS NOT NULL)"
+
+
+def _string(text: str) -> str:
+    return f"starts_with({text}, '\"')"
+
+
+def _all(items: str, check: str) -> str:
+    """SQL: `check` (on `item`) holds for every item of a list; an empty list passes."""
+    return (
+        f"coalesce(list_bool_and(list_transform({items}, lambda item: coalesce({check}, false))), true)"
+    )
+
+
+_TOKEN_KIND_LIST = "[" + ", ".join(f"'{kind}'" for kind in _TOKEN_KINDS) + "]"
+_TOOL_COUNTS_OK = (
+    # an object whose accepted/rejected, where present, are digits ending the value
+    "starts_with(item, '{') AND NOT regexp_matches(item, "
+    "'\"(accepted|rejected)\":([^0-9]|[0-9]+[^0-9,}])')"
+)
+_ENTRY_OK = f"""(
+    {_string("item.model")} AND item.model <> '""'
+    AND list_has_all(map_keys(item.tokens), {_TOKEN_KIND_LIST})
+    AND {_all("map_values(item.tokens)", _count("item"))}
+    AND regexp_full_match(item.estimated_cost.amount, '[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?')
+    AND isfinite(TRY_CAST(item.estimated_cost.amount AS DOUBLE))
+)"""
+
+# What validation.record_problem accepts, in SQL; stricter where that is simpler (those records
+# take the Python path, which accepts them): a name must hold a visible ASCII character (Python's
+# strip() knows more whitespace than SQL's trim), a model entry needs an estimated_cost object
+# with its amount, an accepted/rejected count must be written as plain digits, and an amount
+# must be finite (DuckDB reads NaN and 1e999, the contract's JSON reader refuses the page).
+RECORD_OK = f"""coalesce(
+    (v.date = '"' || day || '"'
+        OR (starts_with(v.date, '"' || day) AND substr(v.date, 12, 1) IN ('T', ' ')))
     AND CASE v.actor.type
-        WHEN 'user_actor' THEN coalesce(regexp_matches(v.actor.email_address, '[!-~]'), false)
-        WHEN 'api_actor' THEN coalesce(regexp_matches(v.actor.api_key_name, '[!-~]'), false)
+        WHEN '"user_actor"' THEN {_string("v.actor.email_address")}
+            AND regexp_matches(v.actor.email_address ->> '$', '[!-~]')
+        WHEN '"api_actor"' THEN {_string("v.actor.api_key_name")}
+            AND regexp_matches(v.actor.api_key_name ->> '$', '[!-~]')
         ELSE false END
-    AND v.core_metrics.num_sessions IS NOT NULL
-    AND v.core_metrics.commits_by_claude_code IS NOT NULL
-    AND v.core_metrics.pull_requests_by_claude_code IS NOT NULL
-    AND v.core_metrics.lines_of_code.added IS NOT NULL
-    AND v.core_metrics.lines_of_code.removed IS NOT NULL
-    AND coalesce(list_bool_and(list_transform(map_values(v.tool_actions), lambda counts:
-        coalesce(NOT contains(counts, 'null'), false))), true)
-    AND coalesce(list_bool_and(list_transform(v.model_breakdown, lambda e: coalesce(
-        e.model <> ''
-        AND e.tokens.input IS NOT NULL AND e.tokens.output IS NOT NULL
-        AND e.tokens.cache_read IS NOT NULL AND e.tokens.cache_creation IS NOT NULL
-        AND isfinite(e.estimated_cost.amount) AND e.estimated_cost.amount >= 0, false))), true)
-"""
-
-
-def _counts(shape: dict, names) -> bool:
-    return all(shape.get(name) == _COUNT for name in names)
-
-
-def _optional(shape: dict, name: str, expected: str) -> bool:
-    return shape.get(name, "NULL") in (expected, "NULL")
-
-
-def _tool_actions_ok(actions) -> bool:
-    if actions in (None, "NULL"):
-        return True
-    return isinstance(actions, dict) and all(
-        isinstance(counts, dict)
-        and all(counts[name] == _COUNT for name in ("accepted", "rejected") if name in counts)
-        for counts in actions.values()
-    )
-
-
-def _model_breakdown_ok(breakdown) -> bool:
-    if breakdown in (None, "NULL", ["NULL"]):
-        return True
-    if not (isinstance(breakdown, list) and len(breakdown) == 1):
-        return False
-    [entry] = breakdown
-    if not isinstance(entry, dict) or entry.get("model") != "VARCHAR":
-        return False
-    tokens, cost = entry.get("tokens"), entry.get("estimated_cost")
-    return (
-        isinstance(tokens, dict)
-        and all(kind in tokens for kind in _TOKEN_KINDS)
-        and all(kind == _COUNT for kind in tokens.values())
-        and isinstance(cost, dict)
-        and cost.get("amount") in (_COUNT, "DOUBLE")
-    )
-
-
-def record_shape_ok(record_shape: str) -> bool:
-    """Whether a record's `json_structure` has the types the contract asks for (SPEC §2;
-    unknown fields are allowed, as in `validation.record_problem`).
-
-    json_structure merges the entries of a list into one shape, and a null merges into any
-    type: VALUES_OK checks what a merge can hide (required values that are null).
-    """
-    return shape_ok(json.loads(record_shape))
-
-
-def shape_ok(shape) -> bool:
-    """Whether a record shape (a parsed `json_structure`) has the contract's types."""
-    if not isinstance(shape, dict) or shape.get("date") != "VARCHAR":
-        return False
-    actor = shape.get("actor")
-    metrics = shape.get("core_metrics")
-    if not isinstance(actor, dict) or actor.get("type") != "VARCHAR":
-        return False
-    # Whichever name the type asks for must be a string (VALUES_OK checks it is there).
-    if not all(actor.get(key, "VARCHAR") == "VARCHAR" for key in ("email_address", "api_key_name")):
-        return False
-    if not isinstance(metrics, dict) or not _counts(
-        metrics, ("num_sessions", "commits_by_claude_code", "pull_requests_by_claude_code")
-    ):
-        return False
-    lines = metrics.get("lines_of_code")
-    return (
-        isinstance(lines, dict)
-        and _counts(lines, ("added", "removed"))
-        and _optional(shape, "customer_type", "VARCHAR")
-        and _optional(shape, "terminal_type", "VARCHAR")
-        and _tool_actions_ok(shape.get("tool_actions"))
-        and _model_breakdown_ok(shape.get("model_breakdown"))
-    )
-
+    AND (v.customer_type IS NULL OR {_string("v.customer_type")})
+    AND (v.terminal_type IS NULL OR {_string("v.terminal_type")})
+    AND {" AND ".join(_count(metric) for metric in _METRICS.values())}
+    AND (v.tool_actions IS NULL OR (starts_with(v.tool_actions, '{{')
+        AND {_all(f"map_values(from_json(v.tool_actions, '{_TOOLS_TYPE}'))", _TOOL_COUNTS_OK)}))
+    AND (v.model_breakdown IS NULL OR (starts_with(v.model_breakdown, '[')
+        AND {_all(f"from_json(v.model_breakdown, '{_ENTRIES_TYPE}')", _ENTRY_OK)}))
+, false)"""
 
 # One parse of the body, without the GIL: the two values the next request needs.
 HEADER_SQL = "SELECT json_extract($body, ['$.has_more', '$.next_page'])"
 
-# A batch of spooled pages: every record with its shape, its verdict and its raw_usage row.
-# A `data` that is null or missing becomes one NULL record (so the page is doubted); a `data`
-# that is not a list fails the statement (so the whole batch is doubted). All three fields of a
-# page are declared: with `data` alone read_json was 15 times slower (DuckDB 1.4/2.0, measured).
-BATCH_TABLE = "raw_page_batch"
-BATCH_SQL = f"""
-CREATE OR REPLACE TEMP TABLE {BATCH_TABLE} AS
+# The records of a batch of spooled pages, each with its verdict. A `data` that is null or
+# missing becomes one NULL record (so its page is doubted); a `data` that is not a list fails
+# the statement. All three fields of a page are declared: with `data` alone read_json was 15
+# times slower (measured, DuckDB 2.0).
+_JUDGED = f"""
 WITH records AS (
     SELECT parse_filename(filename) AS page_file,
            unnest(coalesce(data, [NULL::JSON])) AS record
     FROM read_json($files, columns = {{'data': 'JSON[]', 'has_more': 'JSON', 'next_page': 'JSON'}},
-                   format = 'unstructured',
-                   filename = true, maximum_object_size = {MAX_PAGE_BYTES})
+                   format = 'unstructured', filename = true,
+                   maximum_object_size = {MAX_PAGE_BYTES})
 ),
 parsed AS (
     SELECT page_file, substr(page_file, 1, 10) AS day, record,
-           from_json(record, '{_VALUES}') AS v
+           from_json(record, '{_RECORD_TYPE}') AS v
     FROM records
-)
-SELECT
-    page_file,
-    json_structure(record) AS shape,
-    coalesce({VALUES_OK}, false) AS values_ok,
-    day::DATE AS usage_date,
-    CASE v.actor.type WHEN 'user_actor' THEN v.actor.email_address ELSE v.actor.api_key_name END
-        AS actor,
-    CASE v.actor.type WHEN 'user_actor' THEN 'user' ELSE 'api_key' END AS actor_type,
-    v.customer_type AS customer_type,
-    v.terminal_type AS terminal_type,
-    v.core_metrics.num_sessions AS num_sessions,
-    v.core_metrics.lines_of_code.added AS lines_added,
-    v.core_metrics.lines_of_code.removed AS lines_removed,
-    v.core_metrics.commits_by_claude_code AS commits,
-    v.core_metrics.pull_requests_by_claude_code AS pull_requests,
-    record::VARCHAR AS record_json
-FROM parsed
+),
+judged AS (SELECT *, {RECORD_OK} AS ok FROM parsed)
 """
+OFF_THE_FAST_PATH = "budget_pipeline: record off the fast path"
+
+# Optimistic: one statement stages the batch, and a single doubtful record stops it (DuckDB
+# rolls the statement back); `DOUBTED_SQL` then finds the pages to leave to Python.
+INSERT_SQL = f"""
+INSERT INTO @staging@
+{_JUDGED}
+SELECT
+    day::DATE,
+    CASE v.actor.type WHEN '"user_actor"' THEN v.actor.email_address ->> '$'
+        ELSE v.actor.api_key_name ->> '$' END,
+    CASE v.actor.type WHEN '"user_actor"' THEN 'user' ELSE 'api_key' END,
+    v.customer_type ->> '$',
+    v.terminal_type ->> '$',
+    {", ".join(f"TRY_CAST({metric} AS BIGINT)" for metric in _METRICS.values())},
+    record::VARCHAR
+FROM judged
+WHERE CASE WHEN ok THEN true ELSE error('{OFF_THE_FAST_PATH}') END
+"""
+DOUBTED_SQL = f"{_JUDGED} SELECT DISTINCT page_file FROM judged WHERE NOT ok"
 
 
 def _checked_header(
@@ -261,7 +222,7 @@ class RawPageSink:
         self._batch_cursor = batch_cursor
         self._staging = staging
         self._spool = spool
-        self._shapes: dict[str, bool] = {}
+        self._insert_sql = INSERT_SQL.replace("@staging@", staging)
         self._lock = threading.Lock()
         self._staged_some = threading.Condition(self._lock)
         self._pending: list[_Spooled] = []
@@ -353,46 +314,29 @@ class RawPageSink:
             self.records_staged += staged
 
     def _stage(self, batch: list[_Spooled]) -> int:
-        cursor = self._batch_cursor
+        """DuckDB stages the pages it can prove good, Python the others (and raises)."""
+        files = [str(spooled.path) for spooled in batch]
         try:
-            cursor.execute(BATCH_SQL, {"files": [str(spooled.path) for spooled in batch]})
+            return self._insert(files)
+        except duckdb.Error:
+            pass  # a doubtful record, or a `data` that is not a list: find the pages
+        try:
+            doubted = {
+                name
+                for (name,) in self._batch_cursor.execute(DOUBTED_SQL, {"files": files}).fetchall()
+            }
         except duckdb.Error:
             doubted = {spooled.path.name for spooled in batch}
-        else:
-            shapes = [
-                shape
-                for (shape,) in cursor.execute(
-                    f"SELECT DISTINCT shape FROM {BATCH_TABLE} WHERE shape IS NOT NULL"
-                ).fetchall()
-            ]
-            bad_shapes = [shape for shape in shapes if not self._good(shape)]
-            doubted = {
-                page_file
-                for (page_file,) in cursor.execute(
-                    f"SELECT DISTINCT page_file FROM {BATCH_TABLE} "
-                    "WHERE NOT values_ok OR shape IS NULL OR list_contains($bad, shape)",
-                    {"bad": bad_shapes},
-                ).fetchall()
-            }
-        staged = 0
-        if len(doubted) < len(batch):
-            columns = ", ".join(RAW_USAGE.column_names)
-            [(staged,)] = cursor.execute(
-                f"INSERT INTO {self._staging} SELECT {columns} FROM {BATCH_TABLE} "
-                "WHERE NOT list_contains($doubted, page_file)",
-                {"doubted": sorted(doubted)},
-            ).fetchall()
-        cursor.execute(f"DROP TABLE IF EXISTS {BATCH_TABLE}")
+        good = [spooled for spooled in batch if spooled.path.name not in doubted]
+        staged = self._insert([str(spooled.path) for spooled in good]) if good else 0
         for spooled in batch:
             if spooled.path.name in doubted:
                 staged += self._stage_in_python(spooled)
         return staged
 
-    def _good(self, shape: str) -> bool:
-        """Whether a record shape has the contract's types (judged once per shape)."""
-        if shape not in self._shapes:
-            self._shapes[shape] = record_shape_ok(shape)
-        return self._shapes[shape]
+    def _insert(self, files: list[str]) -> int:
+        [(inserted,)] = self._batch_cursor.execute(self._insert_sql, {"files": files}).fetchall()
+        return inserted
 
     def _stage_in_python(self, spooled: _Spooled) -> int:
         content = spooled.path.read_bytes()
