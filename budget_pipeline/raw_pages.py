@@ -94,9 +94,8 @@ def _string(text: str) -> str:
 
 def _all(items: str, check: str) -> str:
     """SQL: `check` (on `item`) holds for every item of a list; an empty list passes."""
-    return (
-        f"coalesce(list_bool_and(list_transform({items}, lambda item: coalesce({check}, false))), true)"
-    )
+    every = f"list_bool_and(list_transform({items}, lambda item: coalesce({check}, false)))"
+    return f"coalesce({every}, true)"
 
 
 _TOKEN_KIND_LIST = "[" + ", ".join(f"'{kind}'" for kind in _TOKEN_KINDS) + "]"

@@ -48,10 +48,10 @@ from budget_pipeline.warehouse import (
 GROUP = "budget"
 OWNERS = ["team:finops-data"]
 WAREHOUSE_POOL = "duckdb_warehouse"
-# Staged raw_usage rows read back per Pandera call (DuckDB vectors of 2,048 rows): large enough
-# that per-call costs vanish, small enough that a year of a large organisation never sits in
-# memory.
-STAGED_CHUNK_VECTORS = 10
+# Staged raw_usage rows read back per Pandera call (DuckDB vectors of 2,048 rows, ~100,000 rows):
+# large enough that per-call costs vanish, small enough that a year of a large organisation
+# never sits in memory.
+STAGED_CHUNK_VECTORS = 50
 # Seconds between progress lines of a long fetch.
 PROGRESS_EVERY = 30.0
 # Days of priced_usage computed at once (a month of 5,000 seats is ~200k rows).
@@ -117,8 +117,12 @@ def _contract_checked(table: str, frame: pd.DataFrame) -> Iterator[dg.AssetCheck
 
 
 def _staged_frames(connection, staging: str) -> Iterator[pd.DataFrame]:
-    """The staged rows as raw_usage frames, ~20,000 rows at a time (bounded memory)."""
-    result = connection.execute(f"SELECT * FROM {staging}")
+    """The staged rows as raw_usage frames for the Pandera contract, a chunk at a time (bounded
+    memory). record_json comes as its first character, all its contract reads (it must start
+    with '{'): the whole text (~800 bytes a record) tripled the cost of reading it back."""
+    result = connection.execute(
+        f"SELECT * REPLACE (left(record_json, 1) AS record_json) FROM {staging}"
+    )
     while not (frame := result.fetch_df_chunk(STAGED_CHUNK_VECTORS)).empty:
         yield as_contract_dtypes(RAW_USAGE.name, frame)
 

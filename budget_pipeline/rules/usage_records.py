@@ -83,8 +83,9 @@ _MODEL_BREAKDOWN_TYPE = (
 MODEL_USAGE_SQL = f"""
 WITH entries AS (
     SELECT usage_date, actor, actor_type,
-           unnest(from_json(json_extract(record_json, '$.model_breakdown'),
-                            '{_MODEL_BREAKDOWN_TYPE}')) AS entry
+           -- one parse of the record (json_extract first parses it twice: ~20 % slower)
+           unnest(from_json(record_json, '{{"model_breakdown": {_MODEL_BREAKDOWN_TYPE}}}')
+                  .model_breakdown) AS entry
     FROM {RAW_USAGE.qualified_name}
     WHERE usage_date BETWEEN $first AND $last
 )
