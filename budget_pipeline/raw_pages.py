@@ -105,6 +105,17 @@ _TOOL = (
     r'"(?:[^"\\]|\\.)*":\{(?:"(?:accepted|rejected)":[0-9]+(?:,"(?:accepted|rejected)":[0-9]+)?)?\}'
 )
 _TOOLS_OK = f"regexp_full_match(v.tool_actions, '\\{{(?:{_TOOL}(?:,{_TOOL})*)?\\}}')"
+# The common model_breakdown as DuckDB prints it: entries of the spec's shape (SPEC §2, keys in
+# its order, counts of at most 18 digits so they fit BIGINT, an amount without exponent so it is
+# finite). One regular expression, cheap; any other valid shape is judged by _ENTRY_OK.
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_DIGITS = "[0-9]{1,18}"
+_TOKENS = ",".join(f'"{kind}":{_DIGITS}' for kind in _TOKEN_KINDS) + f"(?:,{_STRING}:{_DIGITS})*"
+_ENTRY = (
+    rf'\{{"model":"(?:[^"\\]|\\.)+","tokens":\{{{_TOKENS}\}},'
+    rf'"estimated_cost":\{{(?:"currency":{_STRING},)?"amount":{_DIGITS}(?:\.[0-9]+)?\}}\}}'
+)
+_COMMON_MODELS = rf"regexp_full_match(v.model_breakdown, '\[(?:{_ENTRY}(?:,{_ENTRY})*)?\]')"
 _ENTRY_OK = f"""(
     {_string("item.model")} AND item.model <> '""'
     AND list_has_all(map_keys(item.tokens), {_TOKEN_KIND_LIST})
@@ -131,8 +142,9 @@ RECORD_OK = f"""coalesce(
     AND (v.terminal_type IS NULL OR {_string("v.terminal_type")})
     AND {" AND ".join(_count(metric) for metric in _METRICS.values())}
     AND (v.tool_actions IS NULL OR {_TOOLS_OK})
-    AND (v.model_breakdown IS NULL OR (starts_with(v.model_breakdown, '[')
-        AND {_all(f"from_json(v.model_breakdown, '{_ENTRIES_TYPE}')", _ENTRY_OK)}))
+    AND CASE WHEN v.model_breakdown IS NULL OR {_COMMON_MODELS} THEN true
+        ELSE starts_with(v.model_breakdown, '[')
+            AND {_all(f"from_json(v.model_breakdown, '{_ENTRIES_TYPE}')", _ENTRY_OK)} END
 , false)"""
 
 # One parse of the body, without the GIL: the two values the next request needs.
