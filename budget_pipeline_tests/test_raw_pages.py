@@ -354,3 +354,20 @@ def test_an_error_of_a_background_batch_stops_the_fetching_threads(connection, m
         with pytest.raises(BadResponseError, match=r"^2026-03-04 page 1 record 1: "):
             sink.flush()
     assert staged(connection).empty
+
+
+def test_entries_in_another_key_order_still_take_the_fast_path(connection):
+    entry = record()["model_breakdown"][0]
+    reordered = record(
+        model_breakdown=[
+            {
+                "estimated_cost": {"amount": 7.5, "currency": "USD"},
+                "tokens": dict(reversed(list(entry["tokens"].items()))),
+                "model": entry["model"],
+            }
+        ]
+    )
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        assert staged_in_one_batch(sink, page([record(), reordered])) == 2
+    assert sink.pages_in_python == 0
+    assert_same_rows(staged(connection), [record(), reordered])
