@@ -35,7 +35,7 @@ class AnalyticsApiResource(dg.ConfigurableResource):
     base_url: str = Field(default=DEFAULT_BASE_URL, description="API base URL (proxies, tests)")
     api_key: str | None = Field(default=None, description="Admin key; set it through an EnvVar")
     max_concurrent_days: int = Field(
-        default=16, description="days fetched at once in a backfill (benchmarks/backfill.py)"
+        default=16, description="days fetched at once (benchmarks/fetch_and_stage.py)"
     )
     page_limit: int = Field(default=1000, description="records per page (the API's maximum)")
     timeout_seconds: float = Field(default=30.0, description="connect/read timeout of one request")
