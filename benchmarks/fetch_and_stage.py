@@ -13,8 +13,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,10 +20,11 @@ from pathlib import Path
 
 import duckdb
 
+# run as a script, this folder is on sys.path: the same server and key as backfill.py
+from backfill import API_KEY, start_server
+
 from budget_pipeline import raw_pages, warehouse
 from budget_pipeline.api.client import AnalyticsClient
-
-API_KEY = "sk-ant-admin-benchmark"
 
 
 class CursorOnlySink:
@@ -57,23 +56,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 16, 32])
     args = parser.parse_args()
     days = [dt.date(2026, 7, 1) + dt.timedelta(days=k) for k in range(args.days)]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "budget_pipeline.demo.server",
-            "--seats",
-            str(args.seats),
-            "--latency",
-            str(args.latency),
-            "--api-key",
-            API_KEY,
-            "--cache-pages",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    base_url = server.stdout.readline().strip()
+    server, base_url = start_server(args.seats, args.latency)
     results = []
     try:
         with (
