@@ -35,6 +35,7 @@ import duckdb
 
 from budget_pipeline.api.client import parsed_records
 from budget_pipeline.api.errors import BadResponseError
+from budget_pipeline.api.validation import TOKEN_KINDS
 from budget_pipeline.rules.usage_records import raw_usage_rows
 from budget_pipeline.warehouse import RAW_USAGE, insert_frame
 
@@ -48,8 +49,6 @@ MAX_SPOOLED_BYTES = 4 * FLUSH_BYTES
 # Python path with their batch. It also reads with buffers of twice this size per thread:
 # 256 MB needed 512 MB and broke the warehouse's memory_limit.
 MAX_PAGE_BYTES = 16 * 1024 * 1024
-
-_TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
 
 # Every value the checks judge is read as JSON text (as DuckDB's JSON writer prints it: minified,
 # strings quoted), because DuckDB's typed reads are lax ("4", 4.5 and true all read as BIGINT 4)
@@ -97,20 +96,19 @@ def _all(items: str, check: str) -> str:
     return f"coalesce({every}, true)"
 
 
-_TOKEN_KIND_LIST = "[" + ", ".join(f"'{kind}'" for kind in _TOKEN_KINDS) + "]"
+# A JSON string as DuckDB prints it.
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_TOKEN_KIND_LIST = "[" + ", ".join(f"'{kind}'" for kind in TOKEN_KINDS) + "]"
 # tool_actions as DuckDB prints it (minified): an object of tools, each an object of at most an
 # accepted and a rejected count, in digits. One regular expression instead of parsing the
 # text again (that was a quarter of the batch's CPU); other tool shapes take the Python path.
-_TOOL = (
-    r'"(?:[^"\\]|\\.)*":\{(?:"(?:accepted|rejected)":[0-9]+(?:,"(?:accepted|rejected)":[0-9]+)?)?\}'
-)
+_TOOL = rf'{_STRING}:\{{(?:"(?:accepted|rejected)":[0-9]+(?:,"(?:accepted|rejected)":[0-9]+)?)?\}}'
 _TOOLS_OK = f"regexp_full_match(v.tool_actions, '\\{{(?:{_TOOL}(?:,{_TOOL})*)?\\}}')"
 # The common model_breakdown as DuckDB prints it: entries of the spec's shape (SPEC §2, keys in
 # its order, counts of at most 18 digits so they fit BIGINT, an amount without exponent so it is
 # finite). One regular expression, cheap; any other valid shape is judged by _ENTRY_OK.
-_STRING = r'"(?:[^"\\]|\\.)*"'
 _DIGITS = "[0-9]{1,18}"
-_TOKENS = ",".join(f'"{kind}":{_DIGITS}' for kind in _TOKEN_KINDS) + f"(?:,{_STRING}:{_DIGITS})*"
+_TOKENS = ",".join(f'"{kind}":{_DIGITS}' for kind in TOKEN_KINDS) + f"(?:,{_STRING}:{_DIGITS})*"
 _ENTRY = (
     rf'\{{"model":"(?:[^"\\]|\\.)+","tokens":\{{{_TOKENS}\}},'
     rf'"estimated_cost":\{{(?:"currency":{_STRING},)?"amount":{_DIGITS}(?:\.[0-9]+)?\}}\}}'
@@ -209,10 +207,10 @@ def _checked_header(
 
 
 class _Spooled:
-    __slots__ = ("day", "page", "path", "size")
+    __slots__ = ("day", "page", "path")
 
-    def __init__(self, day: dt.date, page: int, path: Path, size: int):
-        self.day, self.page, self.path, self.size = day, page, path, size
+    def __init__(self, day: dt.date, page: int, path: Path):
+        self.day, self.page, self.path = day, page, path
 
 
 class RawPageSink:
@@ -264,7 +262,7 @@ class RawPageSink:
         path = self._spool / f"{day.isoformat()}_{page:05d}.json"
         path.write_bytes(content)
         with self._lock:
-            self._pending.append(_Spooled(day, page, path, len(content)))
+            self._pending.append(_Spooled(day, page, path))
             self._pending_bytes += len(content)
             self._stage_in_background_if_due()
             while self._pending_bytes > MAX_SPOOLED_BYTES and self._error is None:

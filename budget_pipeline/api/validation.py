@@ -16,7 +16,8 @@ from budget_pipeline.api.errors import BadResponseError
 
 _CORE_COUNTS = ("num_sessions", "commits_by_claude_code", "pull_requests_by_claude_code")
 _LINE_COUNTS = ("added", "removed")
-_TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
+# The token kinds every model entry must report (SPEC §2).
+TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
 
 
 class Page(NamedTuple):
@@ -118,7 +119,7 @@ def _model_breakdown_problem(breakdown: object) -> str | None:
         tokens = entry.get("tokens")
         if not isinstance(tokens, dict):
             return f"{where}.tokens is {_show(tokens)} (must be an object)"
-        for kind in _TOKEN_KINDS:
+        for kind in TOKEN_KINDS:
             if kind not in tokens:
                 return f"{where}.tokens.{kind} is missing"
         for kind, value in tokens.items():
