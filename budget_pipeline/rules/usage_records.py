@@ -38,11 +38,6 @@ def actor_of(record: dict) -> tuple[str, str]:
 
 def raw_usage_rows(day: dt.date, records: Iterable[dict]) -> pd.DataFrame:
     """One row per record; the record itself is kept verbatim in `record_json`."""
-    return raw_usage_frame(raw_usage_tuples(day, records))
-
-
-def raw_usage_tuples(day: dt.date, records: Iterable[dict]) -> list[tuple]:
-    """The rows of raw_usage_rows as plain tuples, in the table's column order."""
     rows = []
     for record in records:
         actor, actor_type = actor_of(record)
@@ -63,11 +58,7 @@ def raw_usage_tuples(day: dt.date, records: Iterable[dict]) -> list[tuple]:
                 orjson.dumps(record).decode(),
             )
         )
-    return rows
-
-
-def raw_usage_frame(rows: list[tuple] | None = None) -> pd.DataFrame:
-    frame = pd.DataFrame(rows or [], columns=RAW_USAGE.column_names)
+    frame = pd.DataFrame(rows, columns=RAW_USAGE.column_names)
     frame["usage_date"] = frame["usage_date"].astype("datetime64[ns]")
     for column in ("num_sessions", "lines_added", "lines_removed", "commits", "pull_requests"):
         frame[column] = frame[column].astype("int64")
