@@ -23,8 +23,10 @@ import duckdb
 # run as a script, this folder is on sys.path: the same server and key as backfill.py
 from backfill import API_KEY, start_server
 
-from budget_pipeline import raw_pages, warehouse
-from budget_pipeline.api.client import AnalyticsClient
+from budget_pipeline.ingest import page_staging as raw_pages
+from budget_pipeline.ingest.client import AnalyticsClient
+from budget_pipeline.warehouse import connection as warehouse
+from budget_pipeline.warehouse.tables import RAW_USAGE
 
 
 class CursorOnlySink:
@@ -63,11 +65,11 @@ def main() -> None:
             tempfile.TemporaryDirectory() as work,
             warehouse.connect(str(Path(work) / "stage.duckdb")) as connection,
         ):
-            staging = warehouse.staging_table(warehouse.RAW_USAGE)
+            staging = warehouse.staging_table(RAW_USAGE)
             for concurrency in [max(args.concurrency), *args.concurrency]:
                 connection.execute(
                     f"CREATE OR REPLACE TABLE {staging} AS "
-                    f"SELECT * FROM {warehouse.RAW_USAGE.qualified_name} LIMIT 0"
+                    f"SELECT * FROM {RAW_USAGE.qualified_name} LIMIT 0"
                 )
                 with AnalyticsClient(base_url, API_KEY, max_concurrent_days=concurrency) as client:
                     started, cpu = time.perf_counter(), cpu_seconds()

@@ -7,21 +7,21 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-from dagster._core.storage.tags import (
+
+from budget_pipeline.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
-
-from budget_pipeline.defs.assets import budget_assets
-from budget_pipeline.defs.config_sources import config_sources
+from budget_pipeline.defs.budget.assets import budget_assets
+from budget_pipeline.defs.config_files.assets import config_sources
 from budget_pipeline.defs.resources import (
     AnalyticsApiResource,
     ConfigFilesResource,
-    WarehouseIOManager,
     WarehouseResource,
 )
 from budget_pipeline.demo.organisation import SyntheticOrganisation
 from budget_pipeline.demo.server import UsageApiServer
+from budget_pipeline.warehouse.io_manager import WarehouseIOManager
 
 TEST_API_KEY = "sk-ant-admin-TEST-7f3a9c"
 TEST_ORGANISATION = SyntheticOrganisation(seats=40, seed=11)

@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from budget_pipeline.warehouse import Table
+from budget_pipeline.warehouse.tables import Table
 
 PREVIEW_ROWS = 10
 

@@ -4,7 +4,7 @@ import os
 import dagster as dg
 from pydantic import Field
 
-from budget_pipeline import webhook
+from budget_pipeline.notify import webhook
 
 WEBHOOK_ENV = "BUDGET_PIPELINE_ALERT_WEBHOOK"
 WEBSERVER_URL_ENV = "BUDGET_PIPELINE_WEBSERVER_URL"

@@ -1,25 +1,20 @@
-import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
-from dagster._core.events import DagsterEventType
-from dagster._core.storage.dagster_run import FINISHED_STATUSES, DagsterRunStatus
-from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
-from dagster._core.storage.runs import SqliteRunStorage
-from dagster_duckdb import DuckDBIOManager
-from dagster_duckdb.io_manager import DuckDbClient
-from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 from pydantic import Field
 
-from budget_pipeline import warehouse
-from budget_pipeline.api.client import AnalyticsClient, RetryPolicy
+from budget_pipeline.defs.notifier import notifier_from_environment
+from budget_pipeline.ingest.client import AnalyticsClient, RetryPolicy
 from budget_pipeline.report import files as report_files
 from budget_pipeline.rules import config_files
+from budget_pipeline.warehouse import connection as warehouse
+from budget_pipeline.warehouse.io_manager import WarehouseIOManager
+from budget_pipeline.warehouse.tables import SCHEMA
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEMO_API_KEY = "sk-ant-admin-demo"
@@ -119,121 +114,6 @@ class ReportsResource(dg.ConfigurableResource):
     )
 
 
-class _AtomicDuckDbClient(DuckDbClient):
-    """dagster-duckdb deletes a partition range and inserts its rows in two statements; a crash
-    between them would leave those days empty. One transaction makes the replacement atomic."""
-
-    @staticmethod
-    @contextmanager
-    def connect(context, _table_slice):
-        with (
-            warehouse.connect(context.resource_config["database"]) as connection,
-            warehouse.transaction(connection),
-        ):
-            yield connection
-
-    @staticmethod
-    def ensure_schema_exists(context, table_slice, connection) -> None:
-        # warehouse.connect already created the schema and every table from the contract.
-        pass
-
-
-class _WarehouseFrameHandler(DuckDBPandasTypeHandler):
-    """Writes into tables created from the contract (so types never depend on a day's data and
-    a day without rows is still a written day) and reads dates back as pandas datetimes."""
-
-    def handle_output(self, context, table_slice: TableSlice, obj: pd.DataFrame, connection):
-        warehouse.insert_frame(connection, warehouse.TABLES[table_slice.table], obj)
-        return {"dagster/partition_row_count": len(obj)} if context.has_partition_key else {}
-
-    def load_input(self, context, table_slice: TableSlice, connection) -> pd.DataFrame:
-        frame = super().load_input(context, table_slice, connection)
-        return warehouse.as_contract_dtypes(table_slice.table, frame)
-
-
-class WarehouseIOManager(DuckDBIOManager):
-    """DuckDB IO manager for the budget tables: atomic day replacement, contract-typed tables."""
-
-    @staticmethod
-    def type_handlers() -> Sequence[DbTypeHandler]:
-        return [_WarehouseFrameHandler()]
-
-    @staticmethod
-    def default_load_type() -> type | None:
-        return pd.DataFrame
-
-    def create_io_manager(self, context) -> DbIOManager:
-        if context.instance is not None:
-            release_pool_slots_of_dead_runs(context.instance, context.log)
-        return DbIOManager(
-            db_client=_AtomicDuckDbClient(),
-            database=self.database,
-            schema=self.schema_,
-            type_handlers=self.type_handlers(),
-            default_load_type=self.default_load_type(),
-            io_manager_name="WarehouseIOManager",
-        )
-
-
-# The newest unfinished runs looked at by each run: a killed run is noticed by the next one.
-UNFINISHED_RUNS_CHECKED = 50
-
-
-def _process_is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def release_pool_slots_of_dead_runs(instance: dg.DagsterInstance, log=None) -> list[str]:
-    """Free the `duckdb_warehouse` pool slots held by runs whose process is gone, and mark every
-    run whose process is gone as failed (a run killed between two steps holds no slot, but would
-    show as started forever).
-
-    A run killed mid-step (SIGKILL, OOM, a reboot) never frees its pool slot, and Dagster only
-    frees slots of dead runs through the daemon's run monitoring, so every later run would wait
-    on "Step blocked by limit for pool duckdb_warehouse" forever. DuckDB releases a dead
-    process's file lock by itself; this makes the pool follow the same rule. Only for instances
-    on local SQLite storage, whose runs all ran on this machine (so a pid can be checked).
-    Returns the ids of the runs whose slots were freed.
-    """
-    if not isinstance(instance.run_storage, SqliteRunStorage):
-        return []
-    log = log or logging.getLogger("budget_pipeline.warehouse")
-    released = []
-    unfinished = instance.get_run_ids(
-        filters=dg.RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]),
-        limit=UNFINISHED_RUNS_CHECKED,
-    )
-    for run_id in sorted(
-        set(instance.event_log_storage.get_concurrency_run_ids()) | set(unfinished)
-    ):
-        run = instance.get_run_by_id(run_id)
-        if run is None or run.status in FINISHED_STATUSES:
-            pass
-        elif run.status in (DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING):
-            starts = instance.all_logs(run_id, of_type=DagsterEventType.RUN_START)
-            pids = {e.dagster_event.pid for e in starts if e.dagster_event and e.dagster_event.pid}
-            if not pids or any(_process_is_alive(pid) for pid in pids):
-                continue
-            instance.report_run_failed(
-                run,
-                message=f"The run's process (pid {', '.join(map(str, sorted(pids)))}) died "
-                "without ending the run; marked failed (and its warehouse pool slot, if it held "
-                "one, freed).",
-            )
-        else:
-            continue
-        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
-        log.warning(f"run {run_id}: its process is gone; marked failed, its pool slot freed")
-        released.append(run_id)
-    return released
-
-
 def source_from_environment() -> str:
     """SPEC §6: `api` when a key is set, else `demo`, unless BUDGET_PIPELINE_SOURCE says."""
     default = "api" if os.environ.get("ANTHROPIC_ADMIN_API_KEY") else "demo"
@@ -253,5 +133,12 @@ def build_resources() -> dict[str, object]:
         "config_files": ConfigFilesResource(directory=str(config_files.config_dir())),
         "warehouse": WarehouseResource(path=duckdb_path),
         "reports": ReportsResource(directory=report_files.reports_dir()),
-        "io_manager": WarehouseIOManager(database=duckdb_path, schema=warehouse.SCHEMA),
+        "io_manager": WarehouseIOManager(database=duckdb_path, schema=SCHEMA),
     }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={**build_resources(), "alert_notifier": notifier_from_environment()}
+    )

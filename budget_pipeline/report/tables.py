@@ -12,7 +12,7 @@ import pandas as pd
 
 from budget_pipeline.report.month import Month
 from budget_pipeline.rules.spend import HISTORY_DAYS
-from budget_pipeline.warehouse import (
+from budget_pipeline.warehouse.tables import (
     DAILY_SPEND,
     IDLE_SEATS,
     PRICED_USAGE,

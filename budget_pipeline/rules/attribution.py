@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from budget_pipeline.warehouse import WORKSTREAM_COST
+from budget_pipeline.warehouse.tables import WORKSTREAM_COST
 
 UNASSIGNED = "Unassigned"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from budget_pipeline.rules.attribution import workstream_of
-from budget_pipeline.warehouse import IDLE_SEATS
+from budget_pipeline.warehouse.tables import IDLE_SEATS
 
 COMPLETELY_IDLE = "completely idle"
 BARELY_ACTIVE = "barely active"

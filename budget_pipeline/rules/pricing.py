@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from budget_pipeline.rules.config_files import PRICE_COLUMNS
-from budget_pipeline.warehouse import PRICED_USAGE
+from budget_pipeline.warehouse.tables import PRICED_USAGE
 
 PRICE_TABLE = "price_table"
 API_ESTIMATE = "api_estimate"

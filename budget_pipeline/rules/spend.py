@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from budget_pipeline.rules.attribution import workstream_of
-from budget_pipeline.warehouse import DAILY_SPEND
+from budget_pipeline.warehouse.tables import DAILY_SPEND
 
 HISTORY_DAYS = 7
 

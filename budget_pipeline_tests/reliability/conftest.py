@@ -11,9 +11,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from budget_pipeline import cli
+from budget_pipeline.cli import main as cli
 from budget_pipeline.demo.server import UsageApiServer
-from budget_pipeline.warehouse import TABLES
+from budget_pipeline.warehouse.tables import TABLES
 from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION, Pipeline
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -10,13 +10,11 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-from dagster._core.events import DagsterEvent, DagsterEventType
 
-from budget_pipeline.defs import resources
 from budget_pipeline.defs.metadata import table_asset_metadata
 from budget_pipeline.defs.partitions import daily_partitions
-from budget_pipeline.defs.resources import WarehouseIOManager
-from budget_pipeline.warehouse import RAW_USAGE, TABLES
+from budget_pipeline.warehouse import housekeeping, io_manager
+from budget_pipeline.warehouse.tables import RAW_USAGE, TABLES
 from budget_pipeline_tests.reliability.conftest import (
     REFERENCE_END,
     REFERENCE_START,
@@ -36,9 +34,9 @@ START, END = "2026-03-02", "2026-03-04"
 def test_a_frame_that_cannot_be_inserted_leaves_the_previous_rows(tmp_path, reference):
     database = tmp_path / "warehouse.duckdb"
     reference.copy_to(database)
-    manager = WarehouseIOManager(database=str(database), schema="budget").create_io_manager(
-        dg.build_init_resource_context()
-    )
+    manager = io_manager.WarehouseIOManager(
+        database=str(database), schema="budget"
+    ).create_io_manager(dg.build_init_resource_context())
     context = dg.build_output_context(
         asset_key=dg.AssetKey("raw_usage"),
         definition_metadata=table_asset_metadata(RAW_USAGE),
@@ -63,7 +61,7 @@ def test_a_frame_that_cannot_be_inserted_leaves_the_previous_rows(tmp_path, refe
 
 def test_a_write_failing_after_the_delete_rolls_the_delete_back(pipeline, reference, monkeypatch):
     reference.copy_to(pipeline.duckdb_file)
-    insert = resources._WarehouseFrameHandler.handle_output
+    insert = io_manager._WarehouseFrameHandler.handle_output
     seen_after_delete = []
 
     def insert_then_fail(self, context, table_slice, obj, connection):
@@ -80,7 +78,7 @@ def test_a_write_failing_after_the_delete_rolls_the_delete_back(pipeline, refere
             raise OSError("No space left on device")
         return insert(self, context, table_slice, obj, connection)
 
-    monkeypatch.setattr(resources._WarehouseFrameHandler, "handle_output", insert_then_fail)
+    monkeypatch.setattr(io_manager._WarehouseFrameHandler, "handle_output", insert_then_fail)
 
     result = pipeline.materialize(START, END, raise_on_error=False)
 
@@ -110,7 +108,7 @@ def newest_run(home):
         written = {
             entry.dagster_event.asset_key.path[-1]
             for entry in instance.all_logs(
-                runs[0].run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+                runs[0].run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
             )
         }
         return runs[0], written
@@ -211,7 +209,7 @@ def _started_run(instance: dg.DagsterInstance, name: str, pid: int) -> dg.Dagste
     )
     run = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
     instance.report_dagster_event(
-        DagsterEvent(DagsterEventType.RUN_START.value, job_name=run.job_name, pid=pid),
+        dg.DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name=run.job_name, pid=pid),
         run_id=run.run_id,
     )
     return run
@@ -232,6 +230,6 @@ def test_a_run_killed_between_steps_holds_no_slot_and_is_still_marked_failed(tmp
         alive = _started_run(instance, "still_running", os.getpid())
         assert not instance.event_log_storage.get_concurrency_run_ids()
 
-        assert resources.release_pool_slots_of_dead_runs(instance) == [killed.run_id]
+        assert housekeeping.fail_dead_runs(instance) == [killed.run_id]
         assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
         assert instance.get_run_by_id(alive.run_id).status == dg.DagsterRunStatus.STARTED

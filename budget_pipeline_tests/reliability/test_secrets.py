@@ -4,7 +4,6 @@ output, the Dagster event log, run config, tags, snapshots, or any file the inst
 import datetime as dt
 
 import dagster as dg
-from dagster._serdes import serialize_value
 
 from budget_pipeline.demo.server import Fault, UsageApiServer
 from budget_pipeline_tests.conftest import TEST_ORGANISATION
@@ -25,9 +24,9 @@ def instance_texts(home) -> list[str]:
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for run in instance.get_runs():
             texts += [repr(run.run_config), repr(run.tags), repr(run)]
-            texts.append(serialize_value(instance.get_job_snapshot(run.job_snapshot_id)))
+            texts.append(dg.serialize_value(instance.get_job_snapshot(run.job_snapshot_id)))
             plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
-            texts.append(serialize_value(plan))
+            texts.append(dg.serialize_value(plan))
             for entry in instance.all_logs(run.run_id):
                 texts += [entry.message, entry.user_message, repr(entry.error_info)]
                 texts.append(repr(entry.dagster_event))

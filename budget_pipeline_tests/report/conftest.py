@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from budget_pipeline.defs.assets import budget_assets
-from budget_pipeline.defs.config_sources import config_sources
-from budget_pipeline.defs.report import budget_report
+from budget_pipeline.defs.budget.assets import budget_assets
+from budget_pipeline.defs.config_files.assets import config_sources
+from budget_pipeline.defs.report.assets import budget_report
 from budget_pipeline.defs.resources import ReportsResource
 from budget_pipeline.demo.server import UsageApiServer
 from budget_pipeline.report.files import ReportFiles

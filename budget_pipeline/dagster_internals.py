@@ -1,0 +1,30 @@
+"""Every private Dagster name the project uses, in one place.
+
+Dagster moves its internals between releases; `budget_pipeline_tests/test_dagster_internals.py`
+imports each name and checks it still does what the project relies on, so an upgrade that moves
+one fails there, loudly, instead of somewhere in a run.
+"""
+
+from dagster._core.definitions.data_version import StaleStatus
+from dagster._core.definitions.observe import observe
+from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
+from dagster._core.storage.runs import SqliteRunStorage
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from dagster._utils.test.data_versions import get_stale_status_resolver
+from dagster_duckdb.io_manager import DuckDbClient
+
+__all__ = [
+    "ASSET_PARTITION_RANGE_END_TAG",
+    "ASSET_PARTITION_RANGE_START_TAG",
+    "DbIOManager",
+    "DbTypeHandler",
+    "DuckDbClient",
+    "SqliteRunStorage",
+    "StaleStatus",
+    "TableSlice",
+    "get_stale_status_resolver",
+    "observe",
+]

@@ -1,0 +1,568 @@
+"""The five daily assets of the `budget` group (SPEC §4, §5).
+
+Every asset covers a run's whole partition range at once (`BackfillPolicy.single_run()`), so a
+backfill of 90 days is one fetch loop and one vectorised pass, not 90 of each.
+"""
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from budget_pipeline.defs.budget import checks
+from budget_pipeline.defs.config_files.assets import prices_csv, seats_csv, workstreams_csv
+from budget_pipeline.defs.metadata import PREVIEW_ROWS, markdown_preview, table_asset_metadata
+from budget_pipeline.defs.partitions import daily_partitions, days_of, first_day
+from budget_pipeline.defs.resources import (
+    AnalyticsApiResource,
+    ConfigFilesResource,
+    WarehouseResource,
+)
+from budget_pipeline.ingest.client import ApiError
+from budget_pipeline.ingest.page_staging import raw_page_sink
+from budget_pipeline.ingest.records import model_usage
+from budget_pipeline.rules.attribution import LEDGER_FOLLOW_UP_DAYS, unassigned_share
+from budget_pipeline.rules.attribution import workstream_cost as cost_by_workstream
+from budget_pipeline.rules.config_files import ConfigFileError
+from budget_pipeline.rules.idle_seats import IdleSeatRules, verdict_days, window_start
+from budget_pipeline.rules.idle_seats import idle_seats as listed_idle_seats
+from budget_pipeline.rules.pricing import API_ESTIMATE, price_usage
+from budget_pipeline.rules.spend import HISTORY_DAYS, AlertThresholds, day_totals, top_movers
+from budget_pipeline.rules.spend import daily_spend as spend_with_alert
+from budget_pipeline.warehouse.connection import staged_replacement, staging_table
+from budget_pipeline.warehouse.tables import (
+    DAILY_SPEND,
+    IDLE_SEATS,
+    PRICED_USAGE,
+    RAW_USAGE,
+    WORKSTREAM_COST,
+    Table,
+    as_contract_dtypes,
+)
+
+GROUP = "budget"
+OWNERS = ["team:finops-data"]
+WAREHOUSE_POOL = "duckdb_warehouse"
+# Staged raw_usage rows read back per Pandera call (DuckDB vectors of 2,048 rows, ~100,000 rows):
+# large enough that per-call costs vanish, small enough that a year of a large organisation
+# never sits in memory.
+STAGED_CHUNK_VECTORS = 50
+# Seconds between progress lines of a long fetch.
+PROGRESS_EVERY = 30.0
+# Days of priced_usage computed at once (a month of 5,000 seats is ~200k rows).
+PRICE_CHUNK_DAYS = 31
+
+
+class SpendAlertConfig(dg.Config):
+    """Thresholds of the combined spend alert (SPEC §4.4)."""
+
+    floor_usd: float = Field(default=50.0, description="stay quiet below this day total")
+    same_weekday_ratio: float = Field(default=1.6, description="today / same weekday last week")
+    ma7_ratio: float = Field(default=1.5, description="today / mean of the 7 previous days")
+    max_unassigned_share: float = Field(
+        default=0.15, description="warn when Unassigned exceeds this share of a day's spend"
+    )
+
+
+class IdleSeatsConfig(dg.Config):
+    """What counts as an idle seat (SPEC §4.3)."""
+
+    window_days: int = Field(default=14, description="trailing window, as-of day included")
+    min_lines: int = Field(default=20, description="fewer lines added than this: barely active")
+
+
+def _budget_asset(
+    table: Table, *, kinds: set[str], warnings: Sequence[dg.AssetCheckSpec] = (), **kwargs
+) -> Callable:
+    return dg.asset(
+        name=table.name,
+        description=table.description,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=kinds,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        metadata=table_asset_metadata(table),
+        pool=WAREHOUSE_POOL,
+        check_specs=[checks.schema_check_spec(table.name), *warnings],
+        **kwargs,
+    )
+
+
+@contextmanager
+def _failing_clearly() -> Iterator[None]:
+    """Bad config files and API errors end the run with their own message, not a stack trace."""
+    try:
+        yield
+    except (ConfigFileError, ApiError) as error:
+        raise dg.Failure(description=str(error)) from error
+
+
+def _contract_checked(table: str, frame: pd.DataFrame) -> Iterator[dg.AssetCheckResult]:
+    """The blocking schema check, before anything is written: on failure the check is reported
+    with its failure cases and the step fails, so the IO manager never sees the frame."""
+    result = checks.schema_check(table, frame)
+    if not result.passed:
+        yield result
+        raise dg.Failure(
+            description=f"{table} breaks its Pandera contract "
+            f"({result.metadata['failure_cases'].value} failure cases, see the check "
+            f"{result.check_name}); nothing was written",
+        )
+
+
+def _staged_frames(connection, staging: str) -> Iterator[pd.DataFrame]:
+    """The staged rows as raw_usage frames for the Pandera contract, a chunk at a time (bounded
+    memory). record_json comes as its first character, all its contract reads (it must start
+    with '{'): the whole text (~800 bytes a record) tripled the cost of reading it back."""
+    result = connection.execute(
+        f"SELECT * REPLACE (left(record_json, 1) AS record_json) FROM {staging}"
+    )
+    while not (frame := result.fetch_df_chunk(STAGED_CHUNK_VECTORS)).empty:
+        yield as_contract_dtypes(RAW_USAGE.name, frame)
+
+
+def _day_key(day: pd.Timestamp) -> str:
+    return day.strftime("%Y-%m-%d")
+
+
+def _add_range_metadata(
+    context: dg.AssetExecutionContext,
+    days: pd.DatetimeIndex,
+    per_day: dict[str, dict],
+    summary: dict[str, object],
+) -> None:
+    """Each day's own numbers on its partition (the UI plots them over partitions); the run's
+    summary (totals, preview) only on the last day's, the materialisation the UI shows first.
+
+    A range run writes one event per partition: metadata given to the whole output would be
+    copied into every one of them (a 90-day backfill wrote its preview 90 times per asset, and
+    each day claimed the range's row count).
+    """
+    last = _day_key(days[-1])
+    summary = {"range": f"{_day_key(days[0])} … {last} ({len(days)} days)", **summary}
+    for day in days:
+        key = _day_key(day)
+        numbers = per_day.get(key, {"dagster/row_count": 0})
+        context.add_asset_metadata(
+            {**numbers, **summary} if key == last else numbers, partition_key=key
+        )
+
+
+class _Progress:
+    """A line every PROGRESS_EVERY seconds and one at the end, not one per day: each line in
+    the run's log is an event-log write, which a 90-day backfill would pay 90 times."""
+
+    def __init__(self, log, days: int):
+        self.log, self.days = log, days
+        self.done = 0
+        self.started = self.last = time.monotonic()
+
+    def day_done(self, records_staged: int) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY and self.done < self.days:
+            self.last = now
+            self.log.info(
+                f"fetched {self.done} of {self.days} days ({records_staged:,} records staged)"
+            )
+
+    def finished(self, records_staged: int, pages_in_python: int) -> None:
+        elapsed = time.monotonic() - self.started
+        self.log.info(
+            f"fetched and staged {self.done} days ({records_staged:,} records) in {elapsed:.1f} s"
+            + (f"; {pages_in_python} page(s) parsed in Python" if pages_in_python else "")
+        )
+
+
+@_budget_asset(RAW_USAGE, kinds={"httpx", "duckdb", "pandas"})
+def raw_usage(
+    context: dg.AssetExecutionContext,
+    analytics_api: AnalyticsApiResource,
+    warehouse: WarehouseResource,
+):
+    """Each day is fetched whole (every page) or the run fails; nothing partial is written.
+
+    Days are staged as they arrive and swapped in at the end in one transaction: memory stays
+    bounded by the days in flight, and a failure anywhere leaves the warehouse as it was.
+    """
+    days = days_of(context.partition_time_window)
+    staging = staging_table(RAW_USAGE)
+    with (
+        _failing_clearly(),
+        analytics_api.client(logger=context.log) as client,
+        warehouse.connect() as connection,
+        staged_replacement(connection, RAW_USAGE, days[0].date(), days[-1].date()),
+    ):
+        progress = _Progress(context.log, len(days))
+        # The fetching threads spool pages; DuckDB stages them a batch at a time in the
+        # background while the next days are fetched (raw_pages.py).
+        with raw_page_sink(connection, staging, client.max_concurrent_days) as sink:
+            for _day, _ in client.load_days([d.date() for d in days], sink):
+                progress.day_done(sink.records_staged)
+            sink.flush()
+        # The Pandera contract on every staged row, before anything is swapped in.
+        rows = 0
+        for frame in _staged_frames(connection, staging):
+            yield from _contract_checked("raw_usage", frame)
+            rows += len(frame)
+        per_day = {
+            _day_key(pd.Timestamp(day)): {
+                "dagster/row_count": records,
+                "actors": actors,
+                "sessions": int(sessions),
+            }
+            for day, records, actors, sessions in connection.execute(
+                f"SELECT usage_date, count(*), count(DISTINCT actor), sum(num_sessions) "
+                f"FROM {staging} GROUP BY usage_date"
+            ).fetchall()
+        }
+        preview = connection.execute(
+            f"SELECT * EXCLUDE (record_json) FROM {staging} "
+            f"ORDER BY usage_date, actor LIMIT {PREVIEW_ROWS}"
+        ).fetchdf()
+        progress.finished(sink.records_staged, sink.pages_in_python)
+    _add_range_metadata(
+        context,
+        days,
+        per_day,
+        {
+            "range_row_count": rows,
+            "days_without_usage": len(days) - len(per_day),
+            "preview": markdown_preview(preview),
+        },
+    )
+    yield dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=checks.schema_check_name("raw_usage"),
+                passed=True,
+                metadata={"rows_checked": rows, "failure_cases": 0},
+            )
+        ],
+    )
+
+
+@_budget_asset(
+    PRICED_USAGE,
+    kinds={"duckdb", "pandas"},
+    warnings=checks.PRICED_USAGE_WARNINGS,
+    deps=["raw_usage", prices_csv],
+)
+def priced_usage(
+    context: dg.AssetExecutionContext,
+    config_files: ConfigFilesResource,
+    warehouse: WarehouseResource,
+):
+    """Tokens per actor × model × day priced with prices.csv; unknown models fall back to the
+    API's estimate (never $0).
+
+    Priced a month at a time and swapped in at the end, so a year of a large organisation never
+    sits in memory at once and a failure leaves the warehouse as it was.
+    """
+    days = days_of(context.partition_time_window)
+    with _failing_clearly():
+        prices = config_files.prices()
+    # Per day × model × price source: all the warning checks and the metadata need.
+    summaries: list[pd.DataFrame] = []
+    rows_per_day: dict[str, int] = {}
+    preview = pd.DataFrame()
+    rows = 0
+    with (
+        warehouse.connect() as connection,
+        staged_replacement(connection, PRICED_USAGE, days[0].date(), days[-1].date()) as write,
+    ):
+        for start in range(0, len(days), PRICE_CHUNK_DAYS):
+            chunk = days[start : start + PRICE_CHUNK_DAYS]
+            usage = model_usage(connection, chunk[0].date(), chunk[-1].date())
+            frame = price_usage(usage, prices)
+            yield from _contract_checked("priced_usage", frame)
+            write(frame)
+            rows += len(frame)
+            rows_per_day |= {
+                _day_key(day): int(count)
+                for day, count in frame["usage_date"].value_counts().items()
+            }
+            preview = frame.head(PREVIEW_ROWS) if preview.empty else preview
+            summaries.append(
+                frame.groupby(["usage_date", "model", "price_source"], as_index=False)[
+                    ["cost_usd", "api_estimated_cost_usd"]
+                ].sum()
+            )
+    summary = pd.concat(summaries, ignore_index=True)
+    totals = day_totals(summary, days)
+    unpriced = summary.loc[summary["price_source"] == API_ESTIMATE]
+    _add_range_metadata(
+        context,
+        days,
+        {
+            _day_key(day): {
+                "dagster/row_count": rows_per_day.get(_day_key(day), 0),
+                "cost_usd": round(float(totals[day]), 2),
+            }
+            for day in days
+        },
+        {
+            "range_row_count": rows,
+            "range_cost_usd": round(float(summary["cost_usd"].sum()), 2),
+            "unpriced_models": ", ".join(sorted(unpriced["model"].unique())) or "none",
+            "unpriced_cost_usd": round(float(unpriced["cost_usd"].sum()), 2),
+            "preview": markdown_preview(preview),
+        },
+    )
+    yield dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=checks.schema_check_name("priced_usage"),
+                passed=True,
+                metadata={"rows_checked": rows, "failure_cases": 0},
+            ),
+            checks.unpriced_models_check(summary),
+            checks.close_to_api_estimate_check(summary),
+        ],
+    )
+
+
+@_budget_asset(
+    WORKSTREAM_COST,
+    kinds={"duckdb", "pandas"},
+    deps=[workstreams_csv],
+    ins={"priced_usage": dg.AssetIn(metadata={"columns": ["usage_date", "actor", "cost_usd"]})},
+)
+def workstream_cost(
+    context: dg.AssetExecutionContext, priced_usage: pd.DataFrame, config_files: ConfigFilesResource
+):
+    """Cost per workstream and day through the ownership ledger; unknown actors are Unassigned."""
+    days = days_of(context.partition_time_window)
+    with _failing_clearly():
+        ledger = config_files.ledger()
+    frame = cost_by_workstream(priced_usage, ledger)
+    yield from _contract_checked("workstream_cost", frame)
+    per_day = {}
+    for day, of_day in frame.groupby("usage_date"):
+        per_day[_day_key(day)] = {"dagster/row_count": len(of_day)} | {
+            f"cost_usd/{row.workstream}": round(float(row.cost_usd), 2)
+            for row in of_day.itertuples()
+        }
+    by_workstream = frame.groupby("workstream")["cost_usd"].sum().sort_values(ascending=False)
+    _add_range_metadata(
+        context,
+        days,
+        per_day,
+        {
+            "range_row_count": len(frame),
+            "range_cost_usd": round(float(frame["cost_usd"].sum()), 2),
+            "cost_by_workstream": markdown_preview(
+                by_workstream.round(2).rename("cost_usd").reset_index(), limit=50
+            ),
+            "preview": markdown_preview(frame),
+        },
+    )
+    yield dg.Output(frame)
+    yield checks.schema_check("workstream_cost", frame)
+
+
+def _loaded_days_before(
+    warehouse_resource: WarehouseResource, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DatetimeIndex:
+    """Days in [start, end] already materialised: each loaded day has a daily_spend row, even a
+    day without usage, so a missing row means the day was never loaded."""
+    with warehouse_resource.connect() as connection:
+        rows = connection.execute(
+            f"SELECT usage_date FROM {DAILY_SPEND.qualified_name} WHERE usage_date BETWEEN ? AND ?",
+            [start.date(), end.date()],
+        ).fetchall()
+    return pd.DatetimeIndex([pd.Timestamp(day) for (day,) in rows])
+
+
+def _priced_usage_ending(
+    warehouse_resource: WarehouseResource, end: pd.Timestamp, days: int
+) -> pd.DataFrame:
+    start = end - pd.Timedelta(days=days - 1)
+    with warehouse_resource.connect() as connection:
+        frame = connection.execute(
+            f"SELECT usage_date, actor, cost_usd FROM {PRICED_USAGE.qualified_name} "
+            "WHERE usage_date BETWEEN ? AND ?",
+            [start.date(), end.date()],
+        ).fetchdf()
+    frame["usage_date"] = pd.to_datetime(frame["usage_date"]).astype("datetime64[ns]")
+    return frame
+
+
+@_budget_asset(
+    DAILY_SPEND,
+    kinds={"duckdb", "pandas"},
+    warnings=checks.DAILY_SPEND_WARNINGS,
+    deps=[workstreams_csv],
+    ins={
+        "priced_usage": dg.AssetIn(
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-HISTORY_DAYS, allow_nonexistent_upstream_partitions=True
+            ),
+            metadata={"columns": ["usage_date", "actor", "model", "cost_usd"]},
+        )
+    },
+)
+def daily_spend(
+    context: dg.AssetExecutionContext,
+    config: SpendAlertConfig,
+    priced_usage: pd.DataFrame,
+    config_files: ConfigFilesResource,
+    warehouse: WarehouseResource,
+):
+    """One row per day with the combined alert. Baselines read the 7 days before the run from
+    the warehouse, so re-running one day gives the same verdict as the backfill did."""
+    days = days_of(context.partition_time_window)
+    history_start = days[0] - pd.Timedelta(days=HISTORY_DAYS)
+    with _failing_clearly():
+        ledger = config_files.ledger()
+    earlier = _loaded_days_before(warehouse, history_start, days[0] - pd.Timedelta(days=1))
+    loaded = earlier[earlier >= first_day()].union(days)
+    totals = day_totals(priced_usage, loaded)
+    thresholds = AlertThresholds(
+        floor_usd=config.floor_usd,
+        same_weekday_ratio=config.same_weekday_ratio,
+        ma7_ratio=config.ma7_ratio,
+    )
+    in_run = priced_usage.loc[priced_usage["usage_date"].isin(days)]
+    shares = unassigned_share(cost_by_workstream(in_run, ledger), days)
+    frame = spend_with_alert(totals, days, shares, thresholds)
+    yield from _contract_checked("daily_spend", frame)
+
+    per_day = {}
+    for row in frame.itertuples():
+        numbers = {
+            "dagster/row_count": 1,
+            "cost_usd": round(row.cost_usd, 2),
+            "alert": None if pd.isna(row.alert) else bool(row.alert),
+        }
+        if not pd.isna(row.ma7_usd):
+            numbers |= {
+                "same_weekday_last_week_usd": round(row.same_weekday_last_week_usd, 2),
+                "ma7_usd": round(row.ma7_usd, 2),
+            }
+        if not pd.isna(row.unassigned_share):
+            numbers["unassigned_share"] = round(row.unassigned_share, 4)
+        # The column is a pandas boolean: its values are numpy bools, never the `True` object.
+        if numbers["alert"] is True:
+            movers = {
+                by: top_movers(priced_usage, ledger, row.usage_date, by)
+                for by in ("workstream", "actor", "model")
+            }
+            numbers["top_movers"] = dg.MetadataValue.json(movers)
+        per_day[_day_key(row.usage_date)] = numbers
+    alert_days = [_day_key(d) for d in frame.loc[frame["alert"].fillna(False), "usage_date"]]
+    _add_range_metadata(
+        context,
+        days,
+        per_day,
+        {
+            "range_cost_usd": round(float(frame["cost_usd"].sum()), 2),
+            "alert_days": ", ".join(alert_days) or "none",
+            "days_without_baseline": int(frame["alert"].isna().sum()),
+            "thresholds": dg.MetadataValue.json(json.loads(config.model_dump_json())),
+            "preview": markdown_preview(frame),
+        },
+    )
+    yield dg.Output(frame)
+    yield checks.schema_check("daily_spend", frame)
+    over = frame.loc[frame["unassigned_share"] > config.max_unassigned_share, "usage_date"]
+    # The ledger follow-up names spend over two weeks, more history than this asset loads; read
+    # only when a day is over the threshold.
+    recent = (
+        _priced_usage_ending(warehouse, over.max(), LEDGER_FOLLOW_UP_DAYS)
+        if not over.empty
+        else in_run
+    )
+    yield checks.unassigned_share_check(frame, recent, ledger, config.max_unassigned_share)
+
+
+@_budget_asset(
+    IDLE_SEATS,
+    kinds={"duckdb", "pandas"},
+    deps=[
+        dg.AssetDep(
+            asset,
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-(IdleSeatRules().window_days - 1),
+                allow_nonexistent_upstream_partitions=True,
+            ),
+        )
+        for asset in ("raw_usage", "daily_spend")
+    ]
+    + [seats_csv, workstreams_csv],
+)
+def idle_seats(
+    context: dg.AssetExecutionContext,
+    config: IdleSeatsConfig,
+    config_files: ConfigFilesResource,
+    warehouse: WarehouseResource,
+):
+    """Paid seats with no sessions (completely idle) or few lines (barely active) over the
+    trailing window. For a conversation about reallocating seats, never for reviewing people."""
+    days = days_of(context.partition_time_window)
+    rules = IdleSeatRules(window_days=config.window_days, min_lines=config.min_lines)
+    span_start = window_start(days[0], rules)
+    with _failing_clearly():
+        seats = config_files.seats()
+        ledger = config_files.ledger()
+    # The window reaches before the run: read it (and last_active) from the warehouse.
+    with warehouse.connect() as connection:
+        usage = connection.execute(
+            "SELECT usage_date, actor, num_sessions, lines_added "
+            f"FROM {RAW_USAGE.qualified_name} WHERE usage_date BETWEEN ? AND ?",
+            [span_start.date(), days[-1].date()],
+        ).fetchdf()
+        last_seen_before = connection.execute(
+            f"SELECT actor, max(usage_date) AS last_seen "
+            f"FROM {RAW_USAGE.qualified_name} WHERE usage_date < ? GROUP BY actor",
+            [span_start.date()],
+        ).fetchdf()
+    usage["usage_date"] = pd.to_datetime(usage["usage_date"]).astype("datetime64[ns]")
+    loaded = _loaded_days_before(warehouse, span_start, days[-1])
+    with_verdict = verdict_days(days, loaded, first_day(), rules)
+    frame = listed_idle_seats(
+        with_verdict,
+        usage,
+        seats,
+        ledger,
+        last_seen_before.set_index("actor")["last_seen"],
+        rules,
+    )
+    yield from _contract_checked("idle_seats", frame)
+    per_day = {}
+    for day in days:
+        key = _day_key(day)
+        if day not in with_verdict:
+            per_day[key] = {
+                "dagster/row_count": 0,
+                "verdict": "no verdict: the window reaches before the first day or a day in it "
+                "was not loaded",
+            }
+            continue
+        listed = frame.loc[frame["as_of"] == day]
+        per_day[key] = {
+            "dagster/row_count": len(listed),
+            "idle_seats": len(listed),
+            "idle_monthly_cost_usd": round(float(listed["monthly_cost_usd"].sum()), 2),
+        }
+    _add_range_metadata(
+        context,
+        days,
+        per_day,
+        {
+            "range_row_count": len(frame),
+            "days_with_verdict": len(with_verdict),
+            "days_without_verdict": len(days) - len(with_verdict),
+            "preview": markdown_preview(frame),
+        },
+    )
+    yield dg.Output(frame)
+    yield checks.schema_check("idle_seats", frame)
+
+
+budget_assets = [raw_usage, priced_usage, workstream_cost, daily_spend, idle_seats]

@@ -1,0 +1,176 @@
+"""Asset checks, evaluated inside the step of the asset they check.
+
+Each asset validates its frame against its Pandera contract *before* the IO manager writes it:
+a failing contract is reported as a failed blocking check (failure cases in its metadata) and
+the step fails, so a bad day never lands and nothing downstream runs. Evaluating checks in the
+asset's own step also spares a backfill a separate step per check that would reload the whole
+range from the warehouse (measured in benchmarks/backfill.py).
+"""
+
+import dagster as dg
+import pandas as pd
+
+from budget_pipeline.defs.metadata import markdown_preview
+from budget_pipeline.rules.attribution import (
+    LEDGER_FOLLOW_UP_DAYS,
+    ledger_paste_lines,
+    unassigned_actors_over,
+)
+from budget_pipeline.rules.pricing import API_ESTIMATE, PRICE_TABLE
+from budget_pipeline.warehouse import contracts as schemas
+
+ESTIMATE_TOLERANCE = 0.10
+
+UNPRICED_MODELS = "priced_usage_models_are_priced"
+CLOSE_TO_API_ESTIMATE = "priced_usage_close_to_api_estimate"
+UNASSIGNED_SHARE = "daily_spend_unassigned_share"
+
+
+def schema_check_name(table: str) -> str:
+    return f"{table}_matches_schema"
+
+
+def schema_check_spec(table: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name=schema_check_name(table),
+        asset=table,
+        blocking=True,
+        description="Every row satisfies the Pandera contract "
+        f"budget_pipeline.schemas.{schemas.SCHEMAS[table].__name__}; a failure stops the write.",
+    )
+
+
+def schema_check(table: str, frame: pd.DataFrame) -> dg.AssetCheckResult:
+    cases = schemas.failure_cases(table, frame)
+    return dg.AssetCheckResult(
+        asset_key=table,
+        check_name=schema_check_name(table),
+        passed=cases.empty,
+        metadata={
+            "rows_checked": len(frame),
+            "failure_cases": len(cases),
+            **({"failures": markdown_preview(cases, limit=20)} if not cases.empty else {}),
+        },
+    )
+
+
+PRICED_USAGE_WARNINGS = [
+    dg.AssetCheckSpec(
+        name=UNPRICED_MODELS,
+        asset="priced_usage",
+        description="Models missing from prices.csv are priced at the API's estimate; name them "
+        "so the price table can be completed.",
+    ),
+    dg.AssetCheckSpec(
+        name=CLOSE_TO_API_ESTIMATE,
+        asset="priced_usage",
+        description="A day whose price-table cost differs from the API's estimated cost by more "
+        "than 10 % suggests the price table is stale.",
+    ),
+]
+
+DAILY_SPEND_WARNINGS = [
+    dg.AssetCheckSpec(
+        name=UNASSIGNED_SHARE,
+        asset="daily_spend",
+        description="Unassigned above 15 % of a day's spend means the ownership ledger needs a "
+        "refresh; names the largest unassigned actors.",
+    )
+]
+
+
+def unpriced_models_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResult:
+    """`priced_usage` may be the table or its sums per usage_date × model × price_source."""
+    unpriced = priced_usage.loc[priced_usage["price_source"] == API_ESTIMATE]
+    by_model = unpriced.groupby("model")["cost_usd"].sum().round(2).sort_values(ascending=False)
+    return dg.AssetCheckResult(
+        asset_key="priced_usage",
+        check_name=UNPRICED_MODELS,
+        passed=unpriced.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"unpriced models: {', '.join(by_model.index)}" if not unpriced.empty else None
+        ),
+        metadata={
+            "unpriced_models": ", ".join(by_model.index) or "none",
+            "unpriced_cost_usd": round(float(unpriced["cost_usd"].sum()), 2),
+            "by_model": markdown_preview(by_model.rename("cost_usd").reset_index()),
+        },
+    )
+
+
+def close_to_api_estimate_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResult:
+    """`priced_usage` may be the table or its sums per usage_date × model × price_source."""
+    # Rows priced at the API's estimate agree with it by construction: compare the rest.
+    from_table = priced_usage.loc[priced_usage["price_source"] == PRICE_TABLE]
+    per_day = from_table.groupby("usage_date")[["cost_usd", "api_estimated_cost_usd"]].sum()
+    per_day["difference"] = (per_day["cost_usd"] - per_day["api_estimated_cost_usd"]) / per_day[
+        "api_estimated_cost_usd"
+    ].where(per_day["api_estimated_cost_usd"] > 0)
+    off = per_day.loc[per_day["difference"].abs() > ESTIMATE_TOLERANCE].round(4).reset_index()
+    return dg.AssetCheckResult(
+        asset_key="priced_usage",
+        check_name=CLOSE_TO_API_ESTIMATE,
+        passed=off.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(off)} day(s) differ from the API estimate by more than 10 %: is prices.csv "
+            "stale?"
+            if not off.empty
+            else None
+        ),
+        metadata={
+            "days_checked": len(per_day),
+            "days_off": len(off),
+            "largest_difference": round(float(per_day["difference"].abs().max()), 4)
+            if per_day["difference"].notna().any()
+            else 0.0,
+            **({"days": markdown_preview(off, limit=31)} if not off.empty else {}),
+        },
+    )
+
+
+def unassigned_share_check(
+    daily_spend: pd.DataFrame,
+    priced_usage: pd.DataFrame,
+    ledger: pd.DataFrame,
+    max_unassigned_share: float,
+) -> dg.AssetCheckResult:
+    """`priced_usage` must cover the LEDGER_FOLLOW_UP_DAYS days ending on the last day over the
+    threshold: the actors are named with their spend over those days, as workstreams.csv lines."""
+    over = daily_spend.loc[daily_spend["unassigned_share"] > max_unassigned_share]
+    if not over.empty:
+        actors = unassigned_actors_over(priced_usage, ledger, over["usage_date"].max())
+        lines = ledger_paste_lines(actors["actor"])
+        named = ", ".join(f"{row.actor} (${row.cost_usd:,.2f})" for row in actors.itertuples())
+    return dg.AssetCheckResult(
+        asset_key="daily_spend",
+        check_name=UNASSIGNED_SHARE,
+        passed=over.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(over)} day(s) above {max_unassigned_share:.0%} Unassigned; add to "
+            f"workstreams.csv (spend over {LEDGER_FOLLOW_UP_DAYS} days): {named}"
+            if not over.empty
+            else None
+        ),
+        metadata={
+            "days_over": len(over),
+            "max_unassigned_share": round(float(daily_spend["unassigned_share"].max()), 4)
+            if daily_spend["unassigned_share"].notna().any()
+            else 0.0,
+            **(
+                {
+                    "days": markdown_preview(over[["usage_date", "cost_usd", "unassigned_share"]]),
+                    "top_unassigned_actors": markdown_preview(actors.round(2)),
+                    "spend_days": LEDGER_FOLLOW_UP_DAYS,
+                    "workstreams_csv_lines": dg.MetadataValue.md(
+                        "Ready to paste into `workstreams.csv` (write each workstream after the "
+                        "comma):\n\n```\n" + "\n".join(lines) + "\n```"
+                    ),
+                }
+                if not over.empty
+                else {}
+            ),
+        },
+    )

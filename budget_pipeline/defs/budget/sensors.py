@@ -1,0 +1,184 @@
+"""The combined spend-alert sensor and the run-failure sensor (SPEC §7).
+
+Both read only Dagster's own storage (event log, run records), never the DuckDB file: a sensor
+tick must never contend with a run for the warehouse's single write lock.
+"""
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterable
+
+import dagster as dg
+
+from budget_pipeline.defs.budget.assets import budget_assets, daily_spend
+from budget_pipeline.defs.budget.schedules import budget_daily_job
+from budget_pipeline.defs.notifier import AlertNotifier
+from budget_pipeline.notify import spend_alert as alerts
+
+MAX_AGE_ENV = "BUDGET_PIPELINE_ALERT_MAX_AGE_DAYS"
+# Records read per tick; a long backfill's materialisations are worked through over a few ticks.
+RECORDS_PER_TICK = 1000
+
+DAILY_SPEND_KEY = daily_spend.key
+BUDGET_ASSET_KEYS = frozenset(key for asset in budget_assets for key in asset.keys)
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _spend_day(record: dg.EventLogRecord) -> alerts.SpendDay | None:
+    materialization = record.asset_materialization
+    if materialization is None or materialization.partition is None:
+        return None
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    return alerts.SpendDay.from_metadata(materialization.partition, metadata)
+
+
+def _latest_spend_days(
+    instance: dg.DagsterInstance, cursor: alerts.AlertCursor
+) -> tuple[dict[str, alerts.SpendDay], int | None]:
+    """The newest materialisation of each day seen since the cursor, plus the pending days."""
+    result = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=DAILY_SPEND_KEY, after_storage_id=cursor.after_storage_id),
+        limit=RECORDS_PER_TICK,
+        ascending=True,
+    )
+    latest: dict[str, alerts.SpendDay] = {}
+    last_storage_id = cursor.after_storage_id
+    for record in result.records:
+        last_storage_id = record.storage_id
+        spend = _spend_day(record)
+        if spend is not None:
+            latest[spend.day.isoformat()] = spend  # ascending: a later record replaces
+    for day in sorted(cursor.pending - latest.keys()):
+        newest = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=DAILY_SPEND_KEY, asset_partitions=[day]), limit=1
+        ).records
+        spend = _spend_day(newest[0]) if newest else None
+        if spend is not None:
+            latest[day] = spend
+    return latest, last_storage_id
+
+
+def build_spend_alert_sensor(
+    max_age_days: int = alerts.DEFAULT_MAX_AGE_DAYS,
+    today: Callable[[], dt.date] = utc_today,
+    name: str = "spend_alert_sensor",
+) -> dg.SensorDefinition:
+    """`today` is injectable so a test can place a backfilled day inside or outside the age."""
+
+    @dg.sensor(
+        name=name,
+        minimum_interval_seconds=60,
+        description=(
+            "One notification per day whose combined spend alert fired (SPEC §4.4), read from "
+            f"daily_spend's materialisations. Days older than {max_age_days} days are logged "
+            "only; a day is never notified twice."
+        ),
+        tags={"team": "finops-data"},
+    )
+    def spend_alert_sensor(
+        context: dg.SensorEvaluationContext, alert_notifier: AlertNotifier
+    ) -> dg.SkipReason:
+        cursor = alerts.AlertCursor.from_json(context.cursor)
+        now = today()
+        latest, last_storage_id = _latest_spend_days(context.instance, cursor)
+        sent, logged_only = [], []
+        for day, spend in sorted(latest.items()):
+            decision = alerts.decide(spend, now, cursor.notified, max_age_days)
+            if decision is alerts.Decision.NO_ALERT:
+                cursor.pending.discard(day)  # re-materialised without an alert: nothing to send
+                continue
+            if decision is alerts.Decision.ALREADY_NOTIFIED:
+                context.log.info(f"{day}: alert already notified, not sending it again")
+                continue
+            message = alerts.spend_alert_message(
+                spend, alert_notifier.link(f"assets/daily_spend?partition={day}")
+            )
+            if decision is alerts.Decision.TOO_OLD:
+                context.log.info(
+                    f"{day}: alert is {alerts.age_days(spend.day, now)} days old "
+                    f"(max {max_age_days}): logged only\n{message}"
+                )
+                logged_only.append(day)
+                continue
+            if alert_notifier.notify(message, context.log):
+                cursor.notified.add(day)
+                cursor.pending.discard(day)
+                sent.append(day)
+            else:
+                cursor.pending.add(day)  # retried next tick, until it ages out
+        cursor.after_storage_id = last_storage_id
+        cursor.forget_before(now, max_age_days)
+        context.update_cursor(cursor.to_json())
+        summary = [
+            f"notified: {', '.join(sent) or 'none'}",
+            f"logged only (older than {max_age_days} days): {', '.join(logged_only) or 'none'}",
+        ]
+        if cursor.pending:
+            summary.append(f"delivery pending: {', '.join(sorted(cursor.pending))}")
+        return dg.SkipReason("; ".join(summary))
+
+    return spend_alert_sensor
+
+
+def is_pipeline_run(job_name: str, asset_keys: Iterable[dg.AssetKey]) -> bool:
+    """The scheduled job, or any run materialising a budget asset: the UI's and the CLI's
+    materialisations run as implicit asset jobs (`__ASSET_JOB…`) with no job of our own."""
+    return job_name == budget_daily_job.name or bool(BUDGET_ASSET_KEYS.intersection(asset_keys))
+
+
+def _assets_of_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> set[dg.AssetKey]:
+    """What the run set out to materialise. An ad-hoc asset job can carry an empty
+    asset_selection, but every run announces each asset it plans before its first step."""
+    if run.asset_selection:
+        return set(run.asset_selection)
+    planned = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=1000
+    ).records
+    return {record.asset_key for record in planned if record.asset_key is not None}
+
+
+@dg.run_failure_sensor(
+    name="run_failure_notifier",
+    description="Notifies every failed run of the pipeline: job, partitions, step, first error "
+    "line and a link to the run.",
+    # `dagster asset materialize` launches runs outside any code location (no remote origin), so
+    # only monitor_all_code_locations sees them; is_pipeline_run narrows it back to this pipeline.
+    monitor_all_code_locations=True,
+    minimum_interval_seconds=30,
+)
+def run_failure_notifier(
+    context: dg.RunFailureSensorContext, alert_notifier: AlertNotifier
+) -> None:
+    run = context.dagster_run
+    if not is_pipeline_run(run.job_name, _assets_of_run(context.instance, run)):
+        return
+    step_key, error = None, None
+    for event in context.get_step_failure_events():
+        data = event.step_failure_data
+        step_key = event.step_key
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            error = data.user_failure_data.description
+        else:
+            error = data.error.message if data.error else event.message
+        break
+    if error is None:
+        failure = context.failure_event
+        run_error = getattr(failure.event_specific_data, "error", None)
+        error = run_error.message if run_error else failure.message
+    message = alerts.run_failure_message(
+        job_name=run.job_name,
+        run_id=run.run_id,
+        partitions=alerts.partition_label(run.tags),
+        step_key=step_key,
+        error=error,
+        run_link=alert_notifier.link(f"runs/{run.run_id}"),
+    )
+    alert_notifier.notify(message, context.log)
+
+
+spend_alert_sensor = build_spend_alert_sensor(
+    max_age_days=int(os.environ.get(MAX_AGE_ENV, alerts.DEFAULT_MAX_AGE_DAYS))
+)

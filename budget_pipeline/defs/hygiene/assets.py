@@ -1,0 +1,233 @@
+"""The weekly idle-seat digest: a job that refreshes `idle_seats` for yesterday and sends the digest
+in its last step, and the Monday schedule that runs it.
+
+Why one job and not a run-status sensor: the digest reads the warehouse, and a step of a run
+takes its turn on the `duckdb_warehouse` pool, while a sensor would contend for DuckDB's write
+lock with whatever run is writing. Each sent digest is a materialisation of `idle_seat_digest`
+(partition = its as-of day, metadata `iso_week`, `sent`), so "was this week sent?" is a lookup in
+Dagster's event log that survives daemon restarts, re-runs and manual launches.
+"""
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from budget_pipeline.defs.budget.assets import OWNERS, WAREHOUSE_POOL
+from budget_pipeline.defs.notifier import AlertNotifier
+from budget_pipeline.defs.partitions import daily_partitions, days_of, first_day
+from budget_pipeline.defs.resources import ConfigFilesResource, WarehouseResource
+from budget_pipeline.notify import seat_digest as digest
+from budget_pipeline.rules.attribution import unassigned_actors_over
+from budget_pipeline.rules.config_files import ConfigFileError
+from budget_pipeline.rules.idle_seats import IdleSeatRules, listed_monthly_cost, verdict_days
+from budget_pipeline.warehouse.tables import (
+    DAILY_SPEND,
+    IDLE_SEATS,
+    PRICED_USAGE,
+    as_contract_dtypes,
+)
+
+DIGEST_GROUP = "hygiene"
+WEEK_DAYS = 7
+
+
+class SeatDigestConfig(dg.Config):
+    """Keep in step with `IdleSeatsConfig.window_days` and
+    `SpendAlertConfig.max_unassigned_share` when those are changed."""
+
+    window_days: int = Field(default=14, description="the idle-seat window, as-of day included")
+    max_unassigned_share: float = Field(
+        default=0.15, description="add the ledger follow-up when Unassigned exceeded this share"
+    )
+    ledger_actors: int = Field(default=10, description="unassigned actors listed, largest first")
+
+
+def _sent_before(instance: dg.DagsterInstance, as_of: dt.date) -> dg.EventLogRecord | None:
+    """The materialisation that sent this ISO week's digest, if any (any day of the week counts,
+    so a manual run for another day of the same week cannot send it twice)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey("idle_seat_digest"),
+            asset_partitions=[day.isoformat() for day in digest.iso_week_days(as_of)],
+        ),
+        limit=100,
+    ).records
+    for record in records:
+        metadata = record.asset_materialization.metadata
+        if "sent" in metadata and metadata["sent"].value is True:
+            return record
+    return None
+
+
+def _read(connection, sql: str, params: list, table: str) -> pd.DataFrame:
+    return as_contract_dtypes(table, connection.execute(sql, params).fetchdf())
+
+
+@dg.asset(
+    name="idle_seat_digest",
+    group_name=DIGEST_GROUP,
+    owners=OWNERS,
+    kinds={"slack", "duckdb"},
+    tags={"team": "finops-data"},
+    partitions_def=daily_partitions,
+    # The same policy as idle_seats, so that their job stays one run; a range is refused below.
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+    description="The weekly idle-seat digest sent through the alert notifier, once per ISO week: "
+    "idle and barely active seats as of the partition day, their monthly cost, the change "
+    "against 7 days earlier and the ledger follow-up. For reallocating seats, never for "
+    "performance reviews.",
+    deps=[
+        dg.AssetDep(
+            "idle_seats",
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-WEEK_DAYS, allow_nonexistent_upstream_partitions=True
+            ),
+        ),
+        dg.AssetDep(
+            "daily_spend",
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-(IdleSeatRules().window_days - 1),
+                allow_nonexistent_upstream_partitions=True,
+            ),
+        ),
+    ],
+)
+def idle_seat_digest(
+    context: dg.AssetExecutionContext,
+    config: SeatDigestConfig,
+    config_files: ConfigFilesResource,
+    warehouse: WarehouseResource,
+    alert_notifier: AlertNotifier,
+) -> dg.MaterializeResult:
+    days = days_of(context.partition_time_window)
+    if len(days) != 1:
+        raise dg.Failure(
+            description=f"the digest is sent for one as-of day, not {len(days)}: run it for "
+            "one partition (the schedule runs it for yesterday)"
+        )
+    as_of = days[0].date()
+    week = digest.iso_week(as_of)
+    already = _sent_before(context.instance, as_of)
+    if already is not None:
+        context.log.info(
+            f"the digest of {week} was already sent (run {already.run_id}): not sending it again"
+        )
+        return dg.MaterializeResult(metadata={"iso_week": week, "sent": False})
+
+    rules = IdleSeatRules(window_days=config.window_days)
+    previous_as_of = as_of - dt.timedelta(days=WEEK_DAYS)
+    window_start = pd.Timestamp(as_of) - pd.Timedelta(days=config.window_days - 1)
+    history_start = pd.Timestamp(previous_as_of) - pd.Timedelta(days=config.window_days - 1)
+    try:
+        ledger = config_files.ledger()
+    except ConfigFileError as error:
+        raise dg.Failure(description=str(error)) from error
+    with warehouse.connect() as connection:
+        spend = _read(
+            connection,
+            f"SELECT * FROM {DAILY_SPEND.qualified_name} WHERE usage_date BETWEEN ? AND ?",
+            [history_start.date(), as_of],
+            "daily_spend",
+        )
+        seats = _read(
+            connection,
+            f"SELECT * FROM {IDLE_SEATS.qualified_name} WHERE as_of IN (?, ?)",
+            [previous_as_of, as_of],
+            "idle_seats",
+        )
+        usage = _read(
+            connection,
+            f"SELECT usage_date, actor, cost_usd FROM {PRICED_USAGE.qualified_name} "
+            "WHERE usage_date BETWEEN ? AND ?",
+            [window_start.date(), as_of],
+            "priced_usage",
+        )
+    # The same rule as the idle_seats asset: no rows may mean "nobody idle" or "no verdict".
+    with_verdict = verdict_days(
+        pd.DatetimeIndex([pd.Timestamp(previous_as_of), pd.Timestamp(as_of)]),
+        pd.DatetimeIndex(spend["usage_date"]),
+        first_day(),
+        rules,
+    )
+    if pd.Timestamp(as_of) not in with_verdict:
+        raise dg.Failure(
+            description=f"no idle-seat verdict as of {as_of}: the {config.window_days} days "
+            f"{window_start:%Y-%m-%d} … {as_of} are not all loaded. Load them with `dagster asset "
+            "materialize -m budget_pipeline.definitions --select 'group:budget' --partition-range "
+            f"{window_start:%Y-%m-%d}...{as_of}`, then re-run this job."
+        )
+    current = seats.loc[seats["as_of"] == pd.Timestamp(as_of)].reset_index(drop=True)
+    previous = (
+        seats.loc[seats["as_of"] == pd.Timestamp(previous_as_of)].reset_index(drop=True)
+        if pd.Timestamp(previous_as_of) in with_verdict
+        else None
+    )
+    in_window = spend.loc[spend["usage_date"] >= window_start]
+    days_over = int((in_window["unassigned_share"] > config.max_unassigned_share).sum())
+    ledger_follow_up = digest.LedgerFollowUp(
+        start=window_start.date(),
+        end=as_of,
+        threshold=config.max_unassigned_share,
+        days_over=days_over,
+        actors=unassigned_actors_over(
+            usage, ledger, pd.Timestamp(as_of), config.window_days, config.ledger_actors
+        ),
+    )
+    text = digest.digest_text(
+        as_of,
+        current,
+        previous,
+        config.window_days,
+        ledger_follow_up,
+        alert_notifier.link(f"assets/idle_seats?partition={as_of}"),
+    )
+    sent = alert_notifier.notify(text, context.log)
+    if not sent:
+        # Recorded unsent, so a re-run of the job (or next Monday's) tries this week again.
+        context.log.error(f"the digest of {week} was not delivered; re-run the job to retry")
+    return dg.MaterializeResult(
+        metadata={
+            "iso_week": week,
+            "sent": sent,
+            "seats_listed": len(current),
+            "listed_monthly_cost_usd": listed_monthly_cost(current),
+            "unassigned_days_over": days_over,
+            "digest": dg.MetadataValue.md(f"```\n{text}\n```"),
+        }
+    )
+
+
+idle_seat_digest_job = dg.define_asset_job(
+    name="idle_seat_digest_job",
+    selection=dg.AssetSelection.assets("idle_seats", "idle_seat_digest"),
+    partitions_def=daily_partitions,
+    description="Refreshes idle_seats for one day (no API call) and sends that day's weekly "
+    "idle-seat digest, unless its ISO week was already sent.",
+    tags={"team": "finops-data"},
+)
+
+
+def digest_day(scheduled_for: dt.datetime) -> dt.date:
+    """Yesterday: on a Monday, the Sunday that closes the ISO week just ended."""
+    return scheduled_for.date() - dt.timedelta(days=1)
+
+
+@dg.schedule(
+    name="idle_seat_digest_schedule",
+    job=idle_seat_digest_job,
+    cron_schedule="0 7 * * 1",
+    execution_timezone="UTC",
+    description="Mondays 07:00 UTC, after the 06:00 daily run: the idle-seat digest as of "
+    "yesterday.",
+    tags={"team": "finops-data"},
+)
+def idle_seat_digest_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    day = digest_day(context.scheduled_execution_time)
+    # run_key per ISO week: the schedule never launches the same week twice.
+    return dg.RunRequest(run_key=digest.iso_week(day), partition_key=day.isoformat())
+
+
+digest_assets = [idle_seat_digest]

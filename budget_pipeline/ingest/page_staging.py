@@ -1,0 +1,390 @@
+"""API pages → rows of raw_usage: spooled to files by the fetching threads, parsed by DuckDB in
+batches.
+
+In Python every record of a page becomes ~40 objects (orjson), is validated field by field and
+flattened into a tuple, all under the GIL: at 5,000 seats that was most of a backfill. One SQL
+statement per page was better but still parsed each page three times and planned two
+statements per page. Here a fetching thread only reads the page's header (the cursor it needs
+next, one parse without the GIL) and writes the body to a spool file; a stager thread then has
+DuckDB read a batch of spooled pages with `read_json`, judging and flattening every record in
+one INSERT while the fetching goes on.
+
+DuckDB only takes the records it can prove good (`RECORD_OK`, the contract in SQL). A single
+doubtful record stops the batch's INSERT; the batch is then staged again without the doubted
+pages, which go through the Python path of `budget_pipeline.ingest.validation`: its error names
+the day, page, record and problem, and it accepts the odd but valid. So both paths accept and
+reject exactly what the Python contract does (tests/test_raw_pages.py).
+
+Pages are spooled, not kept in memory, and the staging table is only swapped in when the whole
+range is in: a batch may hold part of a day, and a run that fails drops it with the staging
+table.
+"""
+
+import datetime as dt
+import json
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from budget_pipeline.ingest.client import parsed_records
+from budget_pipeline.ingest.errors import BadResponseError
+from budget_pipeline.ingest.records import raw_usage_rows
+from budget_pipeline.ingest.validation import TOKEN_KINDS
+from budget_pipeline.warehouse.connection import insert_frame
+from budget_pipeline.warehouse.tables import RAW_USAGE
+
+# Spooled bytes that make a batch: ~40,000 records, large enough that DuckDB's per-statement
+# costs vanish, small enough to keep the spool and the batch table small.
+FLUSH_BYTES = 32 * 1024 * 1024
+# Spooled bytes at which the fetching threads wait for the stager: the spool stays small even
+# when DuckDB is slower than the API.
+MAX_SPOOLED_BYTES = 4 * FLUSH_BYTES
+# read_json refuses larger pages (a page of 1,000 records is ~1 MB), which then go through the
+# Python path with their batch. It also reads with buffers of twice this size per thread:
+# 256 MB needed 512 MB and broke the warehouse's memory_limit.
+MAX_PAGE_BYTES = 16 * 1024 * 1024
+
+# Every value the checks judge is read as JSON text (as DuckDB's JSON writer prints it: minified,
+# strings quoted), because DuckDB's typed reads are lax ("4", 4.5 and true all read as BIGINT 4)
+# and the contract is not. JSON null and a missing key both read as NULL.
+_RECORD_TYPE = json.dumps(
+    {
+        "date": "JSON",
+        "actor": {"type": "JSON", "email_address": "JSON", "api_key_name": "JSON"},
+        "customer_type": "JSON",
+        "terminal_type": "JSON",
+        "core_metrics": {
+            "num_sessions": "JSON",
+            "lines_of_code": {"added": "JSON", "removed": "JSON"},
+            "commits_by_claude_code": "JSON",
+            "pull_requests_by_claude_code": "JSON",
+        },
+        "tool_actions": "JSON",
+        "model_breakdown": "JSON",
+    }
+)
+_ENTRIES_TYPE = json.dumps(
+    [{"model": "JSON", "tokens": "MAP(VARCHAR, JSON)", "estimated_cost": {"amount": "JSON"}}]
+)
+_METRICS = {
+    "num_sessions": "v.core_metrics.num_sessions",
+    "lines_added": "v.core_metrics.lines_of_code.added",
+    "lines_removed": "v.core_metrics.lines_of_code.removed",
+    "commits": "v.core_metrics.commits_by_claude_code",
+    "pull_requests": "v.core_metrics.pull_requests_by_claude_code",
+}
+
+
+def _count(text: str) -> str:
+    """SQL: the JSON text is a non-negative integer (that fits the table's BIGINT)."""
+    return f"(regexp_full_match({text}, '[0-9]+') AND TRY_CAST({text} AS BIGINT) IS NOT NULL)"
+
+
+def _string(text: str) -> str:
+    return f"starts_with({text}, '\"')"
+
+
+def _all(items: str, check: str) -> str:
+    """SQL: `check` (on `item`) holds for every item of a list; an empty list passes."""
+    every = f"list_bool_and(list_transform({items}, lambda item: coalesce({check}, false)))"
+    return f"coalesce({every}, true)"
+
+
+# A JSON string as DuckDB prints it.
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_TOKEN_KIND_LIST = "[" + ", ".join(f"'{kind}'" for kind in TOKEN_KINDS) + "]"
+# tool_actions as DuckDB prints it (minified): an object of tools, each an object of at most an
+# accepted and a rejected count, in digits. One regular expression instead of parsing the
+# text again (that was a quarter of the batch's CPU); other tool shapes take the Python path.
+_TOOL = rf'{_STRING}:\{{(?:"(?:accepted|rejected)":[0-9]+(?:,"(?:accepted|rejected)":[0-9]+)?)?\}}'
+_TOOLS_OK = f"regexp_full_match(v.tool_actions, '\\{{(?:{_TOOL}(?:,{_TOOL})*)?\\}}')"
+# The common model_breakdown as DuckDB prints it: entries of the spec's shape (SPEC §2, keys in
+# its order, counts of at most 18 digits so they fit BIGINT, an amount without exponent so it is
+# finite). One regular expression, cheap; any other valid shape is judged by _ENTRY_OK.
+_DIGITS = "[0-9]{1,18}"
+_TOKENS = ",".join(f'"{kind}":{_DIGITS}' for kind in TOKEN_KINDS) + f"(?:,{_STRING}:{_DIGITS})*"
+_ENTRY = (
+    rf'\{{"model":"(?:[^"\\]|\\.)+","tokens":\{{{_TOKENS}\}},'
+    rf'"estimated_cost":\{{(?:"currency":{_STRING},)?"amount":{_DIGITS}(?:\.[0-9]+)?\}}\}}'
+)
+_COMMON_MODELS = rf"regexp_full_match(v.model_breakdown, '\[(?:{_ENTRY}(?:,{_ENTRY})*)?\]')"
+_ENTRY_OK = f"""(
+    {_string("item.model")} AND item.model <> '""'
+    AND list_has_all(map_keys(item.tokens), {_TOKEN_KIND_LIST})
+    AND {_all("map_values(item.tokens)", _count("item"))}
+    AND regexp_full_match(item.estimated_cost.amount, '[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?')
+    AND isfinite(TRY_CAST(item.estimated_cost.amount AS DOUBLE))
+)"""
+
+# What validation.record_problem accepts, in SQL; stricter where that is simpler (those records
+# take the Python path, which accepts them): a name must hold a visible ASCII character (Python's
+# strip() knows more whitespace than SQL's trim), a model entry needs an estimated_cost object
+# with its amount, an accepted/rejected count must be written as plain digits, and an amount
+# must be finite (DuckDB reads NaN and 1e999, the contract's JSON reader refuses the page).
+RECORD_OK = f"""coalesce(
+    (v.date = '"' || day || '"'
+        OR (starts_with(v.date, '"' || day) AND substr(v.date, 12, 1) IN ('T', ' ')))
+    AND CASE v.actor.type
+        WHEN '"user_actor"' THEN {_string("v.actor.email_address")}
+            AND regexp_matches(v.actor.email_address ->> '$', '[!-~]')
+        WHEN '"api_actor"' THEN {_string("v.actor.api_key_name")}
+            AND regexp_matches(v.actor.api_key_name ->> '$', '[!-~]')
+        ELSE false END
+    AND (v.customer_type IS NULL OR {_string("v.customer_type")})
+    AND (v.terminal_type IS NULL OR {_string("v.terminal_type")})
+    AND {" AND ".join(_count(metric) for metric in _METRICS.values())}
+    AND (v.tool_actions IS NULL OR {_TOOLS_OK})
+    AND CASE WHEN v.model_breakdown IS NULL OR {_COMMON_MODELS} THEN true
+        ELSE starts_with(v.model_breakdown, '[')
+            AND {_all(f"from_json(v.model_breakdown, '{_ENTRIES_TYPE}')", _ENTRY_OK)} END
+, false)"""
+
+# One parse of the body, without the GIL: the two values the next request needs.
+HEADER_SQL = "SELECT json_extract($body, ['$.has_more', '$.next_page'])"
+
+# The records of a batch of spooled pages, each with its verdict. A `data` that is null or
+# missing becomes one NULL record (so its page is doubted); a `data` that is not a list fails
+# the statement. All three fields of a page are declared: with `data` alone read_json was 15
+# times slower (measured, DuckDB 2.0).
+_JUDGED = f"""
+WITH records AS (
+    SELECT parse_filename(filename) AS page_file,
+           unnest(coalesce(data, [NULL::JSON])) AS record
+    FROM read_json($files, columns = {{'data': 'JSON[]', 'has_more': 'JSON', 'next_page': 'JSON'}},
+                   format = 'unstructured', filename = true,
+                   maximum_object_size = {MAX_PAGE_BYTES})
+),
+parsed AS (
+    SELECT page_file, substr(page_file, 1, 10) AS day, record,
+           from_json(record, '{_RECORD_TYPE}') AS v
+    FROM records
+),
+judged AS (SELECT *, {RECORD_OK} AS ok FROM parsed)
+"""
+OFF_THE_FAST_PATH = "budget_pipeline: record off the fast path"
+
+# Optimistic: one statement stages the batch, and a single doubtful record stops it (DuckDB
+# rolls the statement back); `DOUBTED_SQL` then finds the pages to leave to Python.
+INSERT_SQL = f"""
+INSERT INTO @staging@
+{_JUDGED}
+SELECT
+    day::DATE,
+    CASE v.actor.type WHEN '"user_actor"' THEN v.actor.email_address ->> '$'
+        ELSE v.actor.api_key_name ->> '$' END,
+    CASE v.actor.type WHEN '"user_actor"' THEN 'user' ELSE 'api_key' END,
+    v.customer_type ->> '$',
+    v.terminal_type ->> '$',
+    {", ".join(f"TRY_CAST({metric} AS BIGINT)" for metric in _METRICS.values())},
+    record::VARCHAR
+FROM judged
+WHERE CASE WHEN ok THEN true ELSE error('{OFF_THE_FAST_PATH}') END
+"""
+DOUBTED_SQL = f"{_JUDGED} SELECT DISTINCT page_file FROM judged WHERE NOT ok"
+
+
+def _checked_header(
+    has_more: str | None, next_page: str | None, seen: set[str]
+) -> tuple[bool, str | None]:
+    """(certainly what `validate_page` accepts, the next cursor) from the header's JSON texts."""
+    if has_more not in ("true", "false"):
+        return False, None
+    if next_page is None or next_page == "null":
+        next_page = None
+    elif next_page.startswith('"'):
+        next_page = json.loads(next_page)
+    else:
+        return False, None
+    if has_more == "false":
+        return True, None
+    return bool(next_page) and next_page not in seen, next_page
+
+
+class _Spooled:
+    __slots__ = ("day", "page", "path")
+
+    def __init__(self, day: dt.date, page: int, path: Path):
+        self.day, self.page, self.path = day, page, path
+
+
+class RawPageSink:
+    """Spools each page of the fetching threads (each with its own DuckDB cursor for the
+    header) and stages the spooled records into `staging` (a table shaped like raw_usage) a
+    batch at a time, in a thread of its own so that fetching goes on meanwhile (DuckDB works
+    without the GIL). Used through `raw_page_sink`; `flush` stages what is left and raises the
+    first error of a batch."""
+
+    def __init__(
+        self,
+        cursors: "queue.SimpleQueue[duckdb.DuckDBPyConnection]",
+        batch_cursor: duckdb.DuckDBPyConnection,
+        staging: str,
+        spool: Path,
+    ):
+        self._cursors = cursors
+        self._batch_cursor = batch_cursor
+        self._staging = staging
+        self._spool = spool
+        self._insert_sql = INSERT_SQL.replace("@staging@", staging)
+        self._lock = threading.Lock()
+        self._staged_some = threading.Condition(self._lock)
+        self._pending: list[_Spooled] = []
+        self._pending_bytes = 0
+        self._stager = ThreadPoolExecutor(max_workers=1, thread_name_prefix="budget-raw-stage")
+        self._staging_batch: Future | None = None
+        self._error: BaseException | None = None
+        self.pages_in_python = 0
+        self.records_staged = 0
+
+    def take(
+        self, content: bytes, *, day: dt.date, page: int, seen_cursors: set[str]
+    ) -> tuple[int, str | None]:
+        """The `PageSink` of the client: returns (0, next cursor) for a spooled page, whose
+        records are counted when `flush` stages them."""
+        body = content.decode()  # UnicodeDecodeError is a ValueError: fetched again, as orjson's
+        cursor = self._cursors.get()
+        try:
+            try:
+                [(header,)] = cursor.execute(HEADER_SQL, {"body": body}).fetchall()
+            except duckdb.Error:
+                header = None
+            good, next_page = _checked_header(*header, seen_cursors) if header else (False, None)
+            if not good:
+                return self._take_in_python(cursor, content, day, page, seen_cursors)
+        finally:
+            self._cursors.put(cursor)
+        path = self._spool / f"{day.isoformat()}_{page:05d}.json"
+        path.write_bytes(content)
+        with self._lock:
+            self._pending.append(_Spooled(day, page, path))
+            self._pending_bytes += len(content)
+            self._stage_in_background_if_due()
+            while self._pending_bytes > MAX_SPOOLED_BYTES and self._error is None:
+                # A timeout, not a bare wait: the stager may have just finished without seeing
+                # this page, and then only this thread can start the next batch.
+                self._staged_some.wait(timeout=0.1)
+                self._stage_in_background_if_due()
+            if self._error is not None:
+                raise self._error
+        return 0, next_page
+
+    def _stage_in_background_if_due(self) -> None:
+        """With the lock held: hand a batch to the stager if one is due and it is idle."""
+        idle = self._staging_batch is None or self._staging_batch.done()
+        if idle and self._error is None and self._pending_bytes >= FLUSH_BYTES:
+            self._staging_batch = self._stager.submit(self._stage_pending)
+
+    def _stage_pending(self) -> None:
+        try:
+            while True:
+                self._stage_batch()
+                with self._lock:
+                    self._staged_some.notify_all()
+                    if self._pending_bytes < FLUSH_BYTES:
+                        return
+        except BaseException as error:
+            with self._lock:
+                self._error = error
+                self._staged_some.notify_all()
+
+    def flush(self) -> int:
+        """Stage every spooled page; returns the records staged so far. Raises the contract's
+        BadResponseError for a bad record (nothing of a doubted page is staged by DuckDB)."""
+        with self._lock:
+            running = self._staging_batch
+        if running is not None:
+            running.result()
+        if self._error is not None:
+            raise self._error
+        self._stage_batch()
+        return self.records_staged
+
+    def close(self) -> None:
+        self._stager.shutdown(wait=True)
+
+    def _stage_batch(self) -> None:
+        with self._lock:
+            batch, self._pending, self._pending_bytes = self._pending, [], 0
+        if not batch:
+            return
+        batch.sort(key=lambda spooled: (spooled.day, spooled.page))
+        try:
+            staged = self._stage(batch)
+        finally:
+            for spooled in batch:
+                spooled.path.unlink(missing_ok=True)
+        with self._lock:
+            self.records_staged += staged
+
+    def _stage(self, batch: list[_Spooled]) -> int:
+        """DuckDB stages the pages it can prove good, Python the others (and raises)."""
+        files = [str(spooled.path) for spooled in batch]
+        try:
+            return self._insert(files)
+        except duckdb.Error:
+            pass  # a doubtful record, or a `data` that is not a list: find the pages
+        try:
+            doubted = {
+                name
+                for (name,) in self._batch_cursor.execute(DOUBTED_SQL, {"files": files}).fetchall()
+            }
+        except duckdb.Error:
+            doubted = {spooled.path.name for spooled in batch}
+        good = [spooled for spooled in batch if spooled.path.name not in doubted]
+        staged = self._insert([str(spooled.path) for spooled in good]) if good else 0
+        for spooled in batch:
+            if spooled.path.name in doubted:
+                staged += self._stage_in_python(spooled)
+        return staged
+
+    def _insert(self, files: list[str]) -> int:
+        [(inserted,)] = self._batch_cursor.execute(self._insert_sql, {"files": files}).fetchall()
+        return inserted
+
+    def _stage_in_python(self, spooled: _Spooled) -> int:
+        content = spooled.path.read_bytes()
+        try:
+            taken, _ = self._take_in_python(
+                self._batch_cursor, content, spooled.day, spooled.page, set()
+            )
+        except ValueError as error:  # yyjson read the body, orjson cannot (e.g. a huge integer)
+            raise BadResponseError(
+                f"{spooled.day.isoformat()} page {spooled.page}: body is not JSON the contract "
+                f"can read ({error})",
+                day=spooled.day,
+                page=spooled.page,
+            ) from None
+        return taken
+
+    def _take_in_python(self, cursor, content: bytes, day: dt.date, page: int, seen: set[str]):
+        """The contract's own checks: raise its error, or stage what it accepts."""
+        with self._lock:
+            self.pages_in_python += 1
+        records, next_page = parsed_records(content, day=day, page=page, seen_cursors=seen)
+        insert_frame(cursor, RAW_USAGE, raw_usage_rows(day, records), into=self._staging)
+        return len(records), next_page
+
+
+@contextmanager
+def raw_page_sink(connection, staging: str, threads: int) -> Iterator[RawPageSink]:
+    """A sink for `threads` fetching threads; the spool folder goes when the block ends."""
+    cursors: queue.SimpleQueue = queue.SimpleQueue()
+    opened = [connection.cursor() for _ in range(threads + 1)]
+    for cursor in opened[1:]:
+        cursors.put(cursor)
+    spool = Path(tempfile.mkdtemp(prefix="budget-raw-pages-"))
+    sink = RawPageSink(cursors, opened[0], staging, spool)
+    try:
+        yield sink
+    finally:
+        sink.close()
+        for cursor in opened:
+            cursor.close()
+        shutil.rmtree(spool, ignore_errors=True)

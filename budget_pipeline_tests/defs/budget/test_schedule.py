@@ -1,0 +1,59 @@
+"""The daily schedule: one run over yesterday and the two days before it (SPEC §7)."""
+
+import datetime as dt
+
+import dagster as dg
+
+from budget_pipeline.defs.budget.assets import budget_assets
+from budget_pipeline.defs.budget.schedules import (
+    budget_daily_job,
+    budget_daily_schedule,
+    daily_range,
+)
+from budget_pipeline.defs.config_files.assets import config_sources
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def at_six(day: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(f"{day}T06:00:00+00:00")
+
+
+def test_a_tick_targets_yesterday_and_the_two_days_before_in_one_run_request():
+    context = dg.build_schedule_context(scheduled_execution_time=at_six("2026-04-09"))
+    data = budget_daily_schedule.evaluate_tick(context)
+    [request] = data.run_requests
+    assert request.tags[RANGE_START] == "2026-04-06" and request.tags[RANGE_END] == "2026-04-08"
+    assert request.run_key == "2026-04-06...2026-04-08"
+    assert budget_daily_schedule.cron_schedule == "0 6 * * *"
+    assert budget_daily_schedule.execution_timezone == "UTC"
+    assert budget_daily_schedule.job_name == budget_daily_job.name
+
+
+def test_the_range_never_starts_before_the_first_partition():
+    assert daily_range(at_six("2026-01-02")) == ("2026-01-01", "2026-01-01")
+    assert daily_range(at_six("2026-01-03")) == ("2026-01-01", "2026-01-02")
+
+
+def test_the_scheduled_run_materialises_three_days_in_one_run(pipeline):
+    defs = dg.Definitions(
+        assets=[*config_sources, *budget_assets],
+        jobs=[budget_daily_job],
+        resources=pipeline.resources(),
+        executor=dg.in_process_executor,
+    )
+    job = defs.resolve_job_def(budget_daily_job.name)
+    context = dg.build_schedule_context(
+        scheduled_execution_time=at_six("2026-04-09"), instance=pipeline.instance
+    )
+    [request] = budget_daily_schedule.evaluate_tick(context).run_requests
+    result = job.execute_in_process(instance=pipeline.instance, tags=request.tags)
+    assert result.success
+    assert len(pipeline.instance.get_run_records()) == 1
+    for asset in ("raw_usage", "priced_usage", "workstream_cost", "daily_spend", "idle_seats"):
+        partitions = {event.partition for event in result.asset_materializations_for_node(asset)}
+        assert partitions == {"2026-04-06", "2026-04-07", "2026-04-08"}, asset
+    # each day was fetched from the API once: one fetch loop for the three days
+    fetched = {r.query["starting_at"] for r in pipeline.server.usage_requests()}
+    assert fetched == {"2026-04-06", "2026-04-07", "2026-04-08"}

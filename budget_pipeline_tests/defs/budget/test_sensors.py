@@ -1,0 +1,146 @@
+"""The spend-alert and run-failure sensors against a real instance after real materialisations.
+
+Notifications go to a real webhook server on 127.0.0.1. The test organisation's spike days are
+the Wednesdays with ordinal % 21 == 10 (2026-03-18, 2026-04-08, ...).
+"""
+
+import datetime as dt
+import json
+
+import dagster as dg
+import pytest
+
+from budget_pipeline.defs.budget.sensors import build_spend_alert_sensor, run_failure_notifier
+from budget_pipeline.defs.notifier import AlertNotifier
+from budget_pipeline.demo.server import Fault
+from budget_pipeline.notify.spend_alert import AlertCursor
+from budget_pipeline_tests.webhook_receiver import WebhookReceiver
+
+ALERT_DAY = dt.date(2026, 4, 8)  # a spike day with its 7 days of history in the same run
+OLD_ALERT_DAY = dt.date(2026, 3, 18)  # a spike day that arrives later, through a backfill
+TODAY = ALERT_DAY + dt.timedelta(days=1)
+UI = "http://127.0.0.1:3000"
+
+
+@pytest.fixture
+def receiver():
+    with WebhookReceiver() as server:
+        yield server
+
+
+def tick(sensor, instance, receiver, cursor=None, webhook=True):
+    notifier = AlertNotifier(
+        webhook_url=receiver.url if webhook else None, webserver_url=UI, backoff_seconds=0.01
+    )
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"alert_notifier": notifier}
+    )
+    result = sensor(context)
+    return result, context.cursor
+
+
+def spend_row(pipeline, day: dt.date):
+    spend = pipeline.table("daily_spend")
+    return spend.loc[spend["usage_date"].dt.date == day].iloc[0]
+
+
+def test_alert_sensor_notifies_an_alerting_day_once_with_its_explanation(pipeline, receiver):
+    assert pipeline.materialize("2026-04-01", ALERT_DAY.isoformat()).success
+    row = spend_row(pipeline, ALERT_DAY)
+    assert bool(row["alert"]) is True
+    sensor = build_spend_alert_sensor(max_age_days=3, today=lambda: TODAY)
+
+    result, cursor = tick(sensor, pipeline.instance, receiver)
+    assert len(receiver.texts) == 1, receiver.texts
+    text = receiver.texts[0]
+    today, last_week, ma7 = row["cost_usd"], row["same_weekday_last_week_usd"], row["ma7_usd"]
+    assert f"spend alert for 2026-04-08 (Wednesday): ${today:,.2f}" in text
+    assert (
+        f"{today / last_week:.2f}× the same weekday last week (${last_week:,.2f} on 2026-04-01)"
+        in text
+    )
+    assert f"{today / ma7:.2f}× the 7-day mean (${ma7:,.2f}" in text
+    assert "Grew most against 2026-04-01:" in text
+    for kind in ("workstreams", "actors", "models"):
+        assert f"• {kind}: " in text
+    assert f"{UI}/assets/daily_spend?partition=2026-04-08" in text
+    assert "notified: 2026-04-08" in result.skip_message
+    state = json.loads(cursor)
+    assert state["notified"] == ["2026-04-08"] and state["after_storage_id"] > 0
+
+    # a second tick, and a "restarted daemon" (a new sensor object fed the stored cursor)
+    tick(sensor, pipeline.instance, receiver, cursor)
+    restarted = build_spend_alert_sensor(max_age_days=3, today=lambda: TODAY)
+    tick(restarted, pipeline.instance, receiver, cursor)
+    assert len(receiver.texts) == 1
+
+    # re-materialising the alerting day writes a new event with alert=True: still not re-sent
+    assert pipeline.materialize(ALERT_DAY.isoformat()).success
+    result, cursor = tick(restarted, pipeline.instance, receiver, cursor)
+    assert len(receiver.texts) == 1
+    assert json.loads(cursor)["after_storage_id"] > state["after_storage_id"]
+
+    # an old alerting day arriving through a backfill is logged, not notified
+    assert pipeline.materialize("2026-03-11", OLD_ALERT_DAY.isoformat()).success
+    assert bool(spend_row(pipeline, OLD_ALERT_DAY)["alert"]) is True
+    result, cursor = tick(restarted, pipeline.instance, receiver, cursor)
+    assert len(receiver.texts) == 1
+    assert "logged only (older than 3 days): 2026-03-18" in result.skip_message
+    assert json.loads(cursor)["notified"] == ["2026-04-08"]
+
+
+def test_a_failed_delivery_is_retried_on_the_next_tick(pipeline, receiver):
+    assert pipeline.materialize("2026-04-01", ALERT_DAY.isoformat()).success
+    sensor = build_spend_alert_sensor(max_age_days=3, today=lambda: TODAY)
+    receiver.statuses = [500, 500, 500]
+    result, cursor = tick(sensor, pipeline.instance, receiver)
+    assert receiver.texts == [] and len(receiver.attempts) == 3
+    assert "delivery pending: 2026-04-08" in result.skip_message
+
+    result, cursor = tick(sensor, pipeline.instance, receiver, cursor)
+    assert len(receiver.texts) == 1 and "2026-04-08" in receiver.texts[0]
+    assert AlertCursor.from_json(cursor).pending == set()
+    tick(sensor, pipeline.instance, receiver, cursor)
+    assert len(receiver.texts) == 1
+
+
+def test_without_a_webhook_the_alert_is_only_logged(pipeline, receiver, capfd):
+    assert pipeline.materialize("2026-04-01", ALERT_DAY.isoformat()).success
+    capfd.readouterr()
+    sensor = build_spend_alert_sensor(max_age_days=3, today=lambda: TODAY)
+    result, _ = tick(sensor, pipeline.instance, receiver, webhook=False)
+    assert receiver.attempts == []
+    # the sensor's log (the daemon shows it on the tick in the UI) goes to the console here
+    logged = capfd.readouterr().err
+    assert "logged only" in logged and "spend alert for 2026-04-08" in logged
+    assert "notified: 2026-04-08" in result.skip_message
+
+
+def test_failure_sensor_notifies_a_failed_run(pipeline, receiver):
+    sensor_context = dg.build_sensor_context(
+        instance=pipeline.instance,
+        resources={
+            "alert_notifier": AlertNotifier(
+                webhook_url=receiver.url, webserver_url=UI, backoff_seconds=0.01
+            )
+        },
+    )
+    # the first evaluation only places the cursor at the newest run event, as the daemon does
+    run_failure_notifier.evaluate_tick(sensor_context)
+
+    pipeline.server.add_fault(Fault(status=401, message="invalid x-api-key", times=10))
+    result = pipeline.materialize("2026-04-01", "2026-04-03", raise_on_error=False)
+    assert not result.success
+
+    run_failure_notifier.evaluate_tick(sensor_context)
+    assert len(receiver.texts) == 1, receiver.texts
+    text = receiver.texts[0]
+    assert f"job {result.dagster_run.job_name}, partitions 2026-04-01…2026-04-03" in text
+    assert "• step: raw_usage" in text
+    error_line = text.split("• error: ")[1].splitlines()[0]
+    assert "401" in error_line and "invalid x-api-key" in error_line
+    assert f"{UI}/runs/{result.run_id}" in text
+
+    # evaluated again, the same failure is not sent twice
+    run_failure_notifier.evaluate_tick(sensor_context)
+    assert len(receiver.texts) == 1

@@ -1,0 +1,94 @@
+"""The digest's wording and the ledger lines, on hand-made frames (no Dagster)."""
+
+import datetime as dt
+
+import pandas as pd
+
+from budget_pipeline.notify import seat_digest as digest
+from budget_pipeline.rules.attribution import ledger_paste_lines, unassigned_actors_over
+from budget_pipeline.rules.config_files import load_ledger
+
+AS_OF = dt.date(2026, 4, 12)
+
+
+def seats(*rows) -> pd.DataFrame:
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "email",
+            "workstream",
+            "sessions",
+            "lines_added",
+            "status",
+            "reason",
+            "monthly_cost_usd",
+            "last_active",
+        ],
+    ).assign(last_active=lambda f: pd.to_datetime(f["last_active"]))
+
+
+IDLE = ("a@x.com", "search", 0, 0, "completely idle", None, 100.0, "2026-03-20")
+NEVER = ("b@x.com", "Unassigned", 0, 0, "completely idle", "Parental leave", 150.0, None)
+BARELY = ("c@x.com", "mobile", 3, 5, "barely active", None, 200.0, "2026-04-10")
+
+
+def test_iso_week_keys_the_digest_by_the_week_of_its_as_of_day():
+    assert digest.iso_week(AS_OF) == "2026-W15"
+    assert digest.iso_week(dt.date(2027, 1, 3)) == "2026-W53"
+    assert digest.iso_week_days(AS_OF)[0] == dt.date(2026, 4, 6)
+
+
+def test_never_seen_seats_are_a_question_and_counted_apart():
+    text = digest.digest_text(AS_OF, seats(IDLE, NEVER, BARELY), seats(NEVER), 14)
+    assert "3 seat(s) listed, $450.00/month (of which $150.00/month for 1 seat(s)" in text
+    never = text.split("Never reported by the API (a question, not a saving):\n")[1]
+    assert never.startswith(
+        f"• b@x.com (Unassigned): 0 sessions, 0 lines added, $150.00/month, "
+        f"{digest.NEVER_SEEN_QUESTION}. Note: Parental leave"
+    )
+    assert "b@x.com" not in text.split("Completely idle")[1].split("\n\n")[0]
+    assert "• newly listed: a@x.com (completely idle)" in text
+    assert "• newly listed: c@x.com (barely active)" in text
+    assert "active again" not in text
+    assert digest.NOT_FOR_REVIEWS in text
+
+
+def test_changes_against_last_week_and_without_a_verdict():
+    moved = (*BARELY[:4], "completely idle", *BARELY[5:])
+    text = digest.digest_text(AS_OF, seats(moved), seats(IDLE, BARELY), 14)
+    assert "• active again: a@x.com (was completely idle)" in text
+    assert "• c@x.com: barely active → completely idle" in text
+    unchanged = digest.digest_text(AS_OF, seats(IDLE), seats(IDLE), 14)
+    assert "• no change" in unchanged
+    first = digest.digest_text(AS_OF, seats(), None, 14)
+    assert "Every paid seat was used in the window" in first
+    assert "no comparison: there is no idle-seat verdict as of 2026-04-05" in first
+
+
+def test_ledger_lines_are_the_largest_unassigned_actors_of_the_window_and_parse_back():
+    priced = pd.DataFrame(
+        {
+            "usage_date": pd.to_datetime(["2026-03-29", "2026-03-30", "2026-04-12", "2026-04-12"]),
+            "actor": ["old@x.com", "ci, nightly", "new@x.com", "known@x.com"],
+            "cost_usd": [99.0, 1.5, 7.25, 50.0],
+        }
+    )
+    ledger = pd.DataFrame({"actor": ["known@x.com"], "workstream": ["search"]})
+    actors = unassigned_actors_over(priced, ledger, pd.Timestamp(AS_OF))
+    assert list(actors["actor"]) == ["new@x.com", "ci, nightly"]  # old@x.com: before the window
+    lines = ledger_paste_lines(actors["actor"])
+    assert lines == ["new@x.com,", '"ci, nightly",']
+    follow_up = digest.LedgerFollowUp(dt.date(2026, 3, 30), AS_OF, 0.15, 3, actors)
+    text = digest.digest_text(AS_OF, seats(), None, 14, follow_up)
+    assert "Unassigned was above 15% of the day's spend on 3 day(s)" in text
+    assert "• new@x.com $7.25\n• ci, nightly $1.50" in text
+    assert '```\nnew@x.com,\n"ci, nightly",\n```' in text
+    no_follow_up = digest.LedgerFollowUp(dt.date(2026, 3, 30), AS_OF, 0.15, 0, actors)
+    assert "Ledger follow-up" not in digest.digest_text(AS_OF, seats(), None, 14, no_follow_up)
+
+
+def test_completed_ledger_lines_load_as_the_ledger(tmp_path):
+    lines = ledger_paste_lines(["new@x.com", 'key "q", 2'])
+    path = tmp_path / "workstreams.csv"
+    path.write_text("actor,workstream\n" + "\n".join(f"{line}platform" for line in lines) + "\n")
+    assert list(load_ledger(path)["actor"]) == ["new@x.com", 'key "q", 2']
