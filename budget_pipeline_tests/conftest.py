@@ -17,6 +17,7 @@ from budget_pipeline.defs.config_files.assets import config_sources
 from budget_pipeline.defs.resources import (
     AnalyticsApiResource,
     ConfigFilesResource,
+    ThresholdsResource,
     WarehouseResource,
 )
 from budget_pipeline.demo.organisation import SyntheticOrganisation
@@ -75,6 +76,7 @@ class Pipeline:
             "config_files": ConfigFilesResource(directory=str(self.config_dir)),
             "warehouse": WarehouseResource(path=str(self.duckdb_file)),
             "io_manager": WarehouseIOManager(database=str(self.duckdb_file), schema="budget"),
+            "thresholds": ThresholdsResource(),
         }
 
     def materialize(

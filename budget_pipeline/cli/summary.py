@@ -4,7 +4,7 @@ import datetime as dt
 
 import pandas as pd
 
-from budget_pipeline.rules.idle_seats import COMPLETELY_IDLE, listed_monthly_cost
+from budget_pipeline.rules.idle_seats import COMPLETELY_IDLE, IdleSeatRules, listed_monthly_cost
 from budget_pipeline.warehouse import connection as warehouse
 
 
@@ -54,7 +54,10 @@ def budget_summary(duckdb_path: str, start: dt.date, end: dt.date) -> str:
         )
 
     if seats.empty:
-        lines += ["", "Idle seats: no verdict yet (needs 14 loaded days)"]
+        lines += [
+            "",
+            f"Idle seats: no verdict yet (needs {IdleSeatRules.window_days} loaded days)",
+        ]
     else:
         monthly = listed_monthly_cost(seats)
         lines += [

@@ -12,6 +12,9 @@ from budget_pipeline.defs.notifier import notifier_from_environment
 from budget_pipeline.ingest.client import AnalyticsClient, RetryPolicy
 from budget_pipeline.report import files as report_files
 from budget_pipeline.rules import config_files
+from budget_pipeline.rules.attribution import MAX_UNASSIGNED_SHARE
+from budget_pipeline.rules.idle_seats import IdleSeatRules
+from budget_pipeline.rules.spend import AlertThresholds
 from budget_pipeline.warehouse import connection as warehouse
 from budget_pipeline.warehouse.io_manager import WarehouseIOManager
 from budget_pipeline.warehouse.tables import SCHEMA
@@ -114,6 +117,49 @@ class ReportsResource(dg.ConfigurableResource):
     )
 
 
+class ThresholdsResource(dg.ConfigurableResource):
+    """Every threshold of the rules (docs/rules.md), in one place: the daily assets, the weekly
+    digest and the monthly report all read this resource, so they cannot disagree.
+
+    Change it for one run in the run config, e.g.
+    `{"resources": {"thresholds": {"config": {"alert_floor_usd": 100}}}}`: fields left out keep
+    their defaults. The lineage drawn in the UI keeps the default windows (docs/rules.md).
+    """
+
+    alert_floor_usd: float = Field(
+        default=AlertThresholds.floor_usd,
+        description="spend alert: stay quiet below this day total",
+    )
+    same_weekday_ratio: float = Field(
+        default=AlertThresholds.same_weekday_ratio,
+        description="spend alert: today / the same weekday last week",
+    )
+    ma7_ratio: float = Field(
+        default=AlertThresholds.ma7_ratio,
+        description="spend alert: today / the mean of the 7 previous days",
+    )
+    max_unassigned_share: float = Field(
+        default=MAX_UNASSIGNED_SHARE,
+        description="Unassigned above this share of a day's spend: the ledger needs a refresh",
+    )
+    idle_window_days: int = Field(
+        default=IdleSeatRules.window_days, description="idle seats: trailing window, as-of included"
+    )
+    idle_min_lines: int = Field(
+        default=IdleSeatRules.min_lines, description="idle seats: fewer lines added: barely active"
+    )
+
+    def alert_thresholds(self) -> AlertThresholds:
+        return AlertThresholds(
+            floor_usd=self.alert_floor_usd,
+            same_weekday_ratio=self.same_weekday_ratio,
+            ma7_ratio=self.ma7_ratio,
+        )
+
+    def idle_seat_rules(self) -> IdleSeatRules:
+        return IdleSeatRules(window_days=self.idle_window_days, min_lines=self.idle_min_lines)
+
+
 def source_from_environment() -> str:
     """SPEC §6: `api` when a key is set, else `demo`, unless BUDGET_PIPELINE_SOURCE says."""
     default = "api" if os.environ.get("ANTHROPIC_ADMIN_API_KEY") else "demo"
@@ -134,6 +180,7 @@ def build_resources() -> dict[str, object]:
         "warehouse": WarehouseResource(path=duckdb_path),
         "reports": ReportsResource(directory=report_files.reports_dir()),
         "io_manager": WarehouseIOManager(database=duckdb_path, schema=SCHEMA),
+        "thresholds": ThresholdsResource(),
     }
 
 

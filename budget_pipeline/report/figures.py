@@ -9,12 +9,15 @@ import pandas as pd
 
 from budget_pipeline.report.month import Month
 from budget_pipeline.report.tables import MonthTables
-from budget_pipeline.rules.attribution import UNASSIGNED, top_unassigned_actors
+from budget_pipeline.rules.attribution import (
+    MAX_UNASSIGNED_SHARE,
+    UNASSIGNED,
+    top_unassigned_actors,
+)
 from budget_pipeline.rules.idle_seats import IdleSeatRules, listed_monthly_cost, verdict_days
 from budget_pipeline.rules.spend import top_movers
 from budget_pipeline.rules.value import model_mix, workstream_value
 
-UNASSIGNED_SHARE_THRESHOLD = 0.15  # SPEC §1: past this share of a day the ledger needs a refresh
 MOVER_DIMENSIONS = ("workstream", "actor", "model")
 DEFAULT_IDLE_RULES = IdleSeatRules()
 
@@ -161,7 +164,7 @@ def month_figures(
     prices: pd.DataFrame,
     seats: pd.DataFrame,
     first_day: pd.Timestamp,
-    unassigned_threshold: float = UNASSIGNED_SHARE_THRESHOLD,
+    unassigned_threshold: float = MAX_UNASSIGNED_SHARE,
     idle_rules: IdleSeatRules = DEFAULT_IDLE_RULES,
     unassigned_actor_limit: int = 15,
 ) -> ReportFigures:

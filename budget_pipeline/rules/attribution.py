@@ -10,6 +10,8 @@ import pandas as pd
 from budget_pipeline.warehouse.tables import WORKSTREAM_COST
 
 UNASSIGNED = "Unassigned"
+# Past this share of a day's spend, Unassigned means the ownership ledger needs a refresh.
+MAX_UNASSIGNED_SHARE = 0.15
 
 
 def workstream_of(actors: pd.Series, ledger: pd.DataFrame) -> pd.Series:

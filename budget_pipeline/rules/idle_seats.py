@@ -9,10 +9,7 @@ import numpy as np
 import pandas as pd
 
 from budget_pipeline.rules.attribution import workstream_of
-from budget_pipeline.warehouse.tables import IDLE_SEATS
-
-COMPLETELY_IDLE = "completely idle"
-BARELY_ACTIVE = "barely active"
+from budget_pipeline.warehouse.tables import BARELY_ACTIVE, COMPLETELY_IDLE, IDLE_SEATS
 
 
 @dataclass(frozen=True)

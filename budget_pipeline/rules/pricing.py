@@ -6,10 +6,7 @@ import numpy as np
 import pandas as pd
 
 from budget_pipeline.rules.config_files import PRICE_COLUMNS
-from budget_pipeline.warehouse.tables import PRICED_USAGE
-
-PRICE_TABLE = "price_table"
-API_ESTIMATE = "api_estimate"
+from budget_pipeline.warehouse.tables import API_ESTIMATE, PRICE_TABLE, PRICED_USAGE
 
 # (token column, price column): the four terms of SPEC §4.1
 TOKEN_PRICES = (

@@ -1,13 +1,23 @@
-"""The warehouse contract (SPEC §5): the five tables, their DuckDB types and what each column means.
+"""The warehouse contract: every table of schema `budget`, its columns, their DuckDB types, what
+each means and what every row must satisfy (docs/rules.md, "Output tables").
 
-One definition serves three readers: the DDL that creates the tables (so column types never depend
-on what pandas happened to infer for a day, e.g. an all-NULL column on a quiet day), the column
-schemas shown in the Dagster UI, and the order of the columns the assets return.
+This is the one definition of a table. Everything else is derived from it: the DDL that creates
+the tables (so column types never depend on what pandas happened to infer for a quiet day), the
+column schemas shown in the Dagster UI (`defs/metadata.py`), the Pandera contracts that block a
+bad write (`warehouse/contracts.py`) and the order of the columns the assets return.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 SCHEMA = "budget"
+
+# The words a row may carry in its vocabulary columns.
+USER, API_KEY = "user", "api_key"
+PRICE_TABLE, API_ESTIMATE = "price_table", "api_estimate"
+COMPLETELY_IDLE, BARELY_ACTIVE = "completely idle", "barely active"
+# A share is a ratio of two sums of floats: allow the rounding of the division.
+SHARE_MAX = 1.000001
 
 
 @dataclass(frozen=True)
@@ -15,6 +25,22 @@ class Column:
     name: str
     sql_type: str
     description: str
+    nullable: bool = False
+    min_value: float | None = None
+    max_value: float | None = None
+    allowed: tuple[str, ...] = ()
+    non_empty: bool = False
+    starts_with: str | None = None
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """A rule that ties columns of one row together; `holds` returns a boolean per row."""
+
+    name: str
+    error: str
+    holds: Callable
 
 
 @dataclass(frozen=True)
@@ -23,6 +49,8 @@ class Table:
     partition_column: str
     columns: tuple[Column, ...]
     description: str
+    unique_together: tuple[str, ...] = ()
+    row_checks: tuple[RowCheck, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -37,44 +65,84 @@ class Table:
         return f"CREATE TABLE IF NOT EXISTS {self.qualified_name} (\n  {body}\n)"
 
 
+def _count(name: str, description: str, *, min_value: int = 0) -> Column:
+    return Column(name, "BIGINT", description, min_value=min_value)
+
+
+def _usd(name: str, description: str, *, nullable: bool = False) -> Column:
+    return Column(name, "DOUBLE", description, nullable=nullable, min_value=0)
+
+
+def _share(name: str, description: str) -> Column:
+    return Column(name, "DOUBLE", description, nullable=True, min_value=0, max_value=SHARE_MAX)
+
+
+def _actor_columns() -> tuple[Column, ...]:
+    return (
+        Column(
+            "actor", "VARCHAR", "email address (user) or API key name (api_key)", non_empty=True
+        ),
+        Column("actor_type", "VARCHAR", "user or api_key", allowed=(USER, API_KEY)),
+    )
+
+
 RAW_USAGE = Table(
     name="raw_usage",
     partition_column="usage_date",
     description="One API record (actor × day) as received from the Analytics API.",
     columns=(
         Column("usage_date", "DATE", "UTC day of the record"),
-        Column("actor", "VARCHAR", "email address (user) or API key name (api_key)"),
-        Column("actor_type", "VARCHAR", "user or api_key"),
-        Column("customer_type", "VARCHAR", "customer_type as reported by the API"),
-        Column("terminal_type", "VARCHAR", "terminal_type as reported by the API"),
-        Column("num_sessions", "BIGINT", "core_metrics.num_sessions"),
-        Column("lines_added", "BIGINT", "core_metrics.lines_of_code.added"),
-        Column("lines_removed", "BIGINT", "core_metrics.lines_of_code.removed"),
-        Column("commits", "BIGINT", "core_metrics.commits_by_claude_code"),
-        Column("pull_requests", "BIGINT", "core_metrics.pull_requests_by_claude_code"),
-        Column("record_json", "VARCHAR", "the record exactly as received (unknown fields kept)"),
+        *_actor_columns(),
+        Column("customer_type", "VARCHAR", "customer_type as reported by the API", nullable=True),
+        Column("terminal_type", "VARCHAR", "terminal_type as reported by the API", nullable=True),
+        _count("num_sessions", "core_metrics.num_sessions"),
+        _count("lines_added", "core_metrics.lines_of_code.added"),
+        _count("lines_removed", "core_metrics.lines_of_code.removed"),
+        _count("commits", "core_metrics.commits_by_claude_code"),
+        _count("pull_requests", "core_metrics.pull_requests_by_claude_code"),
+        Column(
+            "record_json",
+            "VARCHAR",
+            "the record exactly as received (unknown fields kept)",
+            starts_with="{",
+        ),
     ),
 )
 
 PRICED_USAGE = Table(
     name="priced_usage",
     partition_column="usage_date",
-    description="Tokens per actor × model × day, priced with the price table (SPEC §4.1).",
+    description="Tokens per actor × model × day, priced with the price table (docs/rules.md).",
     columns=(
         Column("usage_date", "DATE", "UTC day"),
-        Column("actor", "VARCHAR", "email address or API key name"),
-        Column("actor_type", "VARCHAR", "user or api_key"),
-        Column("model", "VARCHAR", "model id as reported by the API"),
-        Column("input_tokens", "BIGINT", "input tokens"),
-        Column("output_tokens", "BIGINT", "output tokens"),
-        Column("cache_read_tokens", "BIGINT", "prompt-cache read tokens"),
-        Column("cache_creation_tokens", "BIGINT", "prompt-cache write tokens"),
+        *_actor_columns(),
+        Column("model", "VARCHAR", "model id as reported by the API", non_empty=True),
+        _count("input_tokens", "input tokens"),
+        _count("output_tokens", "output tokens"),
+        _count("cache_read_tokens", "prompt-cache read tokens"),
+        _count("cache_creation_tokens", "prompt-cache write tokens"),
         Column(
-            "price_model", "VARCHAR", "prices.csv row used (exact or longest prefix), NULL if none"
+            "price_model",
+            "VARCHAR",
+            "prices.csv row used (exact or longest prefix), NULL if none",
+            nullable=True,
         ),
-        Column("price_source", "VARCHAR", "price_table, or api_estimate for an unpriced model"),
-        Column("cost_usd", "DOUBLE", "cost in USD (SPEC §4.1; API estimate when unpriced)"),
-        Column("api_estimated_cost_usd", "DOUBLE", "the API's estimated_cost.amount / 100"),
+        Column(
+            "price_source",
+            "VARCHAR",
+            "price_table, or api_estimate for an unpriced model",
+            allowed=(PRICE_TABLE, API_ESTIMATE),
+        ),
+        _usd("cost_usd", "cost in USD (the API's estimate when the model is unpriced)"),
+        _usd("api_estimated_cost_usd", "the API's estimated_cost.amount / 100"),
+    ),
+    unique_together=("usage_date", "actor", "model"),
+    row_checks=(
+        RowCheck(
+            "price_model_matches_source",
+            "price_model must be set exactly when price_source is price_table",
+            lambda frame: frame["price_model"].notna() == (frame["price_source"] == PRICE_TABLE),
+        ),
     ),
 )
 
@@ -84,41 +152,68 @@ WORKSTREAM_COST = Table(
     description="Cost per workstream and day; actors missing from the ledger are Unassigned.",
     columns=(
         Column("usage_date", "DATE", "UTC day"),
-        Column("workstream", "VARCHAR", "ledger workstream, or Unassigned"),
-        Column("cost_usd", "DOUBLE", "sum of priced_usage.cost_usd"),
-        Column("share", "DOUBLE", "cost_usd / the day's total (NULL when the day cost nothing)"),
-        Column("actors", "BIGINT", "distinct actors with usage"),
+        Column("workstream", "VARCHAR", "ledger workstream, or Unassigned", non_empty=True),
+        _usd("cost_usd", "sum of priced_usage.cost_usd"),
+        _share("share", "cost_usd / the day's total (NULL when the day cost nothing)"),
+        _count("actors", "distinct actors with usage", min_value=1),
     ),
+    unique_together=("usage_date", "workstream"),
 )
 
 DAILY_SPEND = Table(
     name="daily_spend",
     partition_column="usage_date",
-    description="Total spend per day with the combined alert (SPEC §4.4).",
+    description="Total spend per day with the combined spend alert (docs/rules.md).",
     columns=(
-        Column("usage_date", "DATE", "UTC day"),
-        Column("cost_usd", "DOUBLE", "the day's total cost (0 on a day without usage)"),
-        Column("same_weekday_last_week_usd", "DOUBLE", "total of D-7 (NULL without 7 days)"),
-        Column("ma7_usd", "DOUBLE", "mean total of D-7 … D-1 (NULL without 7 loaded days)"),
-        Column("alert", "BOOLEAN", "combined alert verdict (NULL without history)"),
-        Column("unassigned_share", "DOUBLE", "Unassigned cost / total (NULL without spend)"),
+        Column("usage_date", "DATE", "UTC day", unique=True),
+        _usd("cost_usd", "the day's total cost (0 on a day without usage)"),
+        _usd("same_weekday_last_week_usd", "total of D-7 (NULL without 7 days)", nullable=True),
+        _usd("ma7_usd", "mean total of D-7 … D-1 (NULL without 7 loaded days)", nullable=True),
+        Column("alert", "BOOLEAN", "combined alert verdict (NULL without history)", nullable=True),
+        _share("unassigned_share", "Unassigned cost / total (NULL without spend)"),
+    ),
+    row_checks=(
+        RowCheck(
+            "verdict_needs_history",
+            "alert must be NULL exactly when the baselines are NULL",
+            lambda frame: frame["alert"].isna() == frame["ma7_usd"].isna(),
+        ),
     ),
 )
 
 IDLE_SEATS = Table(
     name="idle_seats",
     partition_column="as_of",
-    description="Paid seats idle or barely active over the 14 days ending on as_of (SPEC §4.3).",
+    description="Paid seats idle or barely active over the trailing window ending on as_of "
+    "(14 days by default).",
     columns=(
         Column("as_of", "DATE", "last day of the window"),
-        Column("email", "VARCHAR", "seat email (seats.csv)"),
+        Column("email", "VARCHAR", "seat email (seats.csv)", non_empty=True),
         Column("workstream", "VARCHAR", "ledger workstream, or Unassigned"),
-        Column("sessions", "BIGINT", "sessions in the window"),
-        Column("lines_added", "BIGINT", "lines added in the window"),
-        Column("status", "VARCHAR", "completely idle or barely active"),
-        Column("reason", "VARCHAR", "the seat's human note from seats.csv"),
-        Column("monthly_cost_usd", "DOUBLE", "what the seat costs per month"),
-        Column("last_active", "DATE", "last day up to as_of with any record; NULL: never seen"),
+        _count("sessions", "sessions in the window"),
+        _count("lines_added", "lines added in the window"),
+        Column(
+            "status",
+            "VARCHAR",
+            "completely idle or barely active",
+            allowed=(COMPLETELY_IDLE, BARELY_ACTIVE),
+        ),
+        Column("reason", "VARCHAR", "the seat's human note from seats.csv", nullable=True),
+        _usd("monthly_cost_usd", "what the seat costs per month"),
+        Column(
+            "last_active",
+            "DATE",
+            "last day up to as_of with any record; NULL: never seen",
+            nullable=True,
+        ),
+    ),
+    unique_together=("as_of", "email"),
+    row_checks=(
+        RowCheck(
+            "last_active_not_after_as_of",
+            "last_active must not be after as_of",
+            lambda frame: frame["last_active"].isna() | (frame["last_active"] <= frame["as_of"]),
+        ),
     ),
 )
 

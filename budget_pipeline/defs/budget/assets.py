@@ -11,7 +11,6 @@ from contextlib import contextmanager
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 
 from budget_pipeline.defs.budget import checks
 from budget_pipeline.defs.config_files.assets import prices_csv, seats_csv, workstreams_csv
@@ -20,6 +19,7 @@ from budget_pipeline.defs.partitions import daily_partitions, days_of, first_day
 from budget_pipeline.defs.resources import (
     AnalyticsApiResource,
     ConfigFilesResource,
+    ThresholdsResource,
     WarehouseResource,
 )
 from budget_pipeline.ingest.client import ApiError
@@ -31,7 +31,7 @@ from budget_pipeline.rules.config_files import ConfigFileError
 from budget_pipeline.rules.idle_seats import IdleSeatRules, verdict_days, window_start
 from budget_pipeline.rules.idle_seats import idle_seats as listed_idle_seats
 from budget_pipeline.rules.pricing import API_ESTIMATE, price_usage
-from budget_pipeline.rules.spend import HISTORY_DAYS, AlertThresholds, day_totals, top_movers
+from budget_pipeline.rules.spend import HISTORY_DAYS, day_totals, top_movers
 from budget_pipeline.rules.spend import daily_spend as spend_with_alert
 from budget_pipeline.warehouse.connection import staged_replacement, staging_table
 from budget_pipeline.warehouse.tables import (
@@ -55,24 +55,6 @@ STAGED_CHUNK_VECTORS = 50
 PROGRESS_EVERY = 30.0
 # Days of priced_usage computed at once (a month of 5,000 seats is ~200k rows).
 PRICE_CHUNK_DAYS = 31
-
-
-class SpendAlertConfig(dg.Config):
-    """Thresholds of the combined spend alert (SPEC §4.4)."""
-
-    floor_usd: float = Field(default=50.0, description="stay quiet below this day total")
-    same_weekday_ratio: float = Field(default=1.6, description="today / same weekday last week")
-    ma7_ratio: float = Field(default=1.5, description="today / mean of the 7 previous days")
-    max_unassigned_share: float = Field(
-        default=0.15, description="warn when Unassigned exceeds this share of a day's spend"
-    )
-
-
-class IdleSeatsConfig(dg.Config):
-    """What counts as an idle seat (SPEC §4.3)."""
-
-    window_days: int = Field(default=14, description="trailing window, as-of day included")
-    min_lines: int = Field(default=20, description="fewer lines added than this: barely active")
 
 
 def _budget_asset(
@@ -409,8 +391,8 @@ def _priced_usage_ending(
 )
 def daily_spend(
     context: dg.AssetExecutionContext,
-    config: SpendAlertConfig,
     priced_usage: pd.DataFrame,
+    thresholds: ThresholdsResource,
     config_files: ConfigFilesResource,
     warehouse: WarehouseResource,
 ):
@@ -423,14 +405,9 @@ def daily_spend(
     earlier = _loaded_days_before(warehouse, history_start, days[0] - pd.Timedelta(days=1))
     loaded = earlier[earlier >= first_day()].union(days)
     totals = day_totals(priced_usage, loaded)
-    thresholds = AlertThresholds(
-        floor_usd=config.floor_usd,
-        same_weekday_ratio=config.same_weekday_ratio,
-        ma7_ratio=config.ma7_ratio,
-    )
     in_run = priced_usage.loc[priced_usage["usage_date"].isin(days)]
     shares = unassigned_share(cost_by_workstream(in_run, ledger), days)
-    frame = spend_with_alert(totals, days, shares, thresholds)
+    frame = spend_with_alert(totals, days, shares, thresholds.alert_thresholds())
     yield from _contract_checked("daily_spend", frame)
 
     per_day = {}
@@ -464,13 +441,13 @@ def daily_spend(
             "range_cost_usd": round(float(frame["cost_usd"].sum()), 2),
             "alert_days": ", ".join(alert_days) or "none",
             "days_without_baseline": int(frame["alert"].isna().sum()),
-            "thresholds": dg.MetadataValue.json(json.loads(config.model_dump_json())),
+            "thresholds": dg.MetadataValue.json(json.loads(thresholds.model_dump_json())),
             "preview": markdown_preview(frame),
         },
     )
     yield dg.Output(frame)
     yield checks.schema_check("daily_spend", frame)
-    over = frame.loc[frame["unassigned_share"] > config.max_unassigned_share, "usage_date"]
+    over = frame.loc[frame["unassigned_share"] > thresholds.max_unassigned_share, "usage_date"]
     # The ledger follow-up names spend over two weeks, more history than this asset loads; read
     # only when a day is over the threshold.
     recent = (
@@ -478,7 +455,7 @@ def daily_spend(
         if not over.empty
         else in_run
     )
-    yield checks.unassigned_share_check(frame, recent, ledger, config.max_unassigned_share)
+    yield checks.unassigned_share_check(frame, recent, ledger, thresholds.max_unassigned_share)
 
 
 @_budget_asset(
@@ -488,7 +465,7 @@ def daily_spend(
         dg.AssetDep(
             asset,
             partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-(IdleSeatRules().window_days - 1),
+                start_offset=-(IdleSeatRules.window_days - 1),
                 allow_nonexistent_upstream_partitions=True,
             ),
         )
@@ -498,14 +475,14 @@ def daily_spend(
 )
 def idle_seats(
     context: dg.AssetExecutionContext,
-    config: IdleSeatsConfig,
     config_files: ConfigFilesResource,
+    thresholds: ThresholdsResource,
     warehouse: WarehouseResource,
 ):
     """Paid seats with no sessions (completely idle) or few lines (barely active) over the
     trailing window. For a conversation about reallocating seats, never for reviewing people."""
     days = days_of(context.partition_time_window)
-    rules = IdleSeatRules(window_days=config.window_days, min_lines=config.min_lines)
+    rules = thresholds.idle_seat_rules()
     span_start = window_start(days[0], rules)
     with _failing_clearly():
         seats = config_files.seats()

@@ -13,6 +13,7 @@ import pandas as pd
 from budget_pipeline.defs.metadata import markdown_preview
 from budget_pipeline.rules.attribution import (
     LEDGER_FOLLOW_UP_DAYS,
+    MAX_UNASSIGNED_SHARE,
     ledger_paste_lines,
     unassigned_actors_over,
 )
@@ -35,8 +36,9 @@ def schema_check_spec(table: str) -> dg.AssetCheckSpec:
         name=schema_check_name(table),
         asset=table,
         blocking=True,
-        description="Every row satisfies the Pandera contract "
-        f"budget_pipeline.schemas.{schemas.SCHEMAS[table].__name__}; a failure stops the write.",
+        description=f"Every row satisfies the {table} contract "
+        "of budget_pipeline/warehouse/tables.py (types, ranges, allowed values, uniqueness); a "
+        "failure stops the write.",
     )
 
 
@@ -65,7 +67,7 @@ PRICED_USAGE_WARNINGS = [
         name=CLOSE_TO_API_ESTIMATE,
         asset="priced_usage",
         description="A day whose price-table cost differs from the API's estimated cost by more "
-        "than 10 % suggests the price table is stale.",
+        f"than {ESTIMATE_TOLERANCE:.0%} suggests the price table is stale.",
     ),
 ]
 
@@ -73,8 +75,9 @@ DAILY_SPEND_WARNINGS = [
     dg.AssetCheckSpec(
         name=UNASSIGNED_SHARE,
         asset="daily_spend",
-        description="Unassigned above 15 % of a day's spend means the ownership ledger needs a "
-        "refresh; names the largest unassigned actors.",
+        description="Unassigned above the `thresholds` resource's max_unassigned_share (default "
+        f"{MAX_UNASSIGNED_SHARE:.0%}) of a day's spend means the ownership ledger needs a refresh; "
+        "names the largest unassigned actors.",
     )
 ]
 
@@ -114,8 +117,8 @@ def close_to_api_estimate_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResu
         passed=off.empty,
         severity=dg.AssetCheckSeverity.WARN,
         description=(
-            f"{len(off)} day(s) differ from the API estimate by more than 10 %: is prices.csv "
-            "stale?"
+            f"{len(off)} day(s) differ from the API estimate by more than "
+            f"{ESTIMATE_TOLERANCE:.0%}: is prices.csv stale?"
             if not off.empty
             else None
         ),

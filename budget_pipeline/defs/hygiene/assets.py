@@ -17,7 +17,11 @@ from pydantic import Field
 from budget_pipeline.defs.budget.assets import OWNERS, WAREHOUSE_POOL
 from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.defs.partitions import daily_partitions, days_of, first_day
-from budget_pipeline.defs.resources import ConfigFilesResource, WarehouseResource
+from budget_pipeline.defs.resources import (
+    ConfigFilesResource,
+    ThresholdsResource,
+    WarehouseResource,
+)
 from budget_pipeline.notify import seat_digest as digest
 from budget_pipeline.rules.attribution import unassigned_actors_over
 from budget_pipeline.rules.config_files import ConfigFileError
@@ -34,13 +38,8 @@ WEEK_DAYS = 7
 
 
 class SeatDigestConfig(dg.Config):
-    """Keep in step with `IdleSeatsConfig.window_days` and
-    `SpendAlertConfig.max_unassigned_share` when those are changed."""
+    """How the digest is laid out; its thresholds come from the `thresholds` resource."""
 
-    window_days: int = Field(default=14, description="the idle-seat window, as-of day included")
-    max_unassigned_share: float = Field(
-        default=0.15, description="add the ledger follow-up when Unassigned exceeded this share"
-    )
     ledger_actors: int = Field(default=10, description="unassigned actors listed, largest first")
 
 
@@ -89,7 +88,7 @@ def _read(connection, sql: str, params: list, table: str) -> pd.DataFrame:
         dg.AssetDep(
             "daily_spend",
             partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-(IdleSeatRules().window_days - 1),
+                start_offset=-(IdleSeatRules.window_days - 1),
                 allow_nonexistent_upstream_partitions=True,
             ),
         ),
@@ -101,6 +100,7 @@ def idle_seat_digest(
     config_files: ConfigFilesResource,
     warehouse: WarehouseResource,
     alert_notifier: AlertNotifier,
+    thresholds: ThresholdsResource,
 ) -> dg.MaterializeResult:
     days = days_of(context.partition_time_window)
     if len(days) != 1:
@@ -117,10 +117,10 @@ def idle_seat_digest(
         )
         return dg.MaterializeResult(metadata={"iso_week": week, "sent": False})
 
-    rules = IdleSeatRules(window_days=config.window_days)
+    rules = thresholds.idle_seat_rules()
     previous_as_of = as_of - dt.timedelta(days=WEEK_DAYS)
-    window_start = pd.Timestamp(as_of) - pd.Timedelta(days=config.window_days - 1)
-    history_start = pd.Timestamp(previous_as_of) - pd.Timedelta(days=config.window_days - 1)
+    window_start = pd.Timestamp(as_of) - pd.Timedelta(days=rules.window_days - 1)
+    history_start = pd.Timestamp(previous_as_of) - pd.Timedelta(days=rules.window_days - 1)
     try:
         ledger = config_files.ledger()
     except ConfigFileError as error:
@@ -154,7 +154,7 @@ def idle_seat_digest(
     )
     if pd.Timestamp(as_of) not in with_verdict:
         raise dg.Failure(
-            description=f"no idle-seat verdict as of {as_of}: the {config.window_days} days "
+            description=f"no idle-seat verdict as of {as_of}: the {rules.window_days} days "
             f"{window_start:%Y-%m-%d} … {as_of} are not all loaded. Load them with `dagster asset "
             "materialize -m budget_pipeline.definitions --select 'group:budget' --partition-range "
             f"{window_start:%Y-%m-%d}...{as_of}`, then re-run this job."
@@ -166,21 +166,21 @@ def idle_seat_digest(
         else None
     )
     in_window = spend.loc[spend["usage_date"] >= window_start]
-    days_over = int((in_window["unassigned_share"] > config.max_unassigned_share).sum())
+    days_over = int((in_window["unassigned_share"] > thresholds.max_unassigned_share).sum())
     ledger_follow_up = digest.LedgerFollowUp(
         start=window_start.date(),
         end=as_of,
-        threshold=config.max_unassigned_share,
+        threshold=thresholds.max_unassigned_share,
         days_over=days_over,
         actors=unassigned_actors_over(
-            usage, ledger, pd.Timestamp(as_of), config.window_days, config.ledger_actors
+            usage, ledger, pd.Timestamp(as_of), rules.window_days, config.ledger_actors
         ),
     )
     text = digest.digest_text(
         as_of,
         current,
         previous,
-        config.window_days,
+        rules.window_days,
         ledger_follow_up,
         alert_notifier.link(f"assets/idle_seats?partition={as_of}"),
     )

@@ -8,33 +8,25 @@ import datetime as dt
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 
 from budget_pipeline.defs.budget.assets import OWNERS, WAREHOUSE_POOL
 from budget_pipeline.defs.config_files.assets import prices_csv, seats_csv, workstreams_csv
 from budget_pipeline.defs.partitions import first_day, monthly_partitions
-from budget_pipeline.defs.resources import ConfigFilesResource, ReportsResource, WarehouseResource
-from budget_pipeline.report.figures import UNASSIGNED_SHARE_THRESHOLD, ReportFigures, month_figures
+from budget_pipeline.defs.resources import (
+    ConfigFilesResource,
+    ReportsResource,
+    ThresholdsResource,
+    WarehouseResource,
+)
+from budget_pipeline.report.figures import ReportFigures, month_figures
 from budget_pipeline.report.files import write_report
 from budget_pipeline.report.focus import focus_cost_export
 from budget_pipeline.report.month import Month
 from budget_pipeline.report.page import money, percent, signed_percent
 from budget_pipeline.report.tables import read_month
 from budget_pipeline.rules.config_files import ConfigFileError
-from budget_pipeline.rules.idle_seats import IdleSeatRules
 
 REPORT_GROUP = "report"
-
-
-class BudgetReportConfig(dg.Config):
-    """Thresholds the page explains; keep them equal to the daily assets' run config."""
-
-    unassigned_share_threshold: float = Field(
-        default=UNASSIGNED_SHARE_THRESHOLD, description="Unassigned share of a day to flag"
-    )
-    idle_window_days: int = Field(
-        default=IdleSeatRules().window_days, description="idle-seat window, as-of day included"
-    )
 
 
 def _month_deps() -> list[dg.AssetDep]:
@@ -102,7 +94,7 @@ def _number(value: float) -> float | None:
 )
 def budget_report(
     context: dg.AssetExecutionContext,
-    config: BudgetReportConfig,
+    thresholds: ThresholdsResource,
     config_files: ConfigFilesResource,
     warehouse: WarehouseResource,
     reports: ReportsResource,
@@ -120,8 +112,8 @@ def budget_report(
         prices=prices,
         seats=seats,
         first_day=first_day(),
-        unassigned_threshold=config.unassigned_share_threshold,
-        idle_rules=IdleSeatRules(window_days=config.idle_window_days),
+        unassigned_threshold=thresholds.max_unassigned_share,
+        idle_rules=thresholds.idle_seat_rules(),
     )
     if len(figures.days_loaded) == 0:
         raise dg.Failure(

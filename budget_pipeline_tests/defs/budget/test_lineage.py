@@ -198,10 +198,16 @@ def test_a_bad_price_table_names_file_and_line_and_writes_nothing_downstream(pip
 
 
 def test_thresholds_come_from_run_config(pipeline):
+    # One resource holds every threshold; fields left out keep their defaults.
     config = {
-        "ops": {
-            "daily_spend": {"config": {"floor_usd": 1e9}},
-            "idle_seats": {"config": {"window_days": 7, "min_lines": 1_000_000}},
+        "resources": {
+            "thresholds": {
+                "config": {
+                    "alert_floor_usd": 1e9,
+                    "idle_window_days": 7,
+                    "idle_min_lines": 1_000_000,
+                }
+            }
         }
     }
     assert pipeline.materialize(START, "2026-03-31", run_config=config).success
