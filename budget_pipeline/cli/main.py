@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from budget_pipeline import settings
 from budget_pipeline.cli.summary import budget_summary
-from budget_pipeline.warehouse import connection as warehouse
 
 
 def materialize_command(start: dt.date, end: dt.date, selection: str = "group:budget") -> list[str]:
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return returncode
     print()
-    print(budget_summary(warehouse.duckdb_path(), start, end))
+    print(budget_summary(settings.duckdb_path(), start, end))
     return 0
 
 

@@ -1,4 +1,3 @@
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -8,9 +7,9 @@ import duckdb
 import pandas as pd
 from pydantic import Field
 
+from budget_pipeline import settings
 from budget_pipeline.defs.notifier import notifier_from_environment
 from budget_pipeline.ingest.client import AnalyticsClient, RetryPolicy
-from budget_pipeline.report import files as report_files
 from budget_pipeline.rules import config_files
 from budget_pipeline.rules.attribution import MAX_UNASSIGNED_SHARE
 from budget_pipeline.rules.idle_seats import IdleSeatRules
@@ -19,7 +18,6 @@ from budget_pipeline.warehouse import connection as warehouse
 from budget_pipeline.warehouse.io_manager import WarehouseIOManager
 from budget_pipeline.warehouse.tables import SCHEMA
 
-DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEMO_API_KEY = "sk-ant-admin-demo"
 
 
@@ -30,7 +28,9 @@ class AnalyticsApiResource(dg.ConfigurableResource):
     source: str = Field(
         default="demo", description="api: the real API; demo: built-in organisation"
     )
-    base_url: str = Field(default=DEFAULT_BASE_URL, description="API base URL (proxies, tests)")
+    base_url: str = Field(
+        default=settings.DEFAULT_BASE_URL, description="API base URL (proxies, tests)"
+    )
     api_key: str | None = Field(default=None, description="Admin key; set it through an EnvVar")
     max_concurrent_days: int = Field(
         default=16, description="days fetched at once (benchmarks/fetch_and_stage.py)"
@@ -101,7 +101,7 @@ class WarehouseResource(dg.ConfigurableResource):
     """Direct SQL access to the DuckDB warehouse, for reads that reach beyond a run's own
     partitions (history for baselines, last_active)."""
 
-    path: str = Field(default=warehouse.DEFAULT_DUCKDB_PATH, description="DuckDB file")
+    path: str = Field(default=settings.DEFAULT_DUCKDB_PATH, description="DuckDB file")
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -113,7 +113,7 @@ class ReportsResource(dg.ConfigurableResource):
     """Where the monthly budget reports are written, one folder per month."""
 
     directory: str = Field(
-        default=report_files.DEFAULT_REPORTS_DIR, description="folder of the monthly reports"
+        default=settings.DEFAULT_REPORTS_DIR, description="folder of the monthly reports"
     )
 
 
@@ -160,25 +160,19 @@ class ThresholdsResource(dg.ConfigurableResource):
         return IdleSeatRules(window_days=self.idle_window_days, min_lines=self.idle_min_lines)
 
 
-def source_from_environment() -> str:
-    """SPEC §6: `api` when a key is set, else `demo`, unless BUDGET_PIPELINE_SOURCE says."""
-    default = "api" if os.environ.get("ANTHROPIC_ADMIN_API_KEY") else "demo"
-    return os.environ.get("BUDGET_PIPELINE_SOURCE", default)
-
-
 def build_resources() -> dict[str, object]:
-    source = source_from_environment()
-    duckdb_path = warehouse.duckdb_path()
+    source = settings.source()
+    duckdb_path = settings.duckdb_path()
     return {
         "analytics_api": AnalyticsApiResource(
             source=source,
-            base_url=os.environ.get("ANTHROPIC_BASE_URL", DEFAULT_BASE_URL),
+            base_url=settings.base_url(),
             # An EnvVar is resolved at run time: the key never enters run config or the UI.
-            api_key=dg.EnvVar("ANTHROPIC_ADMIN_API_KEY") if source == "api" else None,
+            api_key=dg.EnvVar(settings.API_KEY_ENV) if source == "api" else None,
         ),
-        "config_files": ConfigFilesResource(directory=str(config_files.config_dir())),
+        "config_files": ConfigFilesResource(directory=str(settings.config_dir())),
         "warehouse": WarehouseResource(path=duckdb_path),
-        "reports": ReportsResource(directory=report_files.reports_dir()),
+        "reports": ReportsResource(directory=settings.reports_dir()),
         "io_manager": WarehouseIOManager(database=duckdb_path, schema=SCHEMA),
         "thresholds": ThresholdsResource(),
     }

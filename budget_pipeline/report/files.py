@@ -4,7 +4,6 @@ Each file is written to a temporary name and renamed into place, so a reader (or
 syncing the folder) never sees half a report.
 """
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,12 +12,6 @@ import pandas as pd
 from budget_pipeline.report.figures import ReportFigures
 from budget_pipeline.report.month import Month
 from budget_pipeline.report.page import NEVER_SEEN, render_page
-
-DEFAULT_REPORTS_DIR = "reports"
-
-
-def reports_dir() -> str:
-    return os.environ.get("BUDGET_PIPELINE_REPORTS_DIR", DEFAULT_REPORTS_DIR)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,9 @@ import csv
 import hashlib
 import io
 import math
-import os
 from pathlib import Path
 
 import pandas as pd
-
-DEFAULT_CONFIG_DIR = "config"
 
 LEDGER_FILE = "workstreams.csv"
 PRICES_FILE = "prices.csv"
@@ -30,10 +27,6 @@ class ConfigFileError(ValueError):
         self.problem = problem
         where = f"{self.path}, line {line}" if line is not None else self.path
         super().__init__(f"{where}: {problem}")
-
-
-def config_dir() -> Path:
-    return Path(os.environ.get("BUDGET_PIPELINE_CONFIG_DIR", DEFAULT_CONFIG_DIR))
 
 
 def content_hash(path: Path) -> str:

@@ -1,7 +1,6 @@
 """Connections to the DuckDB warehouse and the transactions that replace whole days."""
 
 import datetime as dt
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -9,11 +8,10 @@ from pathlib import Path
 
 import duckdb
 
+from budget_pipeline import settings
 from budget_pipeline.warehouse.tables import SCHEMA, TABLES, Table
 
-DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 LOCK_WAIT_SECONDS = 120.0
-DEFAULT_MEMORY_LIMIT = "256MB"
 
 
 @contextmanager
@@ -83,14 +81,6 @@ def staged_replacement(
             connection.execute(f"DROP TABLE IF EXISTS {staging}")
 
 
-def memory_limit() -> str:
-    return os.environ.get("BUDGET_PIPELINE_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
-
-
-def duckdb_path() -> str:
-    return os.environ.get("BUDGET_PIPELINE_DUCKDB", DEFAULT_DUCKDB_PATH)
-
-
 def ensure_tables(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     for table in TABLES.values():
@@ -106,7 +96,7 @@ def connect(path: str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCo
     try:
         # DuckDB's default is 80 % of the machine: without a limit it keeps a whole backfill's
         # uncommitted rows in memory instead of writing them to the file as it goes.
-        connection.execute(f"SET memory_limit = '{memory_limit()}'")
+        connection.execute(f"SET memory_limit = '{settings.duckdb_memory_limit()}'")
         if not read_only:
             ensure_tables(connection)
         yield connection
