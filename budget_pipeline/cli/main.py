@@ -1,7 +1,9 @@
 """`budget-pipeline`: backfill a range through Dagster's own CLI, then print the budget summary.
 
-The backfill is exactly the documented command (SPEC §6), run as a subprocess, so what this
-prints is what a data engineer gets from `dagster asset materialize`.
+The backfill is exactly the documented `dagster asset materialize` command, run as a subprocess,
+so what it computes is what a data engineer gets from Dagster. What it shows is short: the
+command, a line per finished step and the fetch progress, then the summary; `--verbose` shows
+Dagster's full log, which is otherwise kept in a file. A failure ends with its cause in one line.
 """
 
 import argparse
@@ -12,7 +14,9 @@ import sys
 from pathlib import Path
 
 from budget_pipeline import settings
+from budget_pipeline.cli.progress import RunProgress
 from budget_pipeline.cli.summary import budget_summary
+from budget_pipeline.rules.config_files import ConfigFileError, judge_config_files
 
 
 def materialize_command(start: dt.date, end: dt.date, selection: str = "group:budget") -> list[str]:
@@ -37,10 +41,68 @@ def _environment() -> dict[str, str]:
     return environment
 
 
-def backfill(start: dt.date, end: dt.date, selection: str) -> int:
+def _failure_of_run(run_id: str, dagster_home: str | None) -> tuple[str | None, str | None]:
+    """The failed step and the first line of its error, as the run's event log records them."""
+    if not dagster_home:
+        return None, None
+    import dagster as dg  # only on failure: a successful backfill never pays for the import
+
+    with dg.DagsterInstance.from_config(dagster_home) as instance:
+        for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+            event = record.dagster_event
+            data = event.step_failure_data
+            if data.user_failure_data is not None and data.user_failure_data.description:
+                text = data.user_failure_data.description
+            else:
+                text = data.error.message if data.error else record.message
+            return event.step_key, text.strip().splitlines()[0]
+    return None, None
+
+
+def _log_file(environment: dict[str, str], start: dt.date, end: dt.date) -> Path:
+    folder = Path(environment.get("DAGSTER_HOME", ".")) / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"budget-pipeline-{start}...{end}.log"
+
+
+def backfill(start: dt.date, end: dt.date, selection: str, verbose: bool = False) -> int:
     command = materialize_command(start, end, selection)
     print("$ dagster " + " ".join(command[1:]), flush=True)
-    return subprocess.run(command, env=_environment(), check=False).returncode
+    environment = _environment()
+    if verbose:
+        return subprocess.run(command, env=environment, check=False).returncode
+
+    log_path = _log_file(environment, start, end)
+    progress = RunProgress()
+    with (
+        log_path.open("w") as log,
+        subprocess.Popen(
+            command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as process,
+    ):
+        for line in process.stdout:
+            log.write(line)
+            if shown := progress.update(line):
+                print(shown, flush=True)
+        returncode = process.wait()
+    if returncode != 0:
+        step, cause = (
+            _failure_of_run(progress.run_id, environment.get("DAGSTER_HOME"))
+            if progress.run_id
+            else (None, None)
+        )
+        step = step or progress.failed_step
+        where = f" in step {step}" if step else ""
+        run = f"run {progress.run_id}, " if progress.run_id else ""
+        print(
+            f"backfill failed{where} ({run}full log: {log_path}, or --verbose); no partial day "
+            "was written. Fix the cause and run the same command again:",
+            file=sys.stderr,
+        )
+        print(
+            cause or progress.failure_text or f"dagster exited with {returncode}", file=sys.stderr
+        )
+    return returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("start", type=dt.date.fromisoformat)
     run.add_argument("end", type=dt.date.fromisoformat)
     run.add_argument("--select", default="group:budget", help="Dagster asset selection")
+    for runner in (demo, run):
+        runner.add_argument("--verbose", action="store_true", help="show Dagster's full log")
     summary = commands.add_parser("summary", help="print the summary of START..END")
     summary.add_argument("start", type=dt.date.fromisoformat)
     summary.add_argument("end", type=dt.date.fromisoformat)
@@ -65,13 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         start, end = args.start, args.end
         selection = getattr(args, "select", "group:budget")
     if args.command != "summary":
-        returncode = backfill(start, end, selection)
+        # A typo in a config file fails here, in one line, before any day is fetched.
+        try:
+            judge_config_files(settings.config_dir())
+        except ConfigFileError as error:
+            print(error, file=sys.stderr)
+            return 1
+        returncode = backfill(start, end, selection, verbose=args.verbose)
         if returncode != 0:
-            print(
-                f"backfill failed (exit {returncode}): no partial day was written; fix the cause "
-                "above and run the same command again",
-                file=sys.stderr,
-            )
             return returncode
     print()
     print(budget_summary(settings.duckdb_path(), start, end))

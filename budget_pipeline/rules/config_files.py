@@ -145,3 +145,10 @@ def load_seats(path: Path) -> pd.DataFrame:
         seats[email] = {"email": email, "monthly_cost_usd": cost, "note": row["note"]}
         lines[email] = line
     return pd.DataFrame(list(seats.values()), columns=["email", "monthly_cost_usd", "note"])
+
+
+def judge_config_files(directory: Path) -> None:
+    """Read every configuration file of `directory`; the first problem raises ConfigFileError."""
+    load_ledger(directory / LEDGER_FILE)
+    load_prices(directory / PRICES_FILE)
+    load_seats(directory / SEATS_FILE)

@@ -17,31 +17,47 @@ from budget_pipeline_tests.conftest import TEST_API_KEY
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def test_range_backfill_through_the_dagster_cli(api_server, config_dir, tmp_path):
+def _cli_environment(api_server, config_dir, tmp_path, api_key=TEST_API_KEY) -> dict[str, str]:
     home = tmp_path / "dagster_home"
-    home.mkdir()
+    home.mkdir(exist_ok=True)
     shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
-    warehouse_file = tmp_path / "warehouse.duckdb"
-    environment = {
+    return {
         **os.environ,
         "DAGSTER_HOME": str(home),
-        "ANTHROPIC_ADMIN_API_KEY": TEST_API_KEY,
+        "ANTHROPIC_ADMIN_API_KEY": api_key,
         "ANTHROPIC_BASE_URL": api_server.base_url,
         "BUDGET_PIPELINE_CONFIG_DIR": str(config_dir),
-        "BUDGET_PIPELINE_DUCKDB": str(warehouse_file),
+        "BUDGET_PIPELINE_DUCKDB": str(tmp_path / "warehouse.duckdb"),
         "BUDGET_PIPELINE_START_DATE": "2026-03-01",
     }
-    command = [str(Path(sys.executable).parent / "budget-pipeline"), "backfill"]
-    completed = subprocess.run(
-        [*command, "2026-03-02", "2026-04-15"],
+
+
+def _budget_pipeline(environment, cwd, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "budget-pipeline"), *args],
         env=environment,
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_range_backfill_through_the_dagster_cli(api_server, config_dir, tmp_path):
+    environment = _cli_environment(api_server, config_dir, tmp_path)
+    home = Path(environment["DAGSTER_HOME"])
+    warehouse_file = Path(environment["BUDGET_PIPELINE_DUCKDB"])
+    completed = _budget_pipeline(environment, tmp_path, "backfill", "2026-03-02", "2026-04-15")
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "--partition-range 2026-03-02...2026-04-15" in completed.stdout
+    # a newcomer sees a line per finished step, not Dagster's debug log (kept in a file)
+    for step in ("raw_usage", "priced_usage", "workstream_cost", "daily_spend", "idle_seats"):
+        assert f"✓ {step}" in completed.stdout
+    assert "DEBUG" not in completed.stdout + completed.stderr
+    assert (
+        "STEP_SUCCESS"
+        in (home / "logs" / "budget-pipeline-2026-03-02...2026-04-15.log").read_text()
+    )
     assert "Spend per workstream" in completed.stdout
     assert "Alert days: 2" in completed.stdout
     assert "idle.person@example.com" in completed.stdout
@@ -72,3 +88,45 @@ def test_committed_demo_config_is_the_demo_organisation(tmp_path):
     for name in ("workstreams.csv", "prices.csv", "seats.csv"):
         assert (PROJECT / "config" / name).read_text() == (tmp_path / name).read_text(), name
         assert not pd.read_csv(PROJECT / "config" / name).empty
+
+
+def test_verbose_shows_dagsters_full_log(api_server, config_dir, tmp_path):
+    environment = _cli_environment(api_server, config_dir, tmp_path)
+    completed = _budget_pipeline(
+        environment, tmp_path, "backfill", "2026-03-02", "2026-03-03", "--verbose"
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "STEP_SUCCESS" in completed.stdout + completed.stderr
+
+
+def test_a_bad_config_file_fails_in_one_line_before_anything_is_fetched(
+    api_server, config_dir, tmp_path
+):
+    prices = config_dir / "prices.csv"
+    lines = prices.read_text().splitlines()
+    model, _input, *rest = lines[2].split(",")
+    lines[2] = ",".join([model, "abc", *rest])
+    prices.write_text("\n".join(lines) + "\n")
+    environment = _cli_environment(api_server, config_dir, tmp_path)
+    completed = _budget_pipeline(environment, tmp_path, "backfill", "2026-03-02", "2026-03-03")
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines()[-1] == (
+        f"{prices}, line 3: input_per_mtok is 'abc', not a number"
+    )
+    assert "Traceback" not in completed.stdout + completed.stderr
+    assert api_server.usage_requests() == []
+    assert not Path(environment["BUDGET_PIPELINE_DUCKDB"]).exists()
+
+
+def test_a_failed_run_ends_with_its_cause_and_the_run_id(api_server, config_dir, tmp_path):
+    environment = _cli_environment(api_server, config_dir, tmp_path, api_key="sk-ant-admin-wrong")
+    completed = _budget_pipeline(environment, tmp_path, "backfill", "2026-03-02", "2026-03-03")
+    assert completed.returncode != 0
+    *_, context, cause = completed.stderr.strip().splitlines()
+    with dg.DagsterInstance.from_config(environment["DAGSTER_HOME"]) as instance:
+        [run] = instance.get_runs()
+    assert f"run {run.run_id}" in context
+    assert "step raw_usage" in context
+    assert "401" in cause
+    assert "sk-ant-admin-wrong" not in completed.stdout + completed.stderr
+    assert "DEBUG" not in completed.stdout + completed.stderr
