@@ -1,6 +1,6 @@
-"""The configuration files as observable source assets: each observation records the file's
-content hash as its data version, so the UI marks downstream partitions stale when the ledger,
-the price table or the seat roster changes."""
+"""The configuration files as observable source assets: each observation records a file's content
+hash as its data version, so the UI marks downstream partitions stale when the ledger, the price
+table or the seat roster changes."""
 
 import dagster as dg
 
@@ -10,36 +10,48 @@ from budget_pipeline.rules import config_files as config_rules
 CONFIG_GROUP = "config"
 OWNERS = ["team:finops-data"]
 
+workstreams_csv = dg.AssetKey("workstreams_csv")
+prices_csv = dg.AssetKey("prices_csv")
+seats_csv = dg.AssetKey("seats_csv")
 
-def _config_file_source(name: str, file_name: str, description: str) -> dg.SourceAsset:
-    @dg.observable_source_asset(
-        name=name,
-        group_name=CONFIG_GROUP,
-        description=description,
-        owners=OWNERS,
-        tags={"dagster/kind/csv": ""},
-        metadata={"file": file_name},
-    )
-    def _observe(config_files: ConfigFilesResource) -> dg.DataVersion:
-        return dg.DataVersion(config_rules.content_hash(config_files.path(file_name)))
+CONFIG_FILES: dict[dg.AssetKey, tuple[str, str]] = {
+    workstreams_csv: (
+        config_rules.LEDGER_FILE,
+        "Ownership ledger: actor → primary workstream. Actors missing here are Unassigned.",
+    ),
+    prices_csv: (
+        config_rules.PRICES_FILE,
+        "Price table: USD per million tokens per model family (input, output, cache write/read).",
+    ),
+    seats_csv: (
+        config_rules.SEATS_FILE,
+        "Roster of paid seats with their monthly cost and an optional human note.",
+    ),
+}
 
-    return _observe
 
-
-workstreams_csv = _config_file_source(
-    "workstreams_csv",
-    config_rules.LEDGER_FILE,
-    "Ownership ledger: actor → primary workstream. Actors missing here are Unassigned.",
+@dg.multi_observable_source_asset(
+    name="config_files",
+    specs=[
+        dg.AssetSpec(
+            key,
+            group_name=CONFIG_GROUP,
+            description=description,
+            owners=OWNERS,
+            kinds={"csv"},
+            metadata={"file": file_name},
+        )
+        for key, (file_name, description) in CONFIG_FILES.items()
+    ],
+    can_subset=True,
 )
-prices_csv = _config_file_source(
-    "prices_csv",
-    config_rules.PRICES_FILE,
-    "Price table: USD per million tokens per model family (input, output, cache write/read).",
-)
-seats_csv = _config_file_source(
-    "seats_csv",
-    config_rules.SEATS_FILE,
-    "Roster of paid seats with their monthly cost and an optional human note.",
-)
+def config_files(context: dg.AssetExecutionContext, config_files: ConfigFilesResource):
+    for key in context.selected_asset_keys:
+        file_name, _ = CONFIG_FILES[key]
+        yield dg.ObserveResult(
+            asset_key=key,
+            data_version=dg.DataVersion(config_rules.content_hash(config_files.path(file_name))),
+        )
 
-config_sources = [workstreams_csv, prices_csv, seats_csv]
+
+config_sources = [config_files]
