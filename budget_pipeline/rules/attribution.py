@@ -20,7 +20,7 @@ def workstream_of(actors: pd.Series, ledger: pd.DataFrame) -> pd.Series:
     return actors.map(mapping).fillna(UNASSIGNED).astype("object")
 
 
-def workstream_cost(priced_usage: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+def cost_per_workstream(priced_usage: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
     """Cost per workstream and day, with its share of the day's total."""
     if priced_usage.empty:
         return empty_workstream_cost()

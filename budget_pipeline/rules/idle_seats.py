@@ -42,7 +42,7 @@ def verdict_days(
     )
 
 
-def idle_seats(
+def idle_seats_as_of(
     as_of_days: pd.DatetimeIndex,
     usage: pd.DataFrame,
     seats: pd.DataFrame,

@@ -41,7 +41,7 @@ def alert_verdict(
     )
 
 
-def daily_spend(
+def spend_with_alert(
     totals: pd.Series,
     days: pd.DatetimeIndex,
     unassigned_share: pd.Series,

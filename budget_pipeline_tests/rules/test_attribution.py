@@ -3,9 +3,9 @@ import pytest
 
 from budget_pipeline.rules.attribution import (
     UNASSIGNED,
+    cost_per_workstream,
     top_unassigned_actors,
     unassigned_share,
-    workstream_cost,
 )
 
 LEDGER = pd.DataFrame({"actor": ["a@x.com", "b@x.com"], "workstream": ["payments", "search"]})
@@ -26,13 +26,13 @@ def test_cost_goes_to_the_ledger_workstream_and_unknown_actors_to_unassigned():
             ("2026-06-01", "contractor@partner.example", 20.0),
         ]
     )
-    cost = workstream_cost(usage, LEDGER).set_index("workstream")
+    cost = cost_per_workstream(usage, LEDGER).set_index("workstream")
     assert cost.loc["payments", "cost_usd"] == 70.0
     assert cost.loc["payments", "share"] == pytest.approx(0.7)
     assert cost.loc["payments", "actors"] == 1
     assert cost.loc[UNASSIGNED, "share"] == pytest.approx(0.2)
     days = pd.date_range("2026-06-01", "2026-06-02")
-    share = unassigned_share(workstream_cost(usage, LEDGER), days)
+    share = unassigned_share(cost_per_workstream(usage, LEDGER), days)
     assert share.iloc[0] == pytest.approx(0.2)
     # a day without spend has no share (NULL), not 0
     assert pd.isna(share.iloc[1])

@@ -4,7 +4,7 @@ from budget_pipeline.rules.idle_seats import (
     BARELY_ACTIVE,
     COMPLETELY_IDLE,
     IdleSeatRules,
-    idle_seats,
+    idle_seats_as_of,
     verdict_days,
 )
 
@@ -38,7 +38,7 @@ def test_window_edges_and_statuses():
             (AS_OF, "not-a-seat@x.com", 0, 0),  # usage without a seat is not a seat
         ]
     )
-    listed = idle_seats(
+    listed = idle_seats_as_of(
         pd.DatetimeIndex([AS_OF]),
         rows,
         SEATS,
@@ -60,7 +60,7 @@ def test_window_edges_and_statuses():
 
 def test_sorted_by_sessions_then_lines():
     rows = usage([(AS_OF, "few@x.com", 1, 5), (AS_OF, "busy@x.com", 1, 3)])
-    listed = idle_seats(
+    listed = idle_seats_as_of(
         pd.DatetimeIndex([AS_OF]), rows, SEATS, LEDGER, pd.Series(dtype="datetime64[ns]")
     )
     assert list(listed["email"])[-2:] == ["busy@x.com", "few@x.com"]
@@ -69,7 +69,7 @@ def test_sorted_by_sessions_then_lines():
 
 def test_last_active_reaches_back_before_the_window():
     long_ago = pd.Timestamp("2026-05-02")
-    listed = idle_seats(
+    listed = idle_seats_as_of(
         pd.DatetimeIndex([AS_OF]),
         usage([]),
         SEATS,

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from budget_pipeline.rules.spend import AlertThresholds, daily_spend
+from budget_pipeline.rules.spend import AlertThresholds, spend_with_alert
 
 D = pd.Timestamp("2026-06-15")
 
@@ -11,7 +11,7 @@ def spend_for(today: float, history: list[float | None]) -> pd.Series:
     days = pd.date_range(D - pd.Timedelta(days=7), periods=7)
     totals = {day: value for day, value in zip(days, history, strict=True) if value is not None}
     totals[D] = today
-    frame = daily_spend(pd.Series(totals), pd.DatetimeIndex([D]), pd.Series(dtype=float))
+    frame = spend_with_alert(pd.Series(totals), pd.DatetimeIndex([D]), pd.Series(dtype=float))
     return frame.iloc[0]
 
 
@@ -51,8 +51,8 @@ def test_no_verdict_without_seven_loaded_days():
 def test_thresholds_are_configurable():
     totals = pd.Series({d: 100.0 for d in pd.date_range(D - pd.Timedelta(days=7), D)})
     totals[D] = 130.0
-    strict = daily_spend(totals, pd.DatetimeIndex([D]), pd.Series(dtype=float))
-    relaxed = daily_spend(
+    strict = spend_with_alert(totals, pd.DatetimeIndex([D]), pd.Series(dtype=float))
+    relaxed = spend_with_alert(
         totals,
         pd.DatetimeIndex([D]),
         pd.Series(dtype=float),

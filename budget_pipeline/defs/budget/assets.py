@@ -25,14 +25,20 @@ from budget_pipeline.defs.resources import (
 from budget_pipeline.ingest.client import ApiError
 from budget_pipeline.ingest.page_staging import raw_page_sink
 from budget_pipeline.ingest.records import model_usage
-from budget_pipeline.rules.attribution import LEDGER_FOLLOW_UP_DAYS, unassigned_share
-from budget_pipeline.rules.attribution import workstream_cost as cost_by_workstream
+from budget_pipeline.rules.attribution import (
+    LEDGER_FOLLOW_UP_DAYS,
+    cost_per_workstream,
+    unassigned_share,
+)
 from budget_pipeline.rules.config_files import ConfigFileError
-from budget_pipeline.rules.idle_seats import IdleSeatRules, verdict_days, window_start
-from budget_pipeline.rules.idle_seats import idle_seats as listed_idle_seats
+from budget_pipeline.rules.idle_seats import (
+    IdleSeatRules,
+    idle_seats_as_of,
+    verdict_days,
+    window_start,
+)
 from budget_pipeline.rules.pricing import API_ESTIMATE, price_usage
-from budget_pipeline.rules.spend import HISTORY_DAYS, day_totals, top_movers
-from budget_pipeline.rules.spend import daily_spend as spend_with_alert
+from budget_pipeline.rules.spend import HISTORY_DAYS, day_totals, spend_with_alert, top_movers
 from budget_pipeline.warehouse.connection import staged_replacement, staging_table
 from budget_pipeline.warehouse.tables import (
     DAILY_SPEND,
@@ -322,7 +328,7 @@ def workstream_cost(
     days = days_of(context.partition_time_window)
     with _failing_clearly():
         ledger = config_files.ledger()
-    frame = cost_by_workstream(priced_usage, ledger)
+    frame = cost_per_workstream(priced_usage, ledger)
     yield from _contract_checked("workstream_cost", frame)
     per_day = {}
     for day, of_day in frame.groupby("usage_date"):
@@ -406,7 +412,7 @@ def daily_spend(
     loaded = earlier[earlier >= first_day()].union(days)
     totals = day_totals(priced_usage, loaded)
     in_run = priced_usage.loc[priced_usage["usage_date"].isin(days)]
-    shares = unassigned_share(cost_by_workstream(in_run, ledger), days)
+    shares = unassigned_share(cost_per_workstream(in_run, ledger), days)
     frame = spend_with_alert(totals, days, shares, thresholds.alert_thresholds())
     yield from _contract_checked("daily_spend", frame)
 
@@ -502,7 +508,7 @@ def idle_seats(
     usage["usage_date"] = pd.to_datetime(usage["usage_date"]).astype("datetime64[ns]")
     loaded = _loaded_days_before(warehouse, span_start, days[-1])
     with_verdict = verdict_days(days, loaded, first_day(), rules)
-    frame = listed_idle_seats(
+    frame = idle_seats_as_of(
         with_verdict,
         usage,
         seats,
