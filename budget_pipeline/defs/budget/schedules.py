@@ -6,19 +6,11 @@ from budget_pipeline.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
-from budget_pipeline.defs.budget.assets import GROUP
-from budget_pipeline.defs.partitions import daily_partitions, first_day
+from budget_pipeline.defs.budget.jobs import budget_daily_job
+from budget_pipeline.defs.partitions import first_day
 
 # Usage data can arrive late (SPEC §7): each morning re-fetches the two days before yesterday.
 LATE_DAYS = 2
-
-budget_daily_job = dg.define_asset_job(
-    name="budget_daily_job",
-    selection=dg.AssetSelection.groups(GROUP),
-    partitions_def=daily_partitions,
-    description="The five budget assets (and their checks) over a day or a range of days.",
-    tags={"team": "finops-data"},
-)
 
 
 def daily_range(scheduled_for: dt.datetime) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 import dagster as dg
 
 from budget_pipeline.defs.budget.assets import budget_assets, daily_spend
-from budget_pipeline.defs.budget.schedules import budget_daily_job
+from budget_pipeline.defs.budget.jobs import budget_daily_job
 from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.notify import spend_alert as alerts
 

@@ -200,34 +200,4 @@ def idle_seat_digest(
     )
 
 
-idle_seat_digest_job = dg.define_asset_job(
-    name="idle_seat_digest_job",
-    selection=dg.AssetSelection.assets("idle_seats", "idle_seat_digest"),
-    partitions_def=daily_partitions,
-    description="Refreshes idle_seats for one day (no API call) and sends that day's weekly "
-    "idle-seat digest, unless its ISO week was already sent.",
-    tags={"team": "finops-data"},
-)
-
-
-def digest_day(scheduled_for: dt.datetime) -> dt.date:
-    """Yesterday: on a Monday, the Sunday that closes the ISO week just ended."""
-    return scheduled_for.date() - dt.timedelta(days=1)
-
-
-@dg.schedule(
-    name="idle_seat_digest_schedule",
-    job=idle_seat_digest_job,
-    cron_schedule="0 7 * * 1",
-    execution_timezone="UTC",
-    description="Mondays 07:00 UTC, after the 06:00 daily run: the idle-seat digest as of "
-    "yesterday.",
-    tags={"team": "finops-data"},
-)
-def idle_seat_digest_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    day = digest_day(context.scheduled_execution_time)
-    # run_key per ISO week: the schedule never launches the same week twice.
-    return dg.RunRequest(run_key=digest.iso_week(day), partition_key=day.isoformat())
-
-
 digest_assets = [idle_seat_digest]

@@ -5,11 +5,8 @@ import datetime as dt
 import dagster as dg
 
 from budget_pipeline.defs.budget.assets import budget_assets
-from budget_pipeline.defs.budget.schedules import (
-    budget_daily_job,
-    budget_daily_schedule,
-    daily_range,
-)
+from budget_pipeline.defs.budget.jobs import budget_daily_job
+from budget_pipeline.defs.budget.schedules import budget_daily_schedule, daily_range
 from budget_pipeline.defs.config_files.assets import config_sources
 
 RANGE_START = "dagster/asset_partition_range_start"

@@ -15,11 +15,9 @@ import pytest
 from budget_pipeline.defs.budget import checks
 from budget_pipeline.defs.budget.assets import budget_assets
 from budget_pipeline.defs.config_files.assets import config_sources
-from budget_pipeline.defs.hygiene.assets import (
-    digest_assets,
-    idle_seat_digest_job,
-    idle_seat_digest_schedule,
-)
+from budget_pipeline.defs.hygiene.assets import digest_assets
+from budget_pipeline.defs.hygiene.jobs import idle_seat_digest_job
+from budget_pipeline.defs.hygiene.schedules import idle_seat_digest_schedule
 from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.notify import seat_digest as digest
 from budget_pipeline_tests.conftest import TEST_ORGANISATION, days

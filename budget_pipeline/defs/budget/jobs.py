@@ -1,0 +1,12 @@
+import dagster as dg
+
+from budget_pipeline.defs.budget.assets import GROUP
+from budget_pipeline.defs.partitions import daily_partitions
+
+budget_daily_job = dg.define_asset_job(
+    name="budget_daily_job",
+    selection=dg.AssetSelection.groups(GROUP),
+    partitions_def=daily_partitions,
+    description="The five budget assets (and their checks) over a day or a range of days.",
+    tags={"team": "finops-data"},
+)
