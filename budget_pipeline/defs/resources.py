@@ -17,7 +17,12 @@ from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 from pydantic import Field
 
 from budget_pipeline import warehouse
-from budget_pipeline.api.client import AnalyticsClient, RetryPolicy
+from budget_pipeline.api.client import (
+    DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_REQUEST_DEADLINE,
+    AnalyticsClient,
+    RetryPolicy,
+)
 from budget_pipeline.report import files as report_files
 from budget_pipeline.rules import config_files
 
@@ -39,9 +44,17 @@ class AnalyticsApiResource(dg.ConfigurableResource):
     )
     page_limit: int = Field(default=1000, description="records per page (the API's maximum)")
     timeout_seconds: float = Field(default=30.0, description="connect/read timeout of one request")
+    request_deadline_seconds: float = Field(
+        default=DEFAULT_REQUEST_DEADLINE,
+        description="longest one request may take, body included, before it is retried",
+    )
     max_attempts: int = Field(default=6, description="attempts per page before the run fails")
     base_delay_seconds: float = Field(default=0.5, description="first backoff delay")
     max_delay_seconds: float = Field(default=30.0, description="backoff cap")
+    max_retry_after_seconds: float = Field(
+        default=DEFAULT_MAX_RETRY_AFTER,
+        description="longest retry-after waited out; a longer one fails the run",
+    )
 
     @contextmanager
     def client(self, logger=None) -> Iterator[AnalyticsClient]:
@@ -68,12 +81,14 @@ class AnalyticsApiResource(dg.ConfigurableResource):
                     base_url,
                     api_key,
                     timeout=self.timeout_seconds,
+                    request_deadline=self.request_deadline_seconds,
                     max_concurrent_days=self.max_concurrent_days,
                     page_limit=self.page_limit,
                     retry=RetryPolicy(
                         max_attempts=self.max_attempts,
                         base_delay=self.base_delay_seconds,
                         max_delay=self.max_delay_seconds,
+                        max_retry_after=self.max_retry_after_seconds,
                     ),
                     logger=logger,
                 )
