@@ -40,8 +40,13 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}{SECRET_PATH}"
+        return self.url_for(SECRET_PATH)
+
+    def url_for(self, path: str, host: str | None = None) -> str:
+        """A URL of this receiver as a user might configure it: any host naming 127.0.0.1
+        (`LocalHost`), any path (spaces, non-ASCII) left unencoded."""
+        bound_host, port = self._httpd.server_address[:2]
+        return f"http://{host or bound_host}:{port}{path}"
 
     @property
     def texts(self) -> list[str]:

@@ -9,7 +9,12 @@ from pydantic import Field
 
 from budget_pipeline import settings
 from budget_pipeline.defs.notifier import notifier_from_environment
-from budget_pipeline.ingest.client import AnalyticsClient, RetryPolicy
+from budget_pipeline.ingest.client import (
+    DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_REQUEST_DEADLINE,
+    AnalyticsClient,
+    RetryPolicy,
+)
 from budget_pipeline.rules import config_files
 from budget_pipeline.rules.attribution import MAX_UNASSIGNED_SHARE
 from budget_pipeline.rules.idle_seats import IdleSeatRules
@@ -37,9 +42,17 @@ class AnalyticsApiResource(dg.ConfigurableResource):
     )
     page_limit: int = Field(default=1000, description="records per page (the API's maximum)")
     timeout_seconds: float = Field(default=30.0, description="connect/read timeout of one request")
+    request_deadline_seconds: float = Field(
+        default=DEFAULT_REQUEST_DEADLINE,
+        description="longest one request may take, body included, before it is retried",
+    )
     max_attempts: int = Field(default=6, description="attempts per page before the run fails")
     base_delay_seconds: float = Field(default=0.5, description="first backoff delay")
     max_delay_seconds: float = Field(default=30.0, description="backoff cap")
+    max_retry_after_seconds: float = Field(
+        default=DEFAULT_MAX_RETRY_AFTER,
+        description="longest retry-after waited out; a longer one fails the run",
+    )
 
     @contextmanager
     def client(self, logger=None) -> Iterator[AnalyticsClient]:
@@ -66,12 +79,14 @@ class AnalyticsApiResource(dg.ConfigurableResource):
                     base_url,
                     api_key,
                     timeout=self.timeout_seconds,
+                    request_deadline=self.request_deadline_seconds,
                     max_concurrent_days=self.max_concurrent_days,
                     page_limit=self.page_limit,
                     retry=RetryPolicy(
                         max_attempts=self.max_attempts,
                         base_delay=self.base_delay_seconds,
                         max_delay=self.max_delay_seconds,
+                        max_retry_after=self.max_retry_after_seconds,
                     ),
                     logger=logger,
                 )

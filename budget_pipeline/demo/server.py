@@ -2,7 +2,7 @@
 
 It speaks real HTTP on 127.0.0.1 so that the demo source and the tests exercise exactly the
 client code path used against api.anthropic.com, including its faults: scripted 429s, 5xx,
-dropped connections, truncated bodies, slow pages and inconsistent pagination.
+dropped connections, truncated bodies, slow or trickled pages and inconsistent pagination.
 """
 
 import argparse
@@ -42,7 +42,7 @@ _ERROR_TYPES = {
     529: "overloaded_error",
 }
 
-FaultKind = Literal["status", "drop", "truncate", "slow", "body"]
+FaultKind = Literal["status", "drop", "truncate", "slow", "trickle", "body"]
 
 
 @dataclass
@@ -58,6 +58,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     message: str | None = None
     error_type: str | None = None
+    # "slow": seconds before the answer; "trickle": seconds between the body's bytes.
     delay: float = 0.0
     payload: dict[str, Any] | None = None
     # For "drop": send the headers and half of the announced body before closing.
@@ -309,10 +310,10 @@ class UsageApiServer:
         fault = self._take_fault(day, page_index)
         if fault is not None:
             handler.entry.fault = fault.kind
-        if fault is not None and fault.kind != "slow":
+        if fault is not None and fault.kind not in ("slow", "trickle"):
             self._send_fault(handler, fault)
             return
-        if fault is not None:
+        if fault is not None and fault.kind == "slow":
             time.sleep(fault.delay)
         self.hold.wait(self.hold_timeout)
         if self.page_latency:
@@ -328,7 +329,8 @@ class UsageApiServer:
             payload = orjson.dumps({"data": page, "has_more": has_more, "next_page": next_page})
             if self.cache_pages and day not in self._overrides:
                 self._pages[key] = payload
-        self._send_bytes(handler, 200, payload, None)
+        trickle = fault.delay if fault is not None and fault.kind == "trickle" else None
+        self._send_bytes(handler, 200, payload, None, trickle=trickle)
 
     def _parse_request(
         self, handler: _Handler, query_text: str
@@ -405,7 +407,12 @@ class UsageApiServer:
 
     @staticmethod
     def _send_bytes(
-        handler: _Handler, status: int, payload: bytes, headers: dict[str, str] | None
+        handler: _Handler,
+        status: int,
+        payload: bytes,
+        headers: dict[str, str] | None,
+        *,
+        trickle: float | None = None,
     ) -> None:
         handler.entry.status = status
         handler.send_response(status)
@@ -415,7 +422,15 @@ class UsageApiServer:
         for name, value in (headers or {}).items():
             handler.send_header(name, value)
         handler.end_headers()
-        handler.wfile.write(payload)
+        if trickle is None:
+            handler.wfile.write(payload)
+            return
+        # Each byte arrives well within any read timeout; only a deadline on the whole
+        # request ends this early (a client that gives up makes the next write fail).
+        for offset in range(len(payload)):
+            handler.wfile.write(payload[offset : offset + 1])
+            handler.wfile.flush()
+            time.sleep(trickle)
 
 
 def main(argv: list[str] | None = None) -> None:

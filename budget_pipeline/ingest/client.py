@@ -8,6 +8,7 @@ because the rate limit belongs to the organisation's key, not to a connection.
 
 import datetime
 import logging
+import math
 import random
 import threading
 import time
@@ -26,8 +27,10 @@ from budget_pipeline.ingest.errors import (
     BadResponseError,
     FinalApiError,
     RetriesExhaustedError,
+    RetryAfterTooLongError,
 )
 from budget_pipeline.ingest.validation import validate_page
+from budget_pipeline.redaction import protect_in_http_logs, redact
 
 __all__ = [
     "USAGE_PATH",
@@ -36,6 +39,7 @@ __all__ = [
     "BadResponseError",
     "FinalApiError",
     "RetriesExhaustedError",
+    "RetryAfterTooLongError",
     "RetryPolicy",
 ]
 
@@ -43,6 +47,11 @@ USAGE_PATH = "/v1/organizations/usage_report/claude_code"
 ANTHROPIC_VERSION = "2023-06-01"
 USER_AGENT = f"budget_pipeline/{__version__} (+httpx)"
 MAX_PAGE_LIMIT = 1000
+# A whole request, body included: the read timeout alone bounds each read, so a server sending
+# one byte at a time could hold a page for hours.
+DEFAULT_REQUEST_DEADLINE = 120.0
+# A retry-after longer than this is not waited out: the run fails and says how long was asked.
+DEFAULT_MAX_RETRY_AFTER = 120.0
 
 # 529 is Anthropic's "overloaded"; every 5xx is the server's problem, not the request's.
 _TRANSIENT_STATUSES = frozenset({429, 529})
@@ -55,53 +64,91 @@ def _is_transient(status: int) -> bool:
 @dataclass(frozen=True)
 class RetryPolicy:
     """Capped exponential backoff with "equal" jitter: attempt n waits in [d/2, d],
-    d = min(max_delay, base_delay * 2**(n-1)), and never less than the server's retry-after."""
+    d = min(max_delay, base_delay * 2**(n-1)), and never less than the server's retry-after,
+    which is honoured up to `max_retry_after` seconds (beyond it the client gives up)."""
 
     max_attempts: int = 6
     base_delay: float = 0.5
     max_delay: float = 30.0
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("RetryPolicy.max_attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError("RetryPolicy delays must be non-negative")
+        delays = (self.base_delay, self.max_delay, self.max_retry_after)
+        if not all(0 <= d < math.inf for d in delays):
+            raise ValueError("RetryPolicy delays must be finite and non-negative")
 
     def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         jittered = ceiling / 2 + rng.random() * ceiling / 2
-        return max(jittered, retry_after or 0.0)
+        return max(jittered, min(retry_after or 0.0, self.max_retry_after))
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a `retry-after` header (delta-seconds or HTTP-date), or None."""
+    """Seconds to wait from a `retry-after` header (delta-seconds or HTTP-date), or None when
+    it says nothing usable. Never negative; may be `math.inf` (the caller bounds it)."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return None if math.isnan(seconds) else max(0.0, seconds)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
+def _seconds_text(seconds: float) -> str:
+    return "an unbounded time" if math.isinf(seconds) else f"{seconds:,.0f} s"
+
+
+def normalised_admin_key(raw: str) -> tuple[str, bool]:
+    """The key as the x-api-key header carries it, and whether surrounding whitespace was cut.
+
+    A key read from a file (a Kubernetes secret, an env file with CRLF line ends) often ends with
+    a line break; httpx would refuse the header and print the key, escaped, in its error. A
+    character no key has inside it is a ValueError whose message shows no part of the key.
+    """
+    key = raw.strip()
+    if not key:
+        raise ValueError("an admin API key is required")
+    for position, char in enumerate(key, start=1):
+        if not "!" <= char <= "~":
+            if ord(char) < 32 or ord(char) == 127:
+                kind = "a control character"
+            elif char.isspace():
+                kind = "a space"
+            else:
+                kind = "a non-ASCII character"
+            raise ValueError(
+                f"the admin API key has {kind} at character {position} of {len(key)}, which an "
+                "HTTP header cannot carry; check how the key was copied into its secret"
+            )
+    return key, key != raw
+
+
+class _DeadlinePassed(Exception):
+    pass
+
+
 class _Cancelled(Exception):
     pass
 
 
-def _api_error_of(response: httpx.Response) -> tuple[str | None, str]:
+def _api_error_of(response: httpx.Response, content: bytes) -> tuple[str | None, str]:
     try:
-        body = response.json()
-        error = body["error"]
+        error = orjson.loads(content)["error"]
         return str(error.get("type")), str(error.get("message"))
     except (ValueError, KeyError, TypeError, AttributeError):
-        text = response.text.strip().replace("\n", " ")
+        text = content.decode("utf-8", "replace").strip().replace("\n", " ")
         return None, (text[:200] or response.reason_phrase or "no error body")
 
 
@@ -140,6 +187,7 @@ class AnalyticsClient:
         api_key: str,
         *,
         timeout: float = 30.0,
+        request_deadline: float = DEFAULT_REQUEST_DEADLINE,
         retry: RetryPolicy = RetryPolicy(),
         max_concurrent_days: int = 4,
         page_limit: int = MAX_PAGE_LIMIT,
@@ -148,6 +196,12 @@ class AnalyticsClient:
     ):
         if not api_key:
             raise ValueError("an admin API key is required")
+        # Every spelling of the key as given is redacted, even the ones the cleaned key lacks.
+        self._secrets = (api_key,)
+        protect_in_http_logs(api_key)
+        api_key, stripped = normalised_admin_key(api_key)
+        if not 0 < request_deadline < math.inf:
+            raise ValueError("request_deadline must be a positive number of seconds")
         if max_concurrent_days < 1:
             raise ValueError("max_concurrent_days must be at least 1")
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
@@ -159,6 +213,12 @@ class AnalyticsClient:
         self._api_key = api_key
         self._url = self.base_url + USAGE_PATH
         self._log = logger or logging.getLogger("budget_pipeline.api")
+        if stripped:
+            self._log.warning(
+                "the admin API key had whitespace (such as a line break) before or after it; "
+                "it was removed"
+            )
+        self.request_deadline = request_deadline
         self._sleep = sleep
         self._jitter = random.Random()
         # Shared by all workers: the monotonic time before which nobody sends (retry-after).
@@ -171,7 +231,7 @@ class AnalyticsClient:
                 "user-agent": USER_AGENT,
                 "accept": "application/json",
             },
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(min(timeout, request_deadline)),
             limits=httpx.Limits(
                 max_connections=max_concurrent_days + 2,
                 max_keepalive_connections=max_concurrent_days + 2,
@@ -255,7 +315,18 @@ class AnalyticsClient:
     # -- internals -----------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "[redacted]")
+        return redact(text, self._secrets)
+
+    def _get(self, params: dict[str, str]) -> tuple[httpx.Response, bytes]:
+        """One GET and its whole body, or _DeadlinePassed once the request deadline is past."""
+        deadline = time.monotonic() + self.request_deadline
+        with self._http.stream("GET", self._url, params=params) as response:
+            chunks = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise _DeadlinePassed
+            return response, b"".join(chunks)
 
     def _fetch_day(
         self, day: datetime.date, cancel: threading.Event | None, read: Callable
@@ -332,12 +403,25 @@ class AnalyticsClient:
             self._wait_for_gate(cancel)
             retry_after: float | None = None
             try:
-                response = self._http.get(self._url, params=params)
+                response, content = self._get(params)
+            except _DeadlinePassed:
+                cause = (
+                    f"timed out (no complete answer within the {self.request_deadline:g} s "
+                    "request deadline)"
+                )
             except httpx.TimeoutException as exc:
                 cause = f"timed out ({type(exc).__name__})"
             except httpx.UnsupportedProtocol as exc:
                 raise ApiError(
                     self._redact(f"{where}: cannot reach the API: {exc}"), day=day, page=page
+                ) from None
+            except httpx.LocalProtocolError as exc:
+                # Made on this side before anything was sent (an illegal header): it would fail
+                # the same way on every attempt.
+                raise ApiError(
+                    self._redact(f"{where}: the request could not be sent: {exc}; not retried"),
+                    day=day,
+                    page=page,
                 ) from None
             except httpx.TransportError as exc:
                 cause = self._redact(f"connection failed ({type(exc).__name__}: {exc})")
@@ -345,11 +429,11 @@ class AnalyticsClient:
                 status = response.status_code
                 if status == 200:
                     try:
-                        return read(response.content, day=day, page=page, seen_cursors=seen)
+                        return read(content, day=day, page=page, seen_cursors=seen)
                     except ValueError:
                         cause = "HTTP 200 with a body that is not valid JSON (truncated response)"
                 else:
-                    error_type, api_message = _api_error_of(response)
+                    error_type, api_message = _api_error_of(response, content)
                     described = self._redact(
                         f"HTTP {status} {error_type or 'error'}: {api_message}"
                     )
@@ -364,7 +448,20 @@ class AnalyticsClient:
                             api_message=self._redact(api_message),
                         ) from None
                     cause = described
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    header = response.headers.get("retry-after")
+                    retry_after = parse_retry_after(header)
+                    if retry_after is not None and retry_after > self.retry.max_retry_after:
+                        raise RetryAfterTooLongError(
+                            f"{where}: {described}; the API asked to wait "
+                            f"{_seconds_text(retry_after)} before retrying (retry-after: "
+                            f"{header[:60]!r}), more than the maximum of "
+                            f"{_seconds_text(self.retry.max_retry_after)}; not retried",
+                            day=day,
+                            page=page,
+                            status=status,
+                            retry_after=retry_after,
+                            max_retry_after=self.retry.max_retry_after,
+                        )
             if attempt == attempts:
                 break
             delay = self.retry.delay(attempt, self._jitter, retry_after)

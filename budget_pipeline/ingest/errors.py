@@ -51,5 +51,24 @@ class RetriesExhaustedError(ApiError):
         self.last_cause = last_cause
 
 
+class RetryAfterTooLongError(ApiError):
+    """A 429/5xx whose retry-after is longer than the client may wait (or unbounded)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        day: datetime.date | None = None,
+        page: int | None = None,
+        status: int,
+        retry_after: float,
+        max_retry_after: float,
+    ):
+        super().__init__(message, day=day, page=page)
+        self.status = status
+        self.retry_after = retry_after
+        self.max_retry_after = max_retry_after
+
+
 class BadResponseError(ApiError):
     """A 200 whose content breaks the documented contract; retrying would get the same."""

@@ -4,43 +4,14 @@ A webhook URL is a credential (whoever has it can post to the channel), so it ne
 return value, an exception message or a log line, including httpx's own request log.
 """
 
-import logging
-import threading
 import time
 from dataclasses import dataclass
 
 import httpx
 
+from budget_pipeline.redaction import protect_in_http_logs, redact
+
 REDACTED = "<webhook redacted>"
-
-_secret_urls: set[str] = set()
-_secret_lock = threading.Lock()
-
-
-class _RedactWebhookUrls(logging.Filter):
-    """httpx logs every request's URL at INFO; a daemon logging at INFO would print the URL."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        with _secret_lock:
-            secrets = list(_secret_urls)
-        if not secrets:
-            return True
-        message = record.getMessage()
-        if any(secret in message for secret in secrets):
-            record.msg, record.args = redact(message, secrets), ()
-        return True
-
-
-_redacting_filter = _RedactWebhookUrls()
-for _name in ("httpx", "httpcore"):
-    logging.getLogger(_name).addFilter(_redacting_filter)
-
-
-def redact(text: str, secrets: list[str] | set[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 @dataclass(frozen=True)
@@ -48,6 +19,10 @@ class Delivery:
     delivered: bool
     attempts: int
     detail: str  # why it failed, or "HTTP 200"; never contains the URL
+
+
+def _described(error: Exception, url: str) -> str:
+    return f"{type(error).__name__}: {redact(str(error), [url], REDACTED) or 'no detail'}"
 
 
 def _is_transient(status: int) -> bool:
@@ -67,8 +42,9 @@ def post_text(
     Never raises: a failed delivery is a result for the caller to log, not a reason to crash a
     sensor that may have other days to report.
     """
-    with _secret_lock:
-        _secret_urls.add(url)
+    protect_in_http_logs(url, REDACTED)
+    # A URL read from a secret file often ends with a line break, which httpx refuses.
+    configured, url = url, url.strip()
     detail = "not attempted"
     attempt = 0
     try:
@@ -77,7 +53,7 @@ def post_text(
                 try:
                     response = client.post(url, json={"text": text})
                 except httpx.HTTPError as error:
-                    detail = f"{type(error).__name__}: {redact(str(error), [url]) or 'no detail'}"
+                    detail = _described(error, configured)
                 else:
                     detail = f"HTTP {response.status_code}"
                     if response.is_success:
@@ -87,5 +63,5 @@ def post_text(
                 if attempt < max_attempts:
                     time.sleep(backoff_seconds * 2 ** (attempt - 1))
     except Exception as error:  # an invalid URL must not crash the sensor either
-        detail = f"{type(error).__name__}: {redact(str(error), [url])}"
+        detail = _described(error, configured)
     return Delivery(False, attempt, detail)

@@ -5,6 +5,7 @@ import datetime
 import logging
 import math
 import random
+import re
 import threading
 import time
 
@@ -18,6 +19,7 @@ from budget_pipeline.ingest.client import (
     BadResponseError,
     FinalApiError,
     RetriesExhaustedError,
+    RetryAfterTooLongError,
     RetryPolicy,
     parse_retry_after,
 )
@@ -532,3 +534,156 @@ def test_client_is_safe_to_share_between_threads(server, make_client):
 
 def test_usage_path_matches_spec():
     assert USAGE_PATH == "/v1/organizations/usage_report/claude_code"
+
+
+# -- a key read from a file ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", " \n", "\t"], ids=["lf", "crlf", "sp-lf", "tab"])
+def test_a_key_ending_with_a_line_break_is_used_with_a_warning_naming_no_part_of_it(
+    server, make_client, caplog, ending
+):
+    caplog.set_level(logging.DEBUG)
+    records = make_client(api_key=SECRET + ending).fetch_day(DAY)
+
+    assert records == ORG.records_for(DAY)
+    assert [r.status for r in _usage(server)] == [200] * len(_usage(server))
+    [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "whitespace" in warning.getMessage()
+    assert "sk-ant" not in caplog.text and "SECRET" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("inside", "kind"),
+    [("\n", "a control character"), ("\x00", "a control character"), ("é", "non-ASCII")],
+)
+def test_a_key_with_a_control_character_inside_fails_clearly_without_showing_it(
+    server, inside, kind
+):
+    with pytest.raises(ValueError, match=kind) as caught:
+        AnalyticsClient(server.base_url, SECRET[:12] + inside + SECRET[12:])
+
+    assert "admin API key" in str(caught.value)
+    assert "sk-ant" not in str(caught.value) and "SECRET" not in str(caught.value)
+    assert _usage(server) == []
+
+
+def test_a_header_httpx_refuses_is_final_and_shows_no_form_of_the_key(server, make_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = make_client()
+    # Only a header set behind the client's back gets past its key check; httpx then refuses
+    # it locally, printing the key as escaped bytes.
+    client._http.headers["x-api-key"] = SECRET + "\r\n"
+
+    with pytest.raises(
+        ApiError, match="2026-06-02 page 1: the request could not be sent"
+    ) as caught:
+        client.fetch_day(DAY)
+
+    assert type(caught.value) is ApiError and "not retried" in str(caught.value)
+    assert "[redacted]" in str(caught.value)
+    assert _usage(server) == []
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+    for text in (str(caught.value), repr(caught.value), caplog.text):
+        assert "SECRET-4242" not in text
+
+
+# -- retry-after beyond the maximum --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "asked"),
+    [
+        ("86400", "86,400 s"),
+        ("1e10", "10,000,000,000 s"),
+        ("inf", "an unbounded time"),
+        ("Infinity", "an unbounded time"),
+        ("Thu, 31 Dec 2099 23:59:59 GMT", r"2,[0-9,]{11} s"),
+    ],
+)
+def test_a_retry_after_past_the_maximum_fails_the_day_saying_how_long_was_asked(
+    server, make_client, header, asked
+):
+    waits: list[float] = []
+    server.add_fault(Fault(status=429, headers={"retry-after": header}, page_index=1))
+
+    with pytest.raises(RetryAfterTooLongError) as caught:
+        make_client(sleep=waits.append).fetch_day(DAY)
+
+    message = str(caught.value)
+    assert "2026-06-02 page 2: HTTP 429 rate_limit_error" in message
+    assert re.search(f"asked to wait {asked} before retrying", message), message
+    assert "more than the maximum of 120 s" in message and "not retried" in message
+    assert caught.value.status == 429 and caught.value.max_retry_after == 120
+    assert waits == []
+    assert [r.status for r in _usage(server)] == [200, 429]
+
+
+def test_an_infinite_retry_after_with_the_real_clock_is_an_api_error_not_a_crash(
+    server, make_client
+):
+    server.add_fault(Fault(status=503, headers={"retry-after": "1e10"}))
+    with pytest.raises(RetryAfterTooLongError, match="10,000,000,000 s"):
+        make_client().fetch_day(DAY)
+
+
+def test_the_maximum_retry_after_is_configurable(server, make_client):
+    waits: list[float] = []
+    server.add_fault(Fault(status=429, headers={"retry-after": "5"}))
+    server.add_fault(Fault(status=429, headers={"retry-after": "6"}))
+    policy = dataclasses.replace(FAST, max_retry_after=5.0)
+
+    with pytest.raises(RetryAfterTooLongError, match=r"asked to wait 6 s .*maximum of 5 s"):
+        make_client(sleep=waits.append, retry=policy).fetch_day(DAY)
+    assert waits and all(w <= 5.0 for w in waits) and max(waits) >= 5.0
+
+
+@pytest.mark.parametrize("header", ["nan", "-5", "soon", "", "Thu, 32 Foo 2099"])
+def test_a_meaningless_retry_after_is_ignored_and_the_backoff_used(server, make_client, header):
+    waits: list[float] = []
+    server.add_fault(Fault(status=429, headers={"retry-after": header}))
+
+    assert make_client(sleep=waits.append).fetch_day(DAY) == ORG.records_for(DAY)
+    assert waits and all(0 <= w <= FAST.max_delay for w in waits)
+
+
+def test_retry_after_parsing_of_absurd_values():
+    assert parse_retry_after("inf") == math.inf
+    assert parse_retry_after("1e10") == 1e10
+    assert parse_retry_after("nan") is None
+    assert parse_retry_after("-5") == 0.0
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT") > 2e11
+    assert RetryPolicy(max_retry_after=3).delay(1, random.Random(1), math.inf) == 3
+    with pytest.raises(ValueError):
+        RetryPolicy(max_retry_after=math.inf)
+
+
+# -- a total deadline per request ----------------------------------------------------------------
+
+
+def test_a_trickled_page_is_cut_off_at_the_request_deadline_and_retried(server, make_client):
+    # ~4 KB one byte every 20 ms: each read returns at once, the whole page would take ~80 s.
+    server.add_fault(Fault(kind="trickle", delay=0.02, page_index=1))
+
+    started = time.monotonic()
+    records = make_client(timeout=0.5, request_deadline=1.0).fetch_day(DAY)
+
+    assert records == ORG.records_for(DAY)
+    assert [r.fault for r in _usage(server)].count("trickle") == 1
+    # well under the trickle's own length: the client gave up on it near the deadline
+    assert time.monotonic() - started < 30
+
+
+def test_a_page_trickled_past_every_attempt_fails_naming_day_page_and_deadline(server, make_client):
+    server.add_fault(Fault(kind="trickle", delay=0.02, page_index=1, times=10))
+    client = make_client(
+        timeout=0.5, request_deadline=0.5, retry=dataclasses.replace(FAST, max_attempts=2)
+    )
+
+    with pytest.raises(RetriesExhaustedError) as caught:
+        client.fetch_day(DAY)
+
+    assert str(caught.value) == (
+        "2026-06-02 page 2: gave up after 2 attempt(s); last cause: timed out (no complete "
+        "answer within the 0.5 s request deadline)"
+    )

@@ -6,6 +6,7 @@ import socket
 import pytest
 
 from budget_pipeline.defs.notifier import AlertNotifier
+from budget_pipeline.notify import webhook
 from budget_pipeline_tests.webhook_receiver import SECRET_PATH, WebhookReceiver
 
 
@@ -76,3 +77,47 @@ def test_links_only_with_a_webserver_url():
     assert AlertNotifier().link("runs/abc") is None
     notifier = AlertNotifier(webserver_url="http://dagster.internal:3000/")
     assert notifier.link("runs/abc") == "http://dagster.internal:3000/runs/abc"
+
+
+# A URL as pasted into a secret: upper-case host, a space and characters httpx percent-encodes.
+ODD_PATH = "/services/T0ODD/B0ODD/Odd-s3cr3t Hook|é~"
+
+
+def assert_no_spelling_of_the_secret(texts: list[str]) -> None:
+    # "Odd-s3cr3t" is in every spelling of the path: raw, %20-encoded, escaped.
+    leaked = [text for text in texts if "Odd-s3cr3t" in text or "odd-s3cr3t" in text.lower()]
+    assert not leaked
+
+
+def test_httpx_own_log_shows_no_spelling_of_an_odd_webhook_url(receiver, caplog):
+    url = receiver.url_for(ODD_PATH, host="LocalHost")
+    with caplog.at_level(logging.DEBUG):
+        assert AlertNotifier(webhook_url=url).notify("spend alert")
+
+    assert receiver.texts == ["spend alert"]
+    # httpx logged the request at INFO, with the URL as it normalised it
+    requests = [r for r in caplog.records if r.name == "httpx" and r.levelno == logging.INFO]
+    assert requests and "HTTP Request: POST" in requests[0].getMessage()
+    assert any(r.name.startswith("httpcore") for r in caplog.records)
+    assert_no_spelling_of_the_secret([r.getMessage() for r in caplog.records] + [caplog.text])
+
+
+def test_a_failing_post_to_an_odd_url_shows_no_spelling_of_it(caplog):
+    url = closed_port_url().replace("127.0.0.1", "LocalHost").replace(SECRET_PATH, ODD_PATH)
+    with caplog.at_level(logging.DEBUG):
+        delivery = webhook.post_text(url, "nobody listens", max_attempts=2, backoff_seconds=0.01)
+        assert AlertNotifier(webhook_url=url, max_attempts=1).notify("nobody listens") is False
+
+    assert not delivery.delivered and delivery.detail.startswith("ConnectError")
+    assert "connect_tcp.failed" in caplog.text  # httpcore logged the exception at DEBUG
+    assert_no_spelling_of_the_secret(
+        [delivery.detail] + [r.getMessage() for r in caplog.records] + [caplog.text]
+    )
+
+
+def test_a_webhook_url_ending_with_a_line_break_still_delivers(receiver, caplog):
+    url = receiver.url + "\n"  # read from a secret file
+    with caplog.at_level(logging.DEBUG):
+        assert AlertNotifier(webhook_url=url).notify("spend alert")
+    assert receiver.texts == ["spend alert"]
+    assert "s3cr3t" not in caplog.text

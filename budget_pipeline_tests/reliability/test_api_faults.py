@@ -291,3 +291,39 @@ def test_missing_tool_actions_and_empty_model_breakdown_are_valid_records(pipeli
         clean.loc[day, "cost_usd"] - priced.loc[dropped, "cost_usd"].sum()
     )
     assert spend.loc[day, "cost_usd"] > 0
+
+
+# -- 4. a server that holds a page ---------------------------------------------------------------
+
+
+def test_a_page_trickled_past_the_request_deadline_fails_naming_day_and_page(pipeline):
+    # One byte every 50 ms: no read ever times out, yet the page would take minutes.
+    pipeline.api = api(pipeline, max_attempts=2, timeout_seconds=0.5, request_deadline_seconds=1.0)
+    pipeline.server.add_fault(Fault(kind="trickle", delay=0.05, day=DAY, page_index=1, times=2))
+
+    result = pipeline.materialize(START, END, raise_on_error=False)
+
+    failure = step_failures(result)["raw_usage"]
+    assert (
+        "2026-03-03 page 2: gave up after 2 attempt(s); last cause: timed out (no complete "
+        "answer within the 1 s request deadline)" in failure
+    )
+    assert [r.fault for r in requests_for_page(pipeline.server, DAY, 1)] == ["trickle"] * 2
+    for name, frame in read_tables(pipeline.duckdb_file).items():
+        assert frame.empty, name
+
+
+def test_a_retry_after_past_the_maximum_fails_the_run_saying_how_long_was_asked(pipeline):
+    pipeline.api = api(pipeline, max_retry_after_seconds=2.0)
+    rate_limited = Fault(status=429, headers={"retry-after": "86400"}, day=DAY, page_index=1)
+    pipeline.server.add_fault(rate_limited)
+
+    result = pipeline.materialize(START, END, raise_on_error=False)
+
+    failure = step_failures(result)["raw_usage"]
+    assert "2026-03-03 page 2: HTTP 429 rate_limit_error" in failure
+    assert "asked to wait 86,400 s before retrying" in failure
+    assert "more than the maximum of 2 s; not retried" in failure
+    assert len(requests_for_page(pipeline.server, DAY, 1)) == 1
+    for name, frame in read_tables(pipeline.duckdb_file).items():
+        assert frame.empty, name

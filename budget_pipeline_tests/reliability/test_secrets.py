@@ -67,3 +67,27 @@ def test_key_and_webhook_url_appear_nowhere(config_dir, tmp_path):
     for secret in (SECRET_KEY, SECRET_HOOK, "SECRET-HOOK-abcdef"):
         assert not [text for text in outputs + recorded if secret in text], secret
         assert not [data for data in stored if secret.encode() in data], secret
+
+
+def test_a_key_read_with_a_line_break_is_used_and_appears_nowhere(config_dir, tmp_path):
+    home = dagster_home(tmp_path)
+    with UsageApiServer(TEST_ORGANISATION, api_key=SECRET_KEY) as server:
+        environment = cli_environment(
+            home,
+            server,
+            config_dir,
+            tmp_path / "warehouse.duckdb",
+            # as read from a Kubernetes secret or an env file with CRLF line ends
+            ANTHROPIC_ADMIN_API_KEY=SECRET_KEY + "\r\n",
+            BUDGET_PIPELINE_ALERT_WEBHOOK="http://LocalHost:9/hooks/SECRET-HOOK-abcdef Odd|é\n",
+        )
+        passed = run_materialize("2026-03-02", "2026-03-03", environment, tmp_path)
+
+    assert passed.returncode == 0, passed.stderr[-2000:]
+    outputs = [passed.stdout, passed.stderr]
+    recorded = instance_texts(home)
+    # the operator is told the key was cleaned, in the run's own log
+    assert any("admin API key had whitespace" in text for text in recorded)
+    for secret in ("SECRET-0123456789", "SECRET-HOOK-abcdef"):
+        assert not [text for text in outputs + recorded if secret in text], secret
+        assert not [data for data in file_bytes(home, tmp_path) if secret.encode() in data]
