@@ -8,6 +8,10 @@ real DuckDB file; the expected rows and errors come from `validation.validate_pa
 import copy
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import orjson
@@ -371,3 +375,32 @@ def test_entries_in_another_key_order_still_take_the_fast_path(connection):
         assert staged_in_one_batch(sink, page([record(), reordered])) == 2
     assert sink.pages_in_python == 0
     assert_same_rows(staged(connection), [record(), reordered])
+
+
+def test_the_next_run_removes_the_spool_a_killed_run_left_and_keeps_a_live_ones(
+    connection, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-temp"))
+    root = raw_pages.spool_root()
+    assert root.parent == tmp_path / "system-temp"
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_pid = int(finished.stdout)  # the process has exited: nobody cleans its spool
+    stale = root / f"{dead_pid}-killed"
+    stale.mkdir(parents=True)
+    (stale / f"{DAY.isoformat()}_00001.json").write_bytes(page([record()]))
+    live = root / f"{os.getpid()}-running"
+    live.mkdir()
+    (live / f"{DAY.isoformat()}_00001.json").write_bytes(page([record()]))
+
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        assert sink._spool.parent == root and sink._spool.name.startswith(f"{os.getpid()}-")
+        assert not stale.exists()
+        take(sink, page([record()]))
+        assert sink.flush() == 1
+    assert not stale.exists() and not sink._spool.exists()
+    assert (live / f"{DAY.isoformat()}_00001.json").exists()
