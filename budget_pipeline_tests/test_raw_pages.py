@@ -22,7 +22,7 @@ from budget_pipeline import raw_pages, warehouse
 from budget_pipeline.api.errors import BadResponseError
 from budget_pipeline.api.validation import validate_page
 from budget_pipeline.raw_pages import raw_page_sink
-from budget_pipeline.rules.usage_records import raw_usage_rows
+from budget_pipeline.rules.usage_records import model_usage, raw_usage_rows
 from budget_pipeline_tests.conftest import TEST_ORGANISATION
 from budget_pipeline_tests.test_client import _record as client_record
 
@@ -404,3 +404,20 @@ def test_the_next_run_removes_the_spool_a_killed_run_left_and_keeps_a_live_ones(
         assert sink.flush() == 1
     assert not stale.exists() and not sink._spool.exists()
     assert (live / f"{DAY.isoformat()}_00001.json").exists()
+
+
+def test_an_estimate_in_either_accepted_shape_is_priced_whichever_path_staged_it(connection):
+    bare = changed("model_breakdown.0.estimated_cost", 1850)
+    bare["actor"]["email_address"] = "bare@example.com"
+    missing = changed("model_breakdown.0.estimated_cost", None)
+    missing["actor"]["email_address"] = "missing@example.com"
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        # the first page takes the fast path (DuckDB), the second the contract's Python path
+        assert staged_in_one_batch(sink, page([record()]), page([bare, missing])) == 3
+    assert sink.pages_in_python == 1
+    connection.execute(f"INSERT INTO {warehouse.RAW_USAGE.qualified_name} FROM {STAGING}")
+
+    estimates = model_usage(connection, DAY, DAY).set_index("actor")["api_estimated_cost_usd"]
+    assert estimates["a@example.com"] == 0.01  # {"amount": 1}
+    assert estimates["bare@example.com"] == 18.50  # 1850, a bare number of cents
+    assert pd.isna(estimates["missing@example.com"])  # no estimate, not $0

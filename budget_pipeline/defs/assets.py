@@ -29,7 +29,7 @@ from budget_pipeline.rules.attribution import workstream_cost as cost_by_workstr
 from budget_pipeline.rules.config_files import ConfigFileError
 from budget_pipeline.rules.idle_seats import IdleSeatRules, verdict_days, window_start
 from budget_pipeline.rules.idle_seats import idle_seats as listed_idle_seats
-from budget_pipeline.rules.pricing import API_ESTIMATE, price_usage
+from budget_pipeline.rules.pricing import API_ESTIMATE, UnpricedUsageError, price_usage
 from budget_pipeline.rules.spend import HISTORY_DAYS, AlertThresholds, day_totals, top_movers
 from budget_pipeline.rules.spend import daily_spend as spend_with_alert
 from budget_pipeline.rules.usage_records import model_usage
@@ -99,7 +99,7 @@ def _failing_clearly() -> Iterator[None]:
     """Bad config files and API errors end the run with their own message, not a stack trace."""
     try:
         yield
-    except (ConfigFileError, ApiError) as error:
+    except (ConfigFileError, ApiError, UnpricedUsageError) as error:
         raise dg.Failure(description=str(error)) from error
 
 
@@ -280,7 +280,8 @@ def priced_usage(
         for start in range(0, len(days), PRICE_CHUNK_DAYS):
             chunk = days[start : start + PRICE_CHUNK_DAYS]
             usage = model_usage(connection, chunk[0].date(), chunk[-1].date())
-            frame = price_usage(usage, prices)
+            with _failing_clearly():
+                frame = price_usage(usage, prices)
             yield from _contract_checked("priced_usage", frame)
             write(frame)
             rows += len(frame)
