@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SECRET_PATH = "/services/T0TEST/B0TEST/s3cr3t-webhook-token"
@@ -14,6 +15,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         receiver: WebhookReceiver = self.server.receiver
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        time.sleep(receiver.delay_seconds)
         with receiver.lock:
             receiver.attempts.append(self.path)
             status = receiver.statuses.pop(0) if receiver.statuses else 200
@@ -27,9 +29,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class WebhookReceiver:
     """`statuses` scripts the answers to the next posts (then 200); `posts` keeps the bodies
-    answered with 200, `attempts` every request path."""
+    answered with 200, `attempts` every request path; `delay_seconds` makes it a slow one."""
 
-    def __init__(self):
+    def __init__(self, delay_seconds: float = 0.0):
+        self.delay_seconds = delay_seconds
         self.posts: list[dict] = []
         self.attempts: list[str] = []
         self.statuses: list[int] = []

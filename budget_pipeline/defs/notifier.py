@@ -31,8 +31,11 @@ class AlertNotifier(dg.ConfigurableResource):
             return None
         return f"{self.webserver_url.rstrip('/')}/{path.lstrip('/')}"
 
-    def notify(self, text: str, log: logging.Logger | None = None) -> bool:
-        """Deliver `text`; True when it reached the webhook or, without one, the log."""
+    def notify(
+        self, text: str, log: logging.Logger | None = None, within_seconds: float | None = None
+    ) -> bool:
+        """Deliver `text`, giving up after `within_seconds` if given; True when it reached the
+        webhook or, without one, the log."""
         log = log or _fallback_log
         if not self.webhook_url:
             log.info(f"notification (no {WEBHOOK_ENV} set, logged only):\n{text}")
@@ -43,6 +46,7 @@ class AlertNotifier(dg.ConfigurableResource):
             max_attempts=self.max_attempts,
             backoff_seconds=self.backoff_seconds,
             timeout_seconds=self.timeout_seconds,
+            within_seconds=within_seconds,
         )
         if delivery.delivered:
             log.info(f"notification delivered to the webhook ({delivery.detail})")

@@ -17,11 +17,13 @@ reject exactly what the Python contract does (tests/test_raw_pages.py).
 
 Pages are spooled, not kept in memory, and the staging table is only swapped in when the whole
 range is in: a batch may hold part of a day, and a run that fails drops it with the staging
-table.
+table. Spooled pages hold actor emails, so a run that is killed must not leave them behind for
+good: see `spool_root`.
 """
 
 import datetime as dt
 import json
+import os
 import queue
 import shutil
 import tempfile
@@ -50,6 +52,7 @@ MAX_SPOOLED_BYTES = 4 * FLUSH_BYTES
 # Python path with their batch. It also reads with buffers of twice this size per thread:
 # 256 MB needed 512 MB and broke the warehouse's memory_limit.
 MAX_PAGE_BYTES = 16 * 1024 * 1024
+SPOOL_FOLDER = "budget_pipeline-raw-pages"
 
 # Every value the checks judge is read as JSON text (as DuckDB's JSON writer prints it: minified,
 # strings quoted), because DuckDB's typed reads are lax ("4", 4.5 and true all read as BIGINT 4)
@@ -372,14 +375,68 @@ class RawPageSink:
         return len(records), next_page
 
 
+def spool_root() -> Path:
+    """The one folder that holds every run's spool: `budget_pipeline-raw-pages` in the system
+    temp folder, each run's spool a subfolder named `<pid>-<random>`.
+
+    The system temp folder, not the DuckDB file's folder: the warehouse may sit on a slow or
+    shared volume, and pages are written and read once within seconds, which local scratch
+    space suits best; the folder is private to its owner (mode 0700), like the run's own files.
+    One named folder, not loose `mkdtemp` folders, so that the next run can find what a killed
+    run left behind (`remove_stale_spools`).
+    """
+    return Path(tempfile.gettempdir()) / SPOOL_FOLDER
+
+
+def _process_is_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def remove_stale_spools(root: Path | None = None) -> list[Path]:
+    """Remove the spools of runs whose process is gone (killed before its `finally` ran);
+    returns the folders removed. A live run's spool, or a folder not named by this module, is
+    left alone."""
+    root = root or spool_root()
+    removed = []
+    try:
+        folders = list(root.iterdir())
+    except FileNotFoundError:
+        return removed
+    for folder in folders:
+        pid, _, _ = folder.name.partition("-")
+        if folder.is_dir() and pid.isdigit() and not _process_is_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def new_spool() -> Path:
+    """This run's spool folder, after removing the spools that killed runs left behind."""
+    root = spool_root()
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    remove_stale_spools(root)
+    return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+
+
 @contextmanager
 def raw_page_sink(connection, staging: str, threads: int) -> Iterator[RawPageSink]:
-    """A sink for `threads` fetching threads; the spool folder goes when the block ends."""
+    """A sink for `threads` fetching threads; the spool folder goes when the block ends (or,
+    if the process is killed first, at the start of the next run)."""
+    spool = new_spool()
     cursors: queue.SimpleQueue = queue.SimpleQueue()
     opened = [connection.cursor() for _ in range(threads + 1)]
     for cursor in opened[1:]:
         cursors.put(cursor)
-    spool = Path(tempfile.mkdtemp(prefix="budget-raw-pages-"))
     sink = RawPageSink(cursors, opened[0], staging, spool)
     try:
         yield sink

@@ -67,9 +67,17 @@ def raw_usage_rows(day: dt.date, records: Iterable[dict]) -> pd.DataFrame:
 
 # The model breakdown is parsed by DuckDB straight from the stored record_json: no record ever
 # becomes a Python object again after raw_usage, whatever the size of the range.
+# estimated_cost is read as JSON because the record contract accepts it as {"amount": cents} or
+# as a bare number of cents: a struct type would read the bare number as NULL.
 _MODEL_BREAKDOWN_TYPE = (
     '[{"model": "VARCHAR", "tokens": {"input": "BIGINT", "output": "BIGINT", '
-    '"cache_read": "BIGINT", "cache_creation": "BIGINT"}, "estimated_cost": {"amount": "DOUBLE"}}]'
+    '"cache_read": "BIGINT", "cache_creation": "BIGINT"}, "estimated_cost": "JSON"}]'
+)
+# The entry's estimate in cents, either shape; NULL when the entry has none.
+_ESTIMATE_CENTS = (
+    "CASE WHEN starts_with(entry.estimated_cost, '{') "
+    "THEN TRY_CAST(entry.estimated_cost ->> '$.amount' AS DOUBLE) "
+    "ELSE TRY_CAST(entry.estimated_cost AS DOUBLE) END"
 )
 MODEL_USAGE_SQL = f"""
 WITH entries AS (
@@ -88,9 +96,11 @@ SELECT usage_date,
        sum(coalesce(entry.tokens.output, 0))::BIGINT AS output_tokens,
        sum(coalesce(entry.tokens.cache_read, 0))::BIGINT AS cache_read_tokens,
        sum(coalesce(entry.tokens.cache_creation, 0))::BIGINT AS cache_creation_tokens,
-       -- estimated_cost.amount is in cents (SPEC §2)
-       sum(coalesce(entry.estimated_cost.amount, 0)) / 100 AS api_estimated_cost_usd
-FROM entries
+       -- in cents; NULL when an entry has no estimate: a partial sum would under-price an
+       -- unknown model, and pricing decides what a missing estimate means
+       CASE WHEN count(estimate_cents) = count(*) THEN sum(estimate_cents) / 100 END
+           AS api_estimated_cost_usd
+FROM (SELECT *, {_ESTIMATE_CENTS} AS estimate_cents FROM entries)
 GROUP BY usage_date, actor, entry.model
 ORDER BY usage_date, actor, model
 """
@@ -101,7 +111,8 @@ def model_usage(connection, first: dt.date, last: dt.date) -> pd.DataFrame:
     actor's records of the day.
 
     The API normally sends one record per actor and day, but may split a day (e.g. by
-    terminal): every record counts (SPEC §2).
+    terminal): every record counts (SPEC §2). `api_estimated_cost_usd` is NaN when any of the
+    summed entries had no estimate.
     """
     frame = connection.execute(MODEL_USAGE_SQL, {"first": first, "last": last}).fetchdf()
     frame["usage_date"] = frame["usage_date"].astype("datetime64[ns]")

@@ -107,6 +107,28 @@ class AlertCursor:
         self.pending = {day for day in self.pending if day >= horizon}
 
 
+@dataclass
+class FailureCursor:
+    """The run-failure sensor's memory, kept by Dagster across ticks and daemon restarts.
+
+    `after_storage_id` is the last run-failure event read; `pending` holds, oldest first, the
+    failed runs whose notification is not delivered yet (the webhook failed, or the tick's
+    delivery time ran out). A run leaves `pending` only once delivered, so it is never lost and
+    never sent twice.
+    """
+
+    after_storage_id: int
+    pending: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, text: str) -> "FailureCursor":
+        data = json.loads(text)
+        return cls(after_storage_id=data["after_storage_id"], pending=list(data["pending"]))
+
+    def to_json(self) -> str:
+        return json.dumps({"after_storage_id": self.after_storage_id, "pending": self.pending})
+
+
 def _usd(value: float | None) -> str:
     return "n/a" if value is None else f"${value:,.2f}"
 

@@ -36,22 +36,32 @@ def post_text(
     max_attempts: int = 3,
     backoff_seconds: float = 0.5,
     timeout_seconds: float = 10.0,
+    within_seconds: float | None = None,
 ) -> Delivery:
     """POST `{"text": text}`; retry 429/5xx and connection errors with a doubling backoff.
 
-    Never raises: a failed delivery is a result for the caller to log, not a reason to crash a
-    sensor that may have other days to report.
+    `within_seconds` bounds the whole delivery, retries and pauses included: a sensor tick has
+    a time limit, and three slow attempts must not spend it. Never raises: a failed delivery is
+    a result for the caller to log, not a reason to crash a sensor that may have other days to
+    report.
     """
     protect_in_http_logs(url, REDACTED)
     # A URL read from a secret file often ends with a line break, which httpx refuses.
     configured, url = url, url.strip()
     detail = "not attempted"
     attempt = 0
+    deadline = None if within_seconds is None else time.monotonic() + within_seconds
     try:
         with httpx.Client(timeout=timeout_seconds) as client:
             for attempt in range(1, max_attempts + 1):
+                timeout = timeout_seconds
+                if deadline is not None:
+                    timeout = min(timeout_seconds, deadline - time.monotonic())
+                    if timeout <= 0:
+                        detail = f"{detail}; out of time for attempt {attempt}"
+                        return Delivery(False, attempt - 1, detail)
                 try:
-                    response = client.post(url, json={"text": text})
+                    response = client.post(url, json={"text": text}, timeout=timeout)
                 except httpx.HTTPError as error:
                     detail = _described(error, configured)
                 else:
@@ -61,7 +71,10 @@ def post_text(
                     if not _is_transient(response.status_code):
                         return Delivery(False, attempt, detail)
                 if attempt < max_attempts:
-                    time.sleep(backoff_seconds * 2 ** (attempt - 1))
+                    pause = backoff_seconds * 2 ** (attempt - 1)
+                    if deadline is not None and time.monotonic() + pause >= deadline:
+                        return Delivery(False, attempt, f"{detail}; out of time for a retry")
+                    time.sleep(pause)
     except Exception as error:  # an invalid URL must not crash the sensor either
         detail = _described(error, configured)
     return Delivery(False, attempt, detail)

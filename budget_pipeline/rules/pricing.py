@@ -38,12 +38,34 @@ def cost_usd(tokens: pd.DataFrame, prices: pd.DataFrame) -> pd.Series:
     return pd.Series(total / 1e6, index=tokens.index)
 
 
+class UnpricedUsageError(ValueError):
+    """Usage of a model that neither the price table nor the API prices."""
+
+
+def _unpriced_usage_message(rows: pd.DataFrame) -> str:
+    models = ", ".join(sorted(rows["model"].unique()))
+    examples = "; ".join(
+        f"{row.usage_date:%Y-%m-%d} {row.actor} {row.model}" for row in rows.head(5).itertuples()
+    )
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    return (
+        f"no price for model(s) {models}: not in prices.csv and the API sent no estimated_cost "
+        f"to fall back on ({examples}{more}). Add a row for the model to prices.csv and "
+        "re-run these days; nothing was written"
+    )
+
+
 def price_usage(model_usage: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
     """Add price_model, price_source and cost_usd to per-model token rows.
 
-    An unknown model is never priced at $0: it falls back to the API's own estimate and is
-    marked `api_estimate` so that a check can name it.
+    An unknown model is never priced at $0: it falls back to the API's own estimate (in
+    `api_estimated_cost_usd`, from `estimated_cost` as `{"amount": cents}` or as bare cents,
+    the two shapes the record contract accepts) and is marked `api_estimate` so that a check can
+    name it. The contract also accepts an entry without an estimate; for a model of the price
+    table that changes nothing (its estimate counts as 0), but an unknown model without one has
+    no price at all, so pricing raises UnpricedUsageError naming it rather than guess $0.
     """
+    missing_estimate = model_usage["api_estimated_cost_usd"].isna()
     price_models = prices["model"].tolist()
     matches = {
         model: match_price_model(model, price_models) for model in model_usage["model"].unique()
@@ -55,6 +77,9 @@ def price_usage(model_usage: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame
     )
     row_prices.index = priced.index
     has_price = priced["price_model"].notna()
+    if (missing_estimate & ~has_price).any():
+        raise UnpricedUsageError(_unpriced_usage_message(priced.loc[missing_estimate & ~has_price]))
+    priced["api_estimated_cost_usd"] = priced["api_estimated_cost_usd"].fillna(0.0)
     table_cost = cost_usd(priced, row_prices[list(PRICE_COLUMNS)].fillna(0.0))
     priced["price_source"] = np.where(has_price, PRICE_TABLE, API_ESTIMATE)
     priced["cost_usd"] = table_cost.where(has_price, priced["api_estimated_cost_usd"]).astype(

@@ -8,6 +8,10 @@ real DuckDB file; the expected rows and errors come from `validation.validate_pa
 import copy
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import orjson
@@ -17,10 +21,10 @@ import pytest
 from budget_pipeline.ingest import page_staging as raw_pages
 from budget_pipeline.ingest.errors import BadResponseError
 from budget_pipeline.ingest.page_staging import raw_page_sink
-from budget_pipeline.ingest.records import raw_usage_rows
+from budget_pipeline.ingest.records import model_usage, raw_usage_rows
 from budget_pipeline.ingest.validation import validate_page
 from budget_pipeline.warehouse import connection as warehouse
-from budget_pipeline.warehouse.tables import as_contract_dtypes
+from budget_pipeline.warehouse.tables import RAW_USAGE, as_contract_dtypes
 from budget_pipeline_tests.conftest import TEST_ORGANISATION
 from budget_pipeline_tests.ingest.test_client import _record as client_record
 
@@ -373,3 +377,49 @@ def test_entries_in_another_key_order_still_take_the_fast_path(connection):
         assert staged_in_one_batch(sink, page([record(), reordered])) == 2
     assert sink.pages_in_python == 0
     assert_same_rows(staged(connection), [record(), reordered])
+
+
+def test_the_next_run_removes_the_spool_a_killed_run_left_and_keeps_a_live_ones(
+    connection, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-temp"))
+    root = raw_pages.spool_root()
+    assert root.parent == tmp_path / "system-temp"
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_pid = int(finished.stdout)  # the process has exited: nobody cleans its spool
+    stale = root / f"{dead_pid}-killed"
+    stale.mkdir(parents=True)
+    (stale / f"{DAY.isoformat()}_00001.json").write_bytes(page([record()]))
+    live = root / f"{os.getpid()}-running"
+    live.mkdir()
+    (live / f"{DAY.isoformat()}_00001.json").write_bytes(page([record()]))
+
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        assert sink._spool.parent == root and sink._spool.name.startswith(f"{os.getpid()}-")
+        assert not stale.exists()
+        take(sink, page([record()]))
+        assert sink.flush() == 1
+    assert not stale.exists() and not sink._spool.exists()
+    assert (live / f"{DAY.isoformat()}_00001.json").exists()
+
+
+def test_an_estimate_in_either_accepted_shape_is_priced_whichever_path_staged_it(connection):
+    bare = changed("model_breakdown.0.estimated_cost", 1850)
+    bare["actor"]["email_address"] = "bare@example.com"
+    missing = changed("model_breakdown.0.estimated_cost", None)
+    missing["actor"]["email_address"] = "missing@example.com"
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        # the first page takes the fast path (DuckDB), the second the contract's Python path
+        assert staged_in_one_batch(sink, page([record()]), page([bare, missing])) == 3
+    assert sink.pages_in_python == 1
+    connection.execute(f"INSERT INTO {RAW_USAGE.qualified_name} FROM {STAGING}")
+
+    estimates = model_usage(connection, DAY, DAY).set_index("actor")["api_estimated_cost_usd"]
+    assert estimates["a@example.com"] == 0.01  # {"amount": 1}
+    assert estimates["bare@example.com"] == 18.50  # 1850, a bare number of cents
+    assert pd.isna(estimates["missing@example.com"])  # no estimate, not $0

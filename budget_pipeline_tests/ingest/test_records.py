@@ -73,3 +73,26 @@ def test_record_is_kept_as_received_with_unknown_fields_and_api_actor():
     assert raw.loc[0, "actor_type"] == "api_key"
     assert json.loads(raw.loc[0, "record_json"]) == api_record
     assert model_usage(raw).empty
+
+
+def with_estimate(estimated_cost, model="claude-new-9"):
+    """A record whose only entry carries `estimated_cost` as given (None: no such key)."""
+    entry = {
+        "model": model,
+        "tokens": {"input": 1_000_000, "output": 1_000_000, "cache_read": 0, "cache_creation": 0},
+    }
+    if estimated_cost is not None:
+        entry["estimated_cost"] = estimated_cost
+    return record(model_breakdown=[entry])
+
+
+def test_an_estimate_sent_as_bare_cents_is_read_like_an_amount():
+    raw = raw_usage_rows(DAY, [with_estimate(1850), with_estimate({"amount": 150})])
+    per_model = model_usage(raw)
+    assert per_model.loc[0, "api_estimated_cost_usd"] == 20.0  # 18.50 + 1.50
+
+
+def test_an_entry_without_an_estimate_leaves_no_estimate_rather_than_zero():
+    raw = raw_usage_rows(DAY, [with_estimate(None), with_estimate(1850)])
+    per_model = model_usage(raw)
+    assert len(per_model) == 1 and per_model["api_estimated_cost_usd"].isna().all()

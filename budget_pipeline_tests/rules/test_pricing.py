@@ -1,7 +1,13 @@
 import pandas as pd
 import pytest
 
-from budget_pipeline.rules.pricing import API_ESTIMATE, PRICE_TABLE, match_price_model, price_usage
+from budget_pipeline.rules.pricing import (
+    API_ESTIMATE,
+    PRICE_TABLE,
+    UnpricedUsageError,
+    match_price_model,
+    price_usage,
+)
 
 PRICE_ROWS = ["claude-opus-4", "claude-opus-4-5", "claude-sonnet-4-6", "claude-haiku-4-5"]
 
@@ -75,3 +81,17 @@ def test_unknown_model_falls_back_to_api_estimate_never_zero():
     assert priced.loc[0, "price_source"] == API_ESTIMATE
     assert priced.loc[0, "price_model"] is None
     assert priced.loc[0, "cost_usd"] == pytest.approx(4.12)
+
+
+def test_an_unknown_model_without_an_api_estimate_stops_pricing_naming_it():
+    with pytest.raises(UnpricedUsageError) as error:
+        price_usage(_usage("claude-new-9", estimate_usd=float("nan")), _prices())
+    assert str(error.value).startswith("no price for model(s) claude-new-9: not in prices.csv")
+    assert "2026-06-01 dev@example.com claude-new-9" in str(error.value)
+
+
+def test_a_priced_model_without_an_api_estimate_is_priced_from_the_table():
+    priced = price_usage(_usage("claude-sonnet-4-6", estimate_usd=float("nan")), _prices())
+    assert priced.loc[0, "price_source"] == PRICE_TABLE
+    assert priced.loc[0, "cost_usd"] == pytest.approx(0.38925)
+    assert priced.loc[0, "api_estimated_cost_usd"] == 0.0

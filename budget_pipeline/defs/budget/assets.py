@@ -37,7 +37,7 @@ from budget_pipeline.rules.idle_seats import (
     verdict_days,
     window_start,
 )
-from budget_pipeline.rules.pricing import API_ESTIMATE, price_usage
+from budget_pipeline.rules.pricing import API_ESTIMATE, UnpricedUsageError, price_usage
 from budget_pipeline.rules.spend import HISTORY_DAYS, day_totals, spend_with_alert, top_movers
 from budget_pipeline.warehouse.connection import staged_replacement, staging_table
 from budget_pipeline.warehouse.tables import (
@@ -86,7 +86,7 @@ def _failing_clearly() -> Iterator[None]:
     """Bad config files and API errors end the run with their own message, not a stack trace."""
     try:
         yield
-    except (ConfigFileError, ApiError) as error:
+    except (ConfigFileError, ApiError, UnpricedUsageError) as error:
         raise dg.Failure(description=str(error)) from error
 
 
@@ -267,7 +267,8 @@ def priced_usage(
         for start in range(0, len(days), PRICE_CHUNK_DAYS):
             chunk = days[start : start + PRICE_CHUNK_DAYS]
             usage = model_usage(connection, chunk[0].date(), chunk[-1].date())
-            frame = price_usage(usage, prices)
+            with _failing_clearly():
+                frame = price_usage(usage, prices)
             yield from _contract_checked("priced_usage", frame)
             write(frame)
             rows += len(frame)

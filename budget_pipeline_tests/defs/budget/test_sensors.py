@@ -10,7 +10,12 @@ import json
 import dagster as dg
 import pytest
 
-from budget_pipeline.defs.budget.sensors import build_spend_alert_sensor, run_failure_notifier
+from budget_pipeline.defs.budget.jobs import budget_daily_job
+from budget_pipeline.defs.budget.sensors import (
+    build_run_failure_notifier,
+    build_spend_alert_sensor,
+    run_failure_notifier,
+)
 from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.demo.server import Fault
 from budget_pipeline.notify.spend_alert import AlertCursor
@@ -144,3 +149,99 @@ def test_failure_sensor_notifies_a_failed_run(pipeline, receiver):
     # evaluated again, the same failure is not sent twice
     run_failure_notifier.evaluate_tick(sensor_context)
     assert len(receiver.texts) == 1
+
+
+def test_an_undelivered_run_failure_is_retried_after_a_restart_and_sent_once(pipeline, receiver):
+    _, cursor = tick(run_failure_notifier, pipeline.instance, receiver)  # placed at "now"
+    pipeline.server.add_fault(Fault(status=401, message="invalid x-api-key", times=10))
+    failed = pipeline.materialize("2026-04-01", raise_on_error=False)
+    assert not failed.success
+
+    receiver.statuses = [500, 500, 500]  # every attempt of the first tick fails
+    result, cursor = tick(run_failure_notifier, pipeline.instance, receiver, cursor)
+    assert receiver.texts == [] and len(receiver.attempts) == 3
+    assert f"delivery failed, retried next tick: {failed.run_id}" in result.skip_message
+    assert json.loads(cursor)["pending"] == [failed.run_id]
+
+    restarted = build_run_failure_notifier()  # a new daemon, fed the stored cursor
+    result, cursor = tick(restarted, pipeline.instance, receiver, cursor)
+    assert len(receiver.texts) == 1 and f"{UI}/runs/{failed.run_id}" in receiver.texts[0]
+    assert "• step: raw_usage" in receiver.texts[0]
+    assert json.loads(cursor)["pending"] == []
+    tick(restarted, pipeline.instance, receiver, cursor)
+    assert len(receiver.texts) == 1
+
+
+def seconds_spent_posting(receiver, seconds_per_post=25.0):
+    """A clock for the sensors' delivery budget on which every post takes `seconds_per_post`."""
+    return lambda: seconds_per_post * len(receiver.attempts)
+
+
+@pytest.fixture
+def slow_receiver():
+    with WebhookReceiver(delay_seconds=0.2) as server:
+        yield server
+
+
+def test_spend_alerts_past_the_ticks_delivery_budget_wait_for_the_next_tick(
+    instance, slow_receiver
+):
+    days = ["2026-04-06", "2026-04-07", "2026-04-08"]
+    for day in days:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key="daily_spend", partition=day, metadata={"cost_usd": 900.0, "alert": True}
+            )
+        )
+    # 40 s per tick, 25 s per post: the second post starts at 25 s, the third would at 50 s
+    sensor = build_spend_alert_sensor(
+        max_age_days=3,
+        today=lambda: TODAY,
+        delivery_budget_seconds=40,
+        clock=seconds_spent_posting(slow_receiver),
+    )
+    result, cursor = tick(sensor, instance, slow_receiver)
+    assert [text.split(" (")[0][-10:] for text in slow_receiver.texts] == days[:2]
+    assert "left for the next tick (this tick's 40 s of delivery used up): 2026-04-08" in (
+        result.skip_message
+    )
+    assert AlertCursor.from_json(cursor).pending == {"2026-04-08"}
+
+    result, cursor = tick(sensor, instance, slow_receiver, cursor)
+    assert len(slow_receiver.texts) == 3 and "2026-04-08" in slow_receiver.texts[2]
+    tick(sensor, instance, slow_receiver, cursor)
+    assert len(slow_receiver.texts) == 3
+
+
+def test_run_failures_past_the_ticks_delivery_budget_wait_for_the_next_tick(
+    instance, slow_receiver
+):
+    @dg.op
+    def fetch_usage():
+        raise dg.Failure(description="the API is down")
+
+    @dg.job(name=budget_daily_job.name)
+    def failing_daily_job():
+        fetch_usage()
+
+    sensor = build_run_failure_notifier(
+        delivery_budget_seconds=40, clock=seconds_spent_posting(slow_receiver)
+    )
+    _, cursor = tick(sensor, instance, slow_receiver)
+    runs = [
+        failing_daily_job.execute_in_process(instance=instance, raise_on_error=False).run_id
+        for _ in range(3)
+    ]
+
+    result, cursor = tick(sensor, instance, slow_receiver, cursor)
+    assert len(slow_receiver.texts) == 2
+    for run_id, text in zip(runs, slow_receiver.texts, strict=False):
+        assert f"{UI}/runs/{run_id}" in text and "• error: the API is down" in text
+    assert f"used up): {runs[2]}" in result.skip_message
+    assert json.loads(cursor)["pending"] == [runs[2]]
+
+    _, cursor = tick(sensor, instance, slow_receiver, cursor)
+    assert len(slow_receiver.texts) == 3 and f"{UI}/runs/{runs[2]}" in slow_receiver.texts[2]
+    assert json.loads(cursor)["pending"] == []
+    tick(sensor, instance, slow_receiver, cursor)
+    assert len(slow_receiver.texts) == 3

@@ -55,8 +55,9 @@ def loaded(pipeline):
     return result
 
 
-def run_digest(pipeline, monday: str, receiver=None, partition_key=None):
-    """What the Monday schedule would launch, executed in process against the test instance."""
+def run_digest(pipeline, monday: str, receiver=None, partition_key=None, expect_success=True):
+    """What the Monday schedule would launch, executed in process against the test instance;
+    with expect_success=False, the failed run's result."""
     notifier = AlertNotifier(
         webhook_url=receiver.url if receiver else None, webserver_url=UI, backoff_seconds=0.01
     )
@@ -74,8 +75,13 @@ def run_digest(pipeline, monday: str, receiver=None, partition_key=None):
     [request] = idle_seat_digest_schedule.evaluate_tick(context).run_requests
     job = defs.resolve_job_def(idle_seat_digest_job.name)
     result = job.execute_in_process(
-        instance=pipeline.instance, partition_key=partition_key or request.partition_key
+        instance=pipeline.instance,
+        partition_key=partition_key or request.partition_key,
+        raise_on_error=expect_success,
     )
+    if not expect_success:
+        assert not result.success
+        return request, result
     assert result.success
     [materialization] = result.asset_materializations_for_node("idle_seat_digest")
     return request, {key: value.value for key, value in materialization.metadata.items()}
@@ -190,3 +196,26 @@ def test_the_unassigned_warning_names_two_weeks_of_spend_as_ledger_lines(pipelin
     assert "```\n" + "\n".join(f"{actor}," for actor in expected.index) + "\n```" in lines
     named = ", ".join(f"{actor} (${cost:,.2f})" for actor, cost in expected.items())
     assert evaluation.description.endswith(f"(spend over 14 days): {named}")
+
+
+def test_an_undelivered_digest_fails_its_run_and_a_rerun_sends_it_once(pipeline, loaded, receiver):
+    receiver.statuses = [500, 500, 500]  # every attempt of the notifier fails
+    _, failed = run_digest(pipeline, "2026-04-13", receiver, expect_success=False)
+    assert receiver.texts == [] and len(receiver.attempts) == 3
+    [failure] = [
+        event
+        for event in failed.all_events
+        if event.is_step_failure and event.step_key == "idle_seat_digest"
+    ]
+    description = failure.step_failure_data.user_failure_data.description
+    assert "idle-seat digest of 2026-W15 was not delivered" in description
+    assert "Re-run job idle_seat_digest_job for partition 2026-04-12" in description
+    assert failed.asset_materializations_for_node("idle_seat_digest") == []  # nothing "sent"
+
+    # the webhook is back: the manual re-run of the same partition delivers it
+    _, metadata = run_digest(pipeline, "2026-04-13", receiver)
+    assert metadata["sent"] is True
+    assert len(receiver.texts) == 1 and "Weekly seat digest 2026-W15" in receiver.texts[0]
+
+    _, again = run_digest(pipeline, "2026-04-13", receiver)
+    assert again["sent"] is False and len(receiver.texts) == 1
