@@ -44,6 +44,20 @@ PRICE_ROWS: tuple[tuple[str, float, float, float, float], ...] = (
     ("claude-haiku-4-5", 1, 5, 1.25, 0.10),
 )
 
+# Monthly budgets sized for the default 40 seats, so that in the middle of any month the demo
+# shows every status: mobile already over its budget, payments heading past it, the other teams
+# and the organisation as a whole on track, and Unassigned without a budget. December's lower
+# organisation budget shows a month's own row taking precedence over the default (empty) one.
+BUDGET_ROWS: tuple[tuple[str, str, int], ...] = (
+    ("payments", "", 1200),
+    ("search", "", 3500),
+    ("platform", "", 2500),
+    ("mobile", "", 600),
+    ("data-eng", "", 2500),
+    ("TOTAL", "", 20000),
+    ("TOTAL", "2026-12", 18000),
+)
+
 # The API's estimate for the unpriced model: it exists, so the fallback has a number to use.
 _UNPRICED_RATES = (4.0, 20.0, 5.0, 0.40)
 
@@ -179,12 +193,16 @@ class SyntheticOrganisation:
     def seats_csv(self) -> str:
         return _csv(("email", "monthly_cost_usd", "note"), self.seat_rows())
 
+    def budgets_csv(self) -> str:
+        return _csv(("workstream", "month", "budget_usd"), BUDGET_ROWS)
+
     def write_config(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "workstreams.csv").write_text(self.workstreams_csv(), encoding="utf-8")
         (directory / "prices.csv").write_text(self.prices_csv(), encoding="utf-8")
         (directory / "seats.csv").write_text(self.seats_csv(), encoding="utf-8")
+        (directory / "budgets.csv").write_text(self.budgets_csv(), encoding="utf-8")
 
 
 DEMO_ORGANISATION = SyntheticOrganisation()

@@ -1,4 +1,4 @@
-"""Reading and validating the three configuration files (SPEC §3).
+"""Reading and validating the configuration files.
 
 Every problem is reported as `ConfigFileError` naming the file, the line (1 = header) and what
 is wrong, so that a person can fix the CSV without reading a stack trace. Files may come from
@@ -9,13 +9,19 @@ import csv
 import hashlib
 import io
 import math
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
+from budget_pipeline.rules.attribution import UNASSIGNED
+from budget_pipeline.rules.forecast import TOTAL
+
 LEDGER_FILE = "workstreams.csv"
 PRICES_FILE = "prices.csv"
 SEATS_FILE = "seats.csv"
+BUDGETS_FILE = "budgets.csv"
 
 PRICE_COLUMNS = ("input_per_mtok", "output_per_mtok", "cache_write_per_mtok", "cache_read_per_mtok")
 
@@ -147,8 +153,67 @@ def load_seats(path: Path) -> pd.DataFrame:
     return pd.DataFrame(list(seats.values()), columns=["email", "monthly_cost_usd", "note"])
 
 
+def load_budgets(path: Path, ledger_workstreams: Iterable[str]) -> pd.DataFrame:
+    """budgets.csv → one row per (workstream, month) with its budget in USD.
+
+    `month` is the first day of the month, or NaT for the row that applies to every month
+    without a row of its own. A workstream must be one of `ledger_workstreams`, `Unassigned`
+    or `TOTAL`: a misspelt name would otherwise never match and its budget silently vanish.
+    """
+    known = set(ledger_workstreams) | {UNASSIGNED, TOTAL}
+    budgets: dict[tuple[str, str], dict[str, object]] = {}
+    lines: dict[tuple[str, str], int] = {}
+    for line, row in _read_rows(path, ("workstream", "month", "budget_usd")):
+        workstream = _required_text(path, line, "workstream", row["workstream"])
+        if workstream not in known:
+            raise ConfigFileError(
+                path,
+                line,
+                f"workstream {workstream} is not in {LEDGER_FILE} (known: "
+                f"{', '.join(sorted(known))})",
+            )
+        month = _budget_month(path, line, row["month"])
+        key = (workstream, row["month"])
+        if key in budgets:
+            which = f"month {row['month']}" if row["month"] else "the default (empty) month"
+            raise ConfigFileError(
+                path,
+                line,
+                f"workstream {workstream} has two budgets for {which} (first on line {lines[key]})",
+            )
+        amount = _non_negative_number(path, line, "budget_usd", row["budget_usd"])
+        budgets[key] = {"workstream": workstream, "month": month, "budget_usd": amount}
+        lines[key] = line
+    return _budgets_frame(list(budgets.values()))
+
+
+def load_budgets_if_present(path: Path, ledger_workstreams: Iterable[str]) -> pd.DataFrame:
+    """The budgets, or none when the optional file is absent: forecasts are made either way."""
+    if not path.exists():
+        return _budgets_frame([])
+    return load_budgets(path, ledger_workstreams)
+
+
+def _budget_month(path: Path, line: int, value: str) -> pd.Timestamp:
+    if not value:
+        return pd.NaT
+    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value) is None:
+        raise ConfigFileError(
+            path, line, f"month is {value!r}; expected YYYY-MM, or empty for every month"
+        )
+    return pd.Timestamp(f"{value}-01")
+
+
+def _budgets_frame(records: list[dict[str, object]]) -> pd.DataFrame:
+    frame = pd.DataFrame(records, columns=["workstream", "month", "budget_usd"])
+    return frame.astype(
+        {"workstream": "object", "month": "datetime64[ns]", "budget_usd": "float64"}
+    )
+
+
 def judge_config_files(directory: Path) -> None:
     """Read every configuration file of `directory`; the first problem raises ConfigFileError."""
-    load_ledger(directory / LEDGER_FILE)
+    ledger = load_ledger(directory / LEDGER_FILE)
     load_prices(directory / PRICES_FILE)
     load_seats(directory / SEATS_FILE)
+    load_budgets_if_present(directory / BUDGETS_FILE, ledger["workstream"])

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pandas as pd
 
-from budget_pipeline.demo.organisation import DEMO_ORGANISATION
 from budget_pipeline_tests.conftest import TEST_API_KEY
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -81,13 +79,6 @@ def test_range_backfill_through_the_dagster_cli(api_server, config_dir, tmp_path
         assert runs[0].tags["dagster/asset_partition_range_start"] == "2026-03-02"
         assert runs[0].tags["dagster/asset_partition_range_end"] == "2026-04-15"
         assert runs[0].run_config == {} or TEST_API_KEY not in str(runs[0].run_config)
-
-
-def test_committed_demo_config_is_the_demo_organisation(tmp_path):
-    DEMO_ORGANISATION.write_config(tmp_path)
-    for name in ("workstreams.csv", "prices.csv", "seats.csv"):
-        assert (PROJECT / "config" / name).read_text() == (tmp_path / name).read_text(), name
-        assert not pd.read_csv(PROJECT / "config" / name).empty
 
 
 def test_verbose_shows_dagsters_full_log(api_server, config_dir, tmp_path):

@@ -7,17 +7,29 @@ import json
 import subprocess
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from budget_pipeline.demo.organisation import (
     DEMO_ORGANISATION,
     UNPRICED_MODEL,
+    WORKSTREAMS,
     SyntheticOrganisation,
     is_spike_day,
 )
 from budget_pipeline.demo.server import USAGE_PATH, UsageApiServer, encode_cursor
+from budget_pipeline.rules.attribution import UNASSIGNED
+from budget_pipeline.rules.config_files import load_budgets
+from budget_pipeline.rules.forecast import (
+    FORECAST_OVER_BUDGET,
+    ON_TRACK,
+    OVER_BUDGET,
+    TOTAL,
+    forecast_rows,
+)
 
 ORG = SyntheticOrganisation(seats=40)
 START = datetime.date(2026, 1, 5)  # a Monday
@@ -322,6 +334,50 @@ def test_config_files_parse(tmp_path):
     devs = [f"dev{i:03d}@example.com" for i in range(1, 41)]
     assert set(devs) <= {row["email"] for row in seats}
     assert set(devs) <= {row["actor"] for row in ledger}
+
+
+def test_the_committed_config_folder_is_the_demo_organisations(tmp_path):
+    DEMO_ORGANISATION.write_config(tmp_path)
+    committed = Path(__file__).resolve().parents[2] / "config"
+    for name in ("workstreams.csv", "prices.csv", "seats.csv", "budgets.csv"):
+        assert (committed / name).read_text() == (tmp_path / name).read_text(), name
+
+
+def test_the_demo_budgets_show_every_status_in_the_middle_of_a_month(tmp_path, history):
+    ORG.write_config(tmp_path)
+    budgets = load_budgets(tmp_path / "budgets.csv", WORKSTREAMS)
+    ledger = dict(ORG.ledger())
+    daily_cost = pd.DataFrame(
+        [
+            (pd.Timestamp(day), ledger.get(_actor(record), UNASSIGNED), _record_cost(record))
+            for day, records in history.items()
+            for record in records
+        ],
+        columns=["usage_date", "workstream", "cost_usd"],
+    )
+    seats = sum(cost for _, cost, _ in ORG.seat_rows())
+    mid_months = [pd.Timestamp(f"2026-{month:02d}-15") for month in (2, 3, 4)]
+    rows, skipped = forecast_rows(
+        mid_months,
+        daily_cost,
+        pd.DatetimeIndex(DAYS),
+        pd.Timestamp(START),
+        WORKSTREAMS,
+        seats,
+        budgets,
+    )
+    assert skipped == {}
+    for _, month in rows.groupby("as_of"):
+        status = dict(zip(month["workstream"], month["status"], strict=True))
+        assert status == {
+            "mobile": OVER_BUDGET,
+            "payments": FORECAST_OVER_BUDGET,
+            "search": ON_TRACK,
+            "platform": ON_TRACK,
+            "data-eng": ON_TRACK,
+            UNASSIGNED: None,
+            TOTAL: ON_TRACK,
+        }
 
 
 # -- the server ----------------------------------------------------------------------------------

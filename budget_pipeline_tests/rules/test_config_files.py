@@ -1,4 +1,4 @@
-"""The three configuration files (SPEC §3): every problem names the file, the line and what is
+"""The configuration files: every problem names the file, the line and what is
 wrong; files saved by Excel (BOM, CRLF) are read like any other."""
 
 import pandas as pd
@@ -6,12 +6,21 @@ import pytest
 
 from budget_pipeline.rules.config_files import (
     ConfigFileError,
+    load_budgets,
+    load_budgets_if_present,
     load_ledger,
     load_prices,
     load_seats,
 )
 
-LOADERS = {"workstreams.csv": load_ledger, "prices.csv": load_prices, "seats.csv": load_seats}
+LEDGER_WORKSTREAMS = ("search", "platform")
+LOADERS = {
+    "workstreams.csv": load_ledger,
+    "prices.csv": load_prices,
+    "seats.csv": load_seats,
+    "budgets.csv": lambda path: load_budgets(path, LEDGER_WORKSTREAMS),
+}
+BUDGETS_HEADER = "workstream,month,budget_usd\n"
 PRICES_HEADER = "model,input_per_mtok,output_per_mtok,cache_write_per_mtok,cache_read_per_mtok\n"
 GOOD = {
     "workstreams.csv": "actor,workstream\na@example.com,search\nci-bot,platform\n",
@@ -19,6 +28,7 @@ GOOD = {
     + "claude-sonnet-4-6,3,15,3.75,0.30\nclaude-haiku-4-5,1,5,1.25,0.1\n",
     "seats.csv": "email,monthly_cost_usd,note\na@example.com,150,\nb@example.com,150,"
     '"On leave, back in May"\n',
+    "budgets.csv": BUDGETS_HEADER + "search,,1000\nTOTAL,2026-06,5000\n",
 }
 
 
@@ -115,6 +125,60 @@ def load(tmp_path, name: str, text: str | bytes) -> pd.DataFrame:
         ("prices.csv", "\r\n  \r\n", 1, "file is empty"),
         ("seats.csv", "\ufeff", 1, "file is empty"),
         ("seats.csv", b"email,monthly_cost_usd,note\n\xe9@x,1,\n", None, "not UTF-8 text"),
+        (
+            "budgets.csv",
+            BUDGETS_HEADER + "search,,1000\nserach,2026-06,500\n",
+            # a typo would otherwise be a budget that never matches any spend
+            3,
+            "workstream serach is not in workstreams.csv (known: TOTAL, Unassigned, platform, "
+            "search)",
+        ),
+        (
+            "budgets.csv",
+            BUDGETS_HEADER + "search,2026-06,1000\nplatform,2026-06,800\nsearch,2026-06,1200\n",
+            4,
+            "workstream search has two budgets for month 2026-06 (first on line 2)",
+        ),
+        (
+            "budgets.csv",
+            BUDGETS_HEADER + "TOTAL,,5000\nTOTAL,,6000\n",
+            3,
+            "workstream TOTAL has two budgets for the default (empty) month (first on line 2)",
+        ),
+        (
+            "budgets.csv",
+            BUDGETS_HEADER + "search,2026-6,1000\n",
+            2,
+            "month is '2026-6'; expected YYYY-MM, or empty for every month",
+        ),
+        ("budgets.csv", BUDGETS_HEADER + "search,2026-13,1000\n", 2, "month is '2026-13'"),
+        ("budgets.csv", BUDGETS_HEADER + "search,June 2026,1000\n", 2, "month is 'June 2026'"),
+        (
+            "budgets.csv",
+            BUDGETS_HEADER + "search,2026-06,-100\n",
+            2,
+            "budget_usd is -100, must not be negative",
+        ),
+        (
+            "budgets.csv",
+            BUDGETS_HEADER + "search,2026-06,$1000\n",
+            2,
+            "budget_usd is '$1000', not a number",
+        ),
+        ("budgets.csv", BUDGETS_HEADER + "search,2026-06,\n", 2, "budget_usd is '', not a number"),
+        ("budgets.csv", BUDGETS_HEADER + ",2026-06,100\n", 2, "workstream is empty"),
+        (
+            "budgets.csv",
+            "workstream,budget_usd\nsearch,1000\n",
+            1,
+            "missing column month (header is: workstream,budget_usd)",
+        ),
+        (
+            "budgets.csv",
+            "",
+            1,
+            "file is empty; expected a header: workstream,month,budget_usd",
+        ),
     ],
 )
 def test_a_bad_file_names_file_line_and_problem(tmp_path, name, text, line, problem):
@@ -154,3 +218,27 @@ def test_an_actor_listed_twice_with_the_same_workstream_is_one_actor(tmp_path):
     text = "actor,workstream\na@example.com,search\na@example.com,search\n"
     ledger = load(tmp_path, "workstreams.csv", text)
     assert ledger.to_dict("records") == [{"actor": "a@example.com", "workstream": "search"}]
+
+
+def test_budgets_name_a_month_or_every_month_and_accept_unassigned_and_total(tmp_path):
+    text = BUDGETS_HEADER + "search,,1000\nsearch,2026-06,1500.50\nUnassigned,,0\nTOTAL,,9000\n"
+    budgets = load(tmp_path, "budgets.csv", text)
+    assert budgets.to_dict("records") == [
+        {"workstream": "search", "month": pd.NaT, "budget_usd": 1000.0},
+        {"workstream": "search", "month": pd.Timestamp("2026-06-01"), "budget_usd": 1500.5},
+        {"workstream": "Unassigned", "month": pd.NaT, "budget_usd": 0.0},
+        {"workstream": "TOTAL", "month": pd.NaT, "budget_usd": 9000.0},
+    ]
+    assert str(budgets["month"].dtype) == "datetime64[ns]"
+
+
+def test_budgets_are_optional_but_a_present_file_is_checked(tmp_path):
+    absent = load_budgets_if_present(tmp_path / "budgets.csv", LEDGER_WORKSTREAMS)
+    assert absent.empty
+    assert list(absent.columns) == ["workstream", "month", "budget_usd"]
+    # only the header: a valid file that sets no budget
+    (tmp_path / "budgets.csv").write_text(BUDGETS_HEADER)
+    assert load_budgets_if_present(tmp_path / "budgets.csv", LEDGER_WORKSTREAMS).empty
+    (tmp_path / "budgets.csv").write_text(BUDGETS_HEADER + "searhc,,100\n")
+    with pytest.raises(ConfigFileError, match=r"budgets\.csv, line 2: workstream searhc"):
+        load_budgets_if_present(tmp_path / "budgets.csv", LEDGER_WORKSTREAMS)
