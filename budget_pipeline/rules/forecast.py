@@ -18,26 +18,20 @@ import numpy as np
 import pandas as pd
 
 from budget_pipeline.rules.attribution import UNASSIGNED
+from budget_pipeline.warehouse.tables import (
+    BUDGET_FORECAST,
+    FORECAST_OVER_BUDGET,
+    ON_TRACK,
+    OVER_BUDGET,
+)
 
 TOTAL = "TOTAL"
 
-OVER_BUDGET = "over budget"
-FORECAST_OVER_BUDGET = "forecast over budget"
-ON_TRACK = "on track"
 
 RUN_RATE_DAYS = 28
 ACCURACY_DAYS = (7, 14, 21)
 
-FORECAST_COLUMNS = (
-    "as_of",
-    "month",
-    "workstream",
-    "spent_to_date_usd",
-    "forecast_usd",
-    "budget_usd",
-    "forecast_vs_budget",
-    "status",
-)
+FORECAST_COLUMNS = tuple(BUDGET_FORECAST.column_names)
 ACCURACY_COLUMNS = ("month", "workstream", "actual_usd", "mape", "forecasts")
 
 

@@ -16,6 +16,7 @@ SCHEMA = "budget"
 USER, API_KEY = "user", "api_key"
 PRICE_TABLE, API_ESTIMATE = "price_table", "api_estimate"
 COMPLETELY_IDLE, BARELY_ACTIVE = "completely idle", "barely active"
+OVER_BUDGET, FORECAST_OVER_BUDGET, ON_TRACK = "over budget", "forecast over budget", "on track"
 # A share is a ratio of two sums of floats: allow the rounding of the division.
 SHARE_MAX = 1.000001
 
@@ -217,9 +218,61 @@ IDLE_SEATS = Table(
     ),
 )
 
+BUDGET_FORECAST = Table(
+    name="budget_forecast",
+    partition_column="as_of",
+    description="Month-end forecast per workstream, Unassigned and TOTAL (the organisation, "
+    "seats included) against each monthly budget, as of each day (docs/rules.md).",
+    columns=(
+        Column("as_of", "DATE", "the day the forecast is made"),
+        Column("month", "DATE", "first day of the month forecast"),
+        Column(
+            "workstream",
+            "VARCHAR",
+            "ledger workstream, Unassigned, or TOTAL (the whole organisation)",
+            non_empty=True,
+        ),
+        _usd("spent_to_date_usd", "spend of the 1st of the month … as_of (TOTAL: plus seats)"),
+        _usd("forecast_usd", "spent so far plus each remaining day's weekday run rate"),
+        _usd("budget_usd", "the month's budget from budgets.csv (NULL: no budget)", nullable=True),
+        _usd(
+            "forecast_vs_budget",
+            "forecast / budget (NULL without a budget or budget 0)",
+            nullable=True,
+        ),
+        Column(
+            "status",
+            "VARCHAR",
+            "over budget, forecast over budget or on track (NULL without a budget)",
+            nullable=True,
+            allowed=(OVER_BUDGET, FORECAST_OVER_BUDGET, ON_TRACK),
+        ),
+    ),
+    unique_together=("as_of", "workstream"),
+    row_checks=(
+        RowCheck(
+            "status_needs_a_budget",
+            "status must be NULL exactly when budget_usd is NULL",
+            lambda frame: frame["status"].isna() == frame["budget_usd"].isna(),
+        ),
+        RowCheck(
+            "forecast_not_below_spent",
+            "forecast_usd must not be below spent_to_date_usd",
+            lambda frame: frame["forecast_usd"] >= frame["spent_to_date_usd"] - 1e-9,
+        ),
+    ),
+)
+
 TABLES: dict[str, Table] = {
     table.name: table
-    for table in (RAW_USAGE, PRICED_USAGE, WORKSTREAM_COST, DAILY_SPEND, IDLE_SEATS)
+    for table in (
+        RAW_USAGE,
+        PRICED_USAGE,
+        WORKSTREAM_COST,
+        DAILY_SPEND,
+        IDLE_SEATS,
+        BUDGET_FORECAST,
+    )
 }
 
 
