@@ -10,7 +10,7 @@ import pytest
 import yaml
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from budget_pipeline.defs.budget.assets import WAREHOUSE_POOL
+from budget_pipeline.defs.budget.building_blocks import WAREHOUSE_POOL
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,23 +6,29 @@ backfill of 90 days is one fetch loop and one vectorised pass, not 90 of each.
 
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
 
 from budget_pipeline.defs.budget import checks
+from budget_pipeline.defs.budget.building_blocks import (
+    add_range_metadata,
+    budget_asset,
+    contract_checked,
+    day_key,
+    failing_clearly,
+    loaded_days_between,
+)
 from budget_pipeline.defs.config_files.assets import prices_csv, seats_csv, workstreams_csv
-from budget_pipeline.defs.metadata import PREVIEW_ROWS, markdown_preview, table_asset_metadata
-from budget_pipeline.defs.partitions import daily_partitions, days_of, first_day
+from budget_pipeline.defs.metadata import PREVIEW_ROWS, markdown_preview
+from budget_pipeline.defs.partitions import days_of, first_day
 from budget_pipeline.defs.resources import (
     AnalyticsApiResource,
     ConfigFilesResource,
     ThresholdsResource,
     WarehouseResource,
 )
-from budget_pipeline.ingest.client import ApiError
 from budget_pipeline.ingest.page_staging import raw_page_sink
 from budget_pipeline.ingest.records import model_usage
 from budget_pipeline.rules.attribution import (
@@ -30,14 +36,13 @@ from budget_pipeline.rules.attribution import (
     cost_per_workstream,
     unassigned_share,
 )
-from budget_pipeline.rules.config_files import ConfigFileError
 from budget_pipeline.rules.idle_seats import (
     IdleSeatRules,
     idle_seats_as_of,
     verdict_days,
     window_start,
 )
-from budget_pipeline.rules.pricing import API_ESTIMATE, UnpricedUsageError, price_usage
+from budget_pipeline.rules.pricing import API_ESTIMATE, price_usage
 from budget_pipeline.rules.spend import HISTORY_DAYS, day_totals, spend_with_alert, top_movers
 from budget_pipeline.warehouse.connection import staged_replacement, staging_table
 from budget_pipeline.warehouse.tables import (
@@ -46,13 +51,9 @@ from budget_pipeline.warehouse.tables import (
     PRICED_USAGE,
     RAW_USAGE,
     WORKSTREAM_COST,
-    Table,
     as_contract_dtypes,
 )
 
-GROUP = "budget"
-OWNERS = ["team:finops-data"]
-WAREHOUSE_POOL = "duckdb_warehouse"
 # Staged raw_usage rows read back per Pandera call (DuckDB vectors of 2,048 rows, ~100,000 rows):
 # large enough that per-call costs vanish, small enough that a year of a large organisation
 # never sits in memory.
@@ -61,46 +62,6 @@ STAGED_CHUNK_VECTORS = 50
 PROGRESS_EVERY = 30.0
 # Days of priced_usage computed at once (a month of 5,000 seats is ~200k rows).
 PRICE_CHUNK_DAYS = 31
-
-
-def _budget_asset(
-    table: Table, *, kinds: set[str], warnings: Sequence[dg.AssetCheckSpec] = (), **kwargs
-) -> Callable:
-    return dg.asset(
-        name=table.name,
-        description=table.description,
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds=kinds,
-        partitions_def=daily_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        metadata=table_asset_metadata(table),
-        pool=WAREHOUSE_POOL,
-        check_specs=[checks.schema_check_spec(table.name), *warnings],
-        **kwargs,
-    )
-
-
-@contextmanager
-def _failing_clearly() -> Iterator[None]:
-    """Bad config files and API errors end the run with their own message, not a stack trace."""
-    try:
-        yield
-    except (ConfigFileError, ApiError, UnpricedUsageError) as error:
-        raise dg.Failure(description=str(error)) from error
-
-
-def _contract_checked(table: str, frame: pd.DataFrame) -> Iterator[dg.AssetCheckResult]:
-    """The blocking schema check, before anything is written: on failure the check is reported
-    with its failure cases and the step fails, so the IO manager never sees the frame."""
-    result = checks.schema_check(table, frame)
-    if not result.passed:
-        yield result
-        raise dg.Failure(
-            description=f"{table} breaks its Pandera contract "
-            f"({result.metadata['failure_cases'].value} failure cases, see the check "
-            f"{result.check_name}); nothing was written",
-        )
 
 
 def _staged_frames(connection, staging: str) -> Iterator[pd.DataFrame]:
@@ -112,33 +73,6 @@ def _staged_frames(connection, staging: str) -> Iterator[pd.DataFrame]:
     )
     while not (frame := result.fetch_df_chunk(STAGED_CHUNK_VECTORS)).empty:
         yield as_contract_dtypes(RAW_USAGE.name, frame)
-
-
-def _day_key(day: pd.Timestamp) -> str:
-    return day.strftime("%Y-%m-%d")
-
-
-def _add_range_metadata(
-    context: dg.AssetExecutionContext,
-    days: pd.DatetimeIndex,
-    per_day: dict[str, dict],
-    summary: dict[str, object],
-) -> None:
-    """Each day's own numbers on its partition (the UI plots them over partitions); the run's
-    summary (totals, preview) only on the last day's, the materialisation the UI shows first.
-
-    A range run writes one event per partition: metadata given to the whole output would be
-    copied into every one of them (a 90-day backfill wrote its preview 90 times per asset, and
-    each day claimed the range's row count).
-    """
-    last = _day_key(days[-1])
-    summary = {"range": f"{_day_key(days[0])} … {last} ({len(days)} days)", **summary}
-    for day in days:
-        key = _day_key(day)
-        numbers = per_day.get(key, {"dagster/row_count": 0})
-        context.add_asset_metadata(
-            {**numbers, **summary} if key == last else numbers, partition_key=key
-        )
 
 
 class _Progress:
@@ -167,7 +101,7 @@ class _Progress:
         )
 
 
-@_budget_asset(RAW_USAGE, kinds={"httpx", "duckdb", "pandas"})
+@budget_asset(RAW_USAGE, kinds={"httpx", "duckdb", "pandas"})
 def raw_usage(
     context: dg.AssetExecutionContext,
     analytics_api: AnalyticsApiResource,
@@ -181,7 +115,7 @@ def raw_usage(
     days = days_of(context.partition_time_window)
     staging = staging_table(RAW_USAGE)
     with (
-        _failing_clearly(),
+        failing_clearly(),
         analytics_api.client(logger=context.log) as client,
         warehouse.connect() as connection,
         staged_replacement(connection, RAW_USAGE, days[0].date(), days[-1].date()),
@@ -196,10 +130,10 @@ def raw_usage(
         # The Pandera contract on every staged row, before anything is swapped in.
         rows = 0
         for frame in _staged_frames(connection, staging):
-            yield from _contract_checked("raw_usage", frame)
+            yield from contract_checked("raw_usage", frame)
             rows += len(frame)
         per_day = {
-            _day_key(pd.Timestamp(day)): {
+            day_key(pd.Timestamp(day)): {
                 "dagster/row_count": records,
                 "actors": actors,
                 "sessions": int(sessions),
@@ -214,7 +148,7 @@ def raw_usage(
             f"ORDER BY usage_date, actor LIMIT {PREVIEW_ROWS}"
         ).fetchdf()
         progress.finished(sink.records_staged, sink.pages_in_python)
-    _add_range_metadata(
+    add_range_metadata(
         context,
         days,
         per_day,
@@ -235,7 +169,7 @@ def raw_usage(
     )
 
 
-@_budget_asset(
+@budget_asset(
     PRICED_USAGE,
     kinds={"duckdb", "pandas"},
     warnings=checks.PRICED_USAGE_WARNINGS,
@@ -253,7 +187,7 @@ def priced_usage(
     sits in memory at once and a failure leaves the warehouse as it was.
     """
     days = days_of(context.partition_time_window)
-    with _failing_clearly():
+    with failing_clearly():
         prices = config_files.prices()
     # Per day × model × price source: all the warning checks and the metadata need.
     summaries: list[pd.DataFrame] = []
@@ -267,13 +201,13 @@ def priced_usage(
         for start in range(0, len(days), PRICE_CHUNK_DAYS):
             chunk = days[start : start + PRICE_CHUNK_DAYS]
             usage = model_usage(connection, chunk[0].date(), chunk[-1].date())
-            with _failing_clearly():
+            with failing_clearly():
                 frame = price_usage(usage, prices)
-            yield from _contract_checked("priced_usage", frame)
+            yield from contract_checked("priced_usage", frame)
             write(frame)
             rows += len(frame)
             rows_per_day |= {
-                _day_key(day): int(count)
+                day_key(day): int(count)
                 for day, count in frame["usage_date"].value_counts().items()
             }
             preview = frame.head(PREVIEW_ROWS) if preview.empty else preview
@@ -285,12 +219,12 @@ def priced_usage(
     summary = pd.concat(summaries, ignore_index=True)
     totals = day_totals(summary, days)
     unpriced = summary.loc[summary["price_source"] == API_ESTIMATE]
-    _add_range_metadata(
+    add_range_metadata(
         context,
         days,
         {
-            _day_key(day): {
-                "dagster/row_count": rows_per_day.get(_day_key(day), 0),
+            day_key(day): {
+                "dagster/row_count": rows_per_day.get(day_key(day), 0),
                 "cost_usd": round(float(totals[day]), 2),
             }
             for day in days
@@ -316,7 +250,7 @@ def priced_usage(
     )
 
 
-@_budget_asset(
+@budget_asset(
     WORKSTREAM_COST,
     kinds={"duckdb", "pandas"},
     deps=[workstreams_csv],
@@ -327,18 +261,18 @@ def workstream_cost(
 ):
     """Cost per workstream and day through the ownership ledger; unknown actors are Unassigned."""
     days = days_of(context.partition_time_window)
-    with _failing_clearly():
+    with failing_clearly():
         ledger = config_files.ledger()
     frame = cost_per_workstream(priced_usage, ledger)
-    yield from _contract_checked("workstream_cost", frame)
+    yield from contract_checked("workstream_cost", frame)
     per_day = {}
     for day, of_day in frame.groupby("usage_date"):
-        per_day[_day_key(day)] = {"dagster/row_count": len(of_day)} | {
+        per_day[day_key(day)] = {"dagster/row_count": len(of_day)} | {
             f"cost_usd/{row.workstream}": round(float(row.cost_usd), 2)
             for row in of_day.itertuples()
         }
     by_workstream = frame.groupby("workstream")["cost_usd"].sum().sort_values(ascending=False)
-    _add_range_metadata(
+    add_range_metadata(
         context,
         days,
         per_day,
@@ -355,19 +289,6 @@ def workstream_cost(
     yield checks.schema_check("workstream_cost", frame)
 
 
-def _loaded_days_before(
-    warehouse_resource: WarehouseResource, start: pd.Timestamp, end: pd.Timestamp
-) -> pd.DatetimeIndex:
-    """Days in [start, end] already materialised: each loaded day has a daily_spend row, even a
-    day without usage, so a missing row means the day was never loaded."""
-    with warehouse_resource.connect() as connection:
-        rows = connection.execute(
-            f"SELECT usage_date FROM {DAILY_SPEND.qualified_name} WHERE usage_date BETWEEN ? AND ?",
-            [start.date(), end.date()],
-        ).fetchall()
-    return pd.DatetimeIndex([pd.Timestamp(day) for (day,) in rows])
-
-
 def _priced_usage_ending(
     warehouse_resource: WarehouseResource, end: pd.Timestamp, days: int
 ) -> pd.DataFrame:
@@ -382,7 +303,7 @@ def _priced_usage_ending(
     return frame
 
 
-@_budget_asset(
+@budget_asset(
     DAILY_SPEND,
     kinds={"duckdb", "pandas"},
     warnings=checks.DAILY_SPEND_WARNINGS,
@@ -407,15 +328,15 @@ def daily_spend(
     the warehouse, so re-running one day gives the same verdict as the backfill did."""
     days = days_of(context.partition_time_window)
     history_start = days[0] - pd.Timedelta(days=HISTORY_DAYS)
-    with _failing_clearly():
+    with failing_clearly():
         ledger = config_files.ledger()
-    earlier = _loaded_days_before(warehouse, history_start, days[0] - pd.Timedelta(days=1))
+    earlier = loaded_days_between(warehouse, history_start, days[0] - pd.Timedelta(days=1))
     loaded = earlier[earlier >= first_day()].union(days)
     totals = day_totals(priced_usage, loaded)
     in_run = priced_usage.loc[priced_usage["usage_date"].isin(days)]
     shares = unassigned_share(cost_per_workstream(in_run, ledger), days)
     frame = spend_with_alert(totals, days, shares, thresholds.alert_thresholds())
-    yield from _contract_checked("daily_spend", frame)
+    yield from contract_checked("daily_spend", frame)
 
     per_day = {}
     for row in frame.itertuples():
@@ -438,9 +359,9 @@ def daily_spend(
                 for by in ("workstream", "actor", "model")
             }
             numbers["top_movers"] = dg.MetadataValue.json(movers)
-        per_day[_day_key(row.usage_date)] = numbers
-    alert_days = [_day_key(d) for d in frame.loc[frame["alert"].fillna(False), "usage_date"]]
-    _add_range_metadata(
+        per_day[day_key(row.usage_date)] = numbers
+    alert_days = [day_key(d) for d in frame.loc[frame["alert"].fillna(False), "usage_date"]]
+    add_range_metadata(
         context,
         days,
         per_day,
@@ -465,7 +386,7 @@ def daily_spend(
     yield checks.unassigned_share_check(frame, recent, ledger, thresholds.max_unassigned_share)
 
 
-@_budget_asset(
+@budget_asset(
     IDLE_SEATS,
     kinds={"duckdb", "pandas"},
     deps=[
@@ -491,7 +412,7 @@ def idle_seats(
     days = days_of(context.partition_time_window)
     rules = thresholds.idle_seat_rules()
     span_start = window_start(days[0], rules)
-    with _failing_clearly():
+    with failing_clearly():
         seats = config_files.seats()
         ledger = config_files.ledger()
     # The window reaches before the run: read it (and last_active) from the warehouse.
@@ -507,7 +428,7 @@ def idle_seats(
             [span_start.date()],
         ).fetchdf()
     usage["usage_date"] = pd.to_datetime(usage["usage_date"]).astype("datetime64[ns]")
-    loaded = _loaded_days_before(warehouse, span_start, days[-1])
+    loaded = loaded_days_between(warehouse, span_start, days[-1])
     with_verdict = verdict_days(days, loaded, first_day(), rules)
     frame = idle_seats_as_of(
         with_verdict,
@@ -517,10 +438,10 @@ def idle_seats(
         last_seen_before.set_index("actor")["last_seen"],
         rules,
     )
-    yield from _contract_checked("idle_seats", frame)
+    yield from contract_checked("idle_seats", frame)
     per_day = {}
     for day in days:
-        key = _day_key(day)
+        key = day_key(day)
         if day not in with_verdict:
             per_day[key] = {
                 "dagster/row_count": 0,
@@ -534,7 +455,7 @@ def idle_seats(
             "idle_seats": len(listed),
             "idle_monthly_cost_usd": round(float(listed["monthly_cost_usd"].sum()), 2),
         }
-    _add_range_metadata(
+    add_range_metadata(
         context,
         days,
         per_day,

@@ -1,6 +1,6 @@
 import dagster as dg
 
-from budget_pipeline.defs.budget.assets import GROUP
+from budget_pipeline.defs.budget.building_blocks import GROUP
 from budget_pipeline.defs.partitions import daily_partitions
 
 budget_daily_job = dg.define_asset_job(

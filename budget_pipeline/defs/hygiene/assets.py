@@ -14,7 +14,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from budget_pipeline.defs.budget.assets import OWNERS, WAREHOUSE_POOL
+from budget_pipeline.defs.budget.building_blocks import OWNERS, WAREHOUSE_POOL
 from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.defs.partitions import daily_partitions, days_of, first_day
 from budget_pipeline.defs.resources import (

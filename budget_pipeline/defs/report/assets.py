@@ -9,7 +9,7 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from budget_pipeline.defs.budget.assets import OWNERS, WAREHOUSE_POOL
+from budget_pipeline.defs.budget.building_blocks import OWNERS, WAREHOUSE_POOL
 from budget_pipeline.defs.config_files.assets import prices_csv, seats_csv, workstreams_csv
 from budget_pipeline.defs.partitions import first_day, monthly_partitions
 from budget_pipeline.defs.resources import (

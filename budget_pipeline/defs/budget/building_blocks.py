@@ -1,0 +1,101 @@
+"""What every daily asset of the `budget` group shares: how it is declared, how it fails, how
+its contract blocks a bad write, and how its metadata is spread over the partitions of a run."""
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import dagster as dg
+import pandas as pd
+
+from budget_pipeline.defs.budget import checks
+from budget_pipeline.defs.metadata import table_asset_metadata
+from budget_pipeline.defs.partitions import daily_partitions
+from budget_pipeline.defs.resources import WarehouseResource
+from budget_pipeline.ingest.errors import ApiError
+from budget_pipeline.rules.config_files import ConfigFileError
+from budget_pipeline.rules.pricing import UnpricedUsageError
+from budget_pipeline.warehouse.tables import DAILY_SPEND, Table
+
+GROUP = "budget"
+OWNERS = ["team:finops-data"]
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+def budget_asset(
+    table: Table, *, kinds: set[str], warnings: Sequence[dg.AssetCheckSpec] = (), **kwargs
+) -> Callable:
+    return dg.asset(
+        name=table.name,
+        description=table.description,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=kinds,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        metadata=table_asset_metadata(table),
+        pool=WAREHOUSE_POOL,
+        check_specs=[checks.schema_check_spec(table.name), *warnings],
+        **kwargs,
+    )
+
+
+@contextmanager
+def failing_clearly() -> Iterator[None]:
+    """Bad config files and API errors end the run with their own message, not a stack trace."""
+    try:
+        yield
+    except (ConfigFileError, ApiError, UnpricedUsageError) as error:
+        raise dg.Failure(description=str(error)) from error
+
+
+def contract_checked(table: str, frame: pd.DataFrame) -> Iterator[dg.AssetCheckResult]:
+    """The blocking schema check, before anything is written: on failure the check is reported
+    with its failure cases and the step fails, so the IO manager never sees the frame."""
+    result = checks.schema_check(table, frame)
+    if not result.passed:
+        yield result
+        raise dg.Failure(
+            description=f"{table} breaks its Pandera contract "
+            f"({result.metadata['failure_cases'].value} failure cases, see the check "
+            f"{result.check_name}); nothing was written",
+        )
+
+
+def day_key(day: pd.Timestamp) -> str:
+    return day.strftime("%Y-%m-%d")
+
+
+def add_range_metadata(
+    context: dg.AssetExecutionContext,
+    days: pd.DatetimeIndex,
+    per_day: dict[str, dict],
+    summary: dict[str, object],
+) -> None:
+    """Each day's own numbers on its partition (the UI plots them over partitions); the run's
+    summary (totals, preview) only on the last day's, the materialisation the UI shows first.
+
+    A range run writes one event per partition: metadata given to the whole output would be
+    copied into every one of them (a 90-day backfill wrote its preview 90 times per asset, and
+    each day claimed the range's row count).
+    """
+    last = day_key(days[-1])
+    summary = {"range": f"{day_key(days[0])} … {last} ({len(days)} days)", **summary}
+    for day in days:
+        key = day_key(day)
+        numbers = per_day.get(key, {"dagster/row_count": 0})
+        context.add_asset_metadata(
+            {**numbers, **summary} if key == last else numbers, partition_key=key
+        )
+
+
+def loaded_days_between(
+    warehouse_resource: WarehouseResource, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DatetimeIndex:
+    """Days in [start, end] already materialised: each loaded day has a daily_spend row, even a
+    day without usage, so a missing row means the day was never loaded."""
+    with warehouse_resource.connect() as connection:
+        rows = connection.execute(
+            f"SELECT usage_date FROM {DAILY_SPEND.qualified_name} WHERE usage_date BETWEEN ? AND ?",
+            [start.date(), end.date()],
+        ).fetchall()
+    return pd.DatetimeIndex([pd.Timestamp(day) for (day,) in rows])
