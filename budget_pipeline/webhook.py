@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from budget_pipeline.text_safety import slack_escape
+
 REDACTED = "<webhook redacted>"
 
 _secret_urls: set[str] = set()
@@ -64,6 +66,10 @@ def post_text(
 ) -> Delivery:
     """POST `{"text": text}`; retry 429/5xx and connection errors with a doubling backoff.
 
+    `text` is plain text and arrives as written: it is escaped here, once for every message,
+    because the messages carry names nobody here controls (an API key named `<!channel>` must
+    not ping the channel) and no Slack markup of their own (links are bare URLs).
+
     Never raises: a failed delivery is a result for the caller to log, not a reason to crash a
     sensor that may have other days to report.
     """
@@ -75,7 +81,7 @@ def post_text(
         with httpx.Client(timeout=timeout_seconds) as client:
             for attempt in range(1, max_attempts + 1):
                 try:
-                    response = client.post(url, json={"text": text})
+                    response = client.post(url, json={"text": slack_escape(text)})
                 except httpx.HTTPError as error:
                     detail = f"{type(error).__name__}: {redact(str(error), [url]) or 'no detail'}"
                 else:
