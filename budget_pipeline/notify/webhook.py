@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import httpx
 
 from budget_pipeline.redaction import protect_in_http_logs, redact
+from budget_pipeline.text_safety import slack_escape
 
 REDACTED = "<webhook redacted>"
 
@@ -40,6 +41,10 @@ def post_text(
 ) -> Delivery:
     """POST `{"text": text}`; retry 429/5xx and connection errors with a doubling backoff.
 
+    `text` is plain text and arrives as written: it is escaped here, once for every message,
+    because the messages carry names nobody here controls (an API key named `<!channel>` must
+    not ping the channel) and no Slack markup of their own (links are bare URLs).
+
     `within_seconds` bounds the whole delivery, retries and pauses included: a sensor tick has
     a time limit, and three slow attempts must not spend it. Never raises: a failed delivery is
     a result for the caller to log, not a reason to crash a sensor that may have other days to
@@ -61,7 +66,7 @@ def post_text(
                         detail = f"{detail}; out of time for attempt {attempt}"
                         return Delivery(False, attempt - 1, detail)
                 try:
-                    response = client.post(url, json={"text": text}, timeout=timeout)
+                    response = client.post(url, json={"text": slack_escape(text)}, timeout=timeout)
                 except httpx.HTTPError as error:
                     detail = _described(error, configured)
                 else:

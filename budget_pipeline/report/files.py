@@ -12,6 +12,7 @@ import pandas as pd
 from budget_pipeline.report.figures import ReportFigures
 from budget_pipeline.report.month import Month
 from budget_pipeline.report.page import NEVER_SEEN, render_page
+from budget_pipeline.text_safety import spreadsheet_safe_frame
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,10 @@ def _write(path: Path, text: str) -> None:
 
 
 def _csv(frame: pd.DataFrame) -> str:
-    return frame.to_csv(index=False, date_format="%Y-%m-%d", float_format="%.6f")
+    # Finance opens these in a spreadsheet: a key name like `=HYPERLINK(...)` must stay text.
+    return spreadsheet_safe_frame(frame).to_csv(
+        index=False, date_format="%Y-%m-%d", float_format="%.6f"
+    )
 
 
 def write_report(
@@ -71,6 +75,6 @@ def write_report(
     _write(files.workstream_cost_csv, _csv(workstream_export(figures)))
     _write(files.idle_seats_csv, _csv(idle_seats_export(figures)))
     # FOCUS readers expect full precision in cost columns: no float_format rounding.
-    _write(files.focus_csv, focus.to_csv(index=False))
+    _write(files.focus_csv, spreadsheet_safe_frame(focus).to_csv(index=False))
     _write(files.html, render_page(figures, files.exports, generated_at))
     return files

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from budget_pipeline.text_safety import reversible_spreadsheet_cell
 from budget_pipeline.warehouse.tables import WORKSTREAM_COST
 
 UNASSIGNED = "Unassigned"
@@ -97,13 +98,17 @@ def unassigned_actors_over(
 def ledger_paste_lines(actors: Iterable[str]) -> list[str]:
     """`actor,` lines ready to paste into workstreams.csv, the workstream left for a person.
 
-    Quoted like the CSV reader expects: an API key name may contain a comma or a quote. A pasted
-    line left without its workstream stops the next run naming the line, so it cannot slip in
-    unnoticed.
+    Each is a CSV line of workstreams.csv, quoted like the CSV reader expects: an API key name may
+    contain a comma or a quote. workstreams.csv may be kept in a spreadsheet, so an actor that
+    starts like a formula (`=HYPERLINK(...)`) is written with a leading `'`; the ledger reader
+    drops that mark again, so the line still maps the key's exact name. A pasted line left without
+    its workstream stops the next run naming the line, so it cannot slip in unnoticed.
     """
     lines = []
     for actor in actors:
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="").writerow([actor, ""])
-        lines.append(buffer.getvalue())
+        # The writer quotes a field holding a character of its line terminator, so a name with a
+        # carriage return or a line break stays one quoted field of one record.
+        csv.writer(buffer, lineterminator="\r\n").writerow([reversible_spreadsheet_cell(actor), ""])
+        lines.append(buffer.getvalue().removesuffix("\r\n"))
     return lines

@@ -17,6 +17,7 @@ import pandas as pd
 
 from budget_pipeline.rules.attribution import UNASSIGNED
 from budget_pipeline.rules.forecast import TOTAL
+from budget_pipeline.text_safety import spreadsheet_text
 
 LEDGER_FILE = "workstreams.csv"
 PRICES_FILE = "prices.csv"
@@ -95,10 +96,14 @@ def _required_text(path: Path, line: int, column: str, value: str) -> str:
 
 
 def load_ledger(path: Path) -> pd.DataFrame:
-    """workstreams.csv → one row per actor (actor, workstream)."""
+    """workstreams.csv → one row per actor (actor, workstream).
+
+    An actor written as `'=x` is the key `=x`: the `'` keeps a spreadsheet from running the name
+    as a formula (ledger_paste_lines writes it so).
+    """
     first_seen: dict[str, tuple[str, int]] = {}
     for line, row in _read_rows(path, ("actor", "workstream")):
-        actor = _required_text(path, line, "actor", row["actor"])
+        actor = spreadsheet_text(_required_text(path, line, "actor", row["actor"]))
         workstream = _required_text(path, line, "workstream", row["workstream"])
         if actor in first_seen:
             earlier, earlier_line = first_seen[actor]

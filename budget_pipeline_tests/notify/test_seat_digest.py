@@ -1,11 +1,17 @@
 """The digest's wording and the ledger lines, on hand-made frames (no Dagster)."""
 
+import csv
 import datetime as dt
+import io
 
 import pandas as pd
 
 from budget_pipeline.notify import seat_digest as digest
-from budget_pipeline.rules.attribution import ledger_paste_lines, unassigned_actors_over
+from budget_pipeline.rules.attribution import (
+    ledger_paste_lines,
+    unassigned_actors_over,
+    workstream_of,
+)
 from budget_pipeline.rules.config_files import load_ledger
 
 AS_OF = dt.date(2026, 4, 12)
@@ -92,3 +98,30 @@ def test_completed_ledger_lines_load_as_the_ledger(tmp_path):
     path = tmp_path / "workstreams.csv"
     path.write_text("actor,workstream\n" + "\n".join(f"{line}platform" for line in lines) + "\n")
     assert list(load_ledger(path)["actor"]) == ["new@x.com", 'key "q", 2']
+
+
+def test_ledger_lines_of_keys_named_like_formulas_read_as_text_and_load_back_exactly(tmp_path):
+    actors = [
+        '=HYPERLINK("http://x","refund")',
+        "+1",
+        "-2+3",
+        "@SUM(A1)",
+        "\t=1+1",
+        "\r=1+1",
+        "'=x",
+        "a,b",
+        'say "hi"',
+        "two\nlines",
+        "<!channel>",
+    ]
+    lines = ledger_paste_lines(actors)
+    cells = [row[0] for row in csv.reader(io.StringIO("\n".join(lines)))]
+    for actor, cell in zip(actors, cells, strict=True):
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+        assert cell in (actor, "'" + actor)
+    # Pasted with their workstream, they map the keys' exact names.
+    ledger_file = tmp_path / "workstreams.csv"
+    pasted = [line.removesuffix(",") + ",payments" for line in lines]
+    ledger_file.write_text("actor,workstream\n" + "\n".join(pasted) + "\n", encoding="utf-8")
+    ledger = load_ledger(ledger_file)
+    assert workstream_of(pd.Series(actors), ledger).eq("payments").all()

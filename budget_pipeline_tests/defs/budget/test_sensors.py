@@ -245,3 +245,22 @@ def test_run_failures_past_the_ticks_delivery_budget_wait_for_the_next_tick(
     assert json.loads(cursor)["pending"] == []
     tick(sensor, instance, slow_receiver, cursor)
     assert len(slow_receiver.texts) == 3
+
+
+def test_the_failure_notice_shows_the_api_error_text_literally(pipeline, receiver):
+    sensor_context = dg.build_sensor_context(
+        instance=pipeline.instance,
+        resources={"alert_notifier": AlertNotifier(webhook_url=receiver.url, backoff_seconds=0.01)},
+    )
+    run_failure_notifier.evaluate_tick(sensor_context)
+    hostile = "<!channel> key <@U123> revoked, see <http://x|here> & retry"
+    pipeline.server.add_fault(Fault(status=401, message=hostile, times=10))
+    assert not pipeline.materialize("2026-04-01", raise_on_error=False).success
+
+    run_failure_notifier.evaluate_tick(sensor_context)
+    [text] = receiver.texts
+    assert (
+        "&lt;!channel&gt; key &lt;@U123&gt; revoked, see &lt;http://x|here&gt; &amp; retry"
+        in text.split("• error: ")[1]
+    )
+    assert "<" not in text and ">" not in text
