@@ -7,7 +7,14 @@ from budget_pipeline.definitions import defs as load_definitions
 
 pytestmark = pytest.mark.fast
 
-DAILY_ASSETS = {"raw_usage", "priced_usage", "workstream_cost", "daily_spend", "idle_seats"}
+DAILY_ASSETS = {
+    "raw_usage",
+    "priced_usage",
+    "workstream_cost",
+    "daily_spend",
+    "idle_seats",
+    "budget_forecast",
+}
 
 
 @pytest.fixture(scope="module")

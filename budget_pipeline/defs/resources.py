@@ -95,9 +95,9 @@ class AnalyticsApiResource(dg.ConfigurableResource):
 
 
 class ConfigFilesResource(dg.ConfigurableResource):
-    """The three configuration files of SPEC §3."""
+    """The configuration files: ledger, prices, seats and the optional budgets (docs/rules.md)."""
 
-    directory: str = Field(default="config", description="folder holding the three CSV files")
+    directory: str = Field(default="config", description="folder holding the CSV files")
 
     def path(self, name: str) -> Path:
         return Path(self.directory) / name
@@ -110,6 +110,16 @@ class ConfigFilesResource(dg.ConfigurableResource):
 
     def seats(self) -> pd.DataFrame:
         return config_files.load_seats(self.path(config_files.SEATS_FILE))
+
+    def judge_all(self) -> None:
+        """Read every file: the first problem raises ConfigFileError naming file and line."""
+        config_files.judge_config_files(Path(self.directory))
+
+    def budgets(self, ledger: pd.DataFrame) -> pd.DataFrame:
+        """The monthly budgets; none when the optional budgets.csv is absent."""
+        return config_files.load_budgets_if_present(
+            self.path(config_files.BUDGETS_FILE), ledger["workstream"]
+        )
 
 
 class WarehouseResource(dg.ConfigurableResource):

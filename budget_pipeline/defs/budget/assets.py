@@ -1,4 +1,4 @@
-"""The five daily assets of the `budget` group (SPEC §4, §5).
+"""The daily assets of the `budget` group (docs/rules.md); `budget_forecast` lives in forecast.py.
 
 Every asset covers a run's whole partition range at once (`BackfillPolicy.single_run()`), so a
 backfill of 90 days is one fetch loop and one vectorised pass, not 90 of each.
@@ -20,6 +20,7 @@ from budget_pipeline.defs.budget.building_blocks import (
     failing_clearly,
     loaded_days_between,
 )
+from budget_pipeline.defs.budget.forecast import budget_forecast
 from budget_pipeline.defs.config_files.assets import prices_csv, seats_csv, workstreams_csv
 from budget_pipeline.defs.metadata import PREVIEW_ROWS, markdown_preview
 from budget_pipeline.defs.partitions import days_of, first_day
@@ -105,13 +106,18 @@ class _Progress:
 def raw_usage(
     context: dg.AssetExecutionContext,
     analytics_api: AnalyticsApiResource,
+    config_files: ConfigFilesResource,
     warehouse: WarehouseResource,
 ):
     """Each day is fetched whole (every page) or the run fails; nothing partial is written.
 
     Days are staged as they arrive and swapped in at the end in one transaction: memory stays
-    bounded by the days in flight, and a failure anywhere leaves the warehouse as it was.
+    bounded by the days in flight, and a failure anywhere leaves the warehouse as it was. The
+    configuration files are judged first: a bad one stops the run before anything is fetched or
+    written.
     """
+    with failing_clearly():
+        config_files.judge_all()
     days = days_of(context.partition_time_window)
     staging = staging_table(RAW_USAGE)
     with (
@@ -122,7 +128,7 @@ def raw_usage(
     ):
         progress = _Progress(context.log, len(days))
         # The fetching threads spool pages; DuckDB stages them a batch at a time in the
-        # background while the next days are fetched (raw_pages.py).
+        # background while the next days are fetched (ingest/page_staging.py).
         with raw_page_sink(connection, staging, client.max_concurrent_days) as sink:
             for _day, _ in client.load_days([d.date() for d in days], sink):
                 progress.day_done(sink.records_staged)
@@ -187,7 +193,9 @@ def priced_usage(
     sits in memory at once and a failure leaves the warehouse as it was.
     """
     days = days_of(context.partition_time_window)
+    # A re-pricing run starts here: every configuration file is judged before anything is written.
     with failing_clearly():
+        config_files.judge_all()
         prices = config_files.prices()
     # Per day × model × price source: all the warning checks and the metadata need.
     summaries: list[pd.DataFrame] = []
@@ -470,4 +478,11 @@ def idle_seats(
     yield checks.schema_check("idle_seats", frame)
 
 
-budget_assets = [raw_usage, priced_usage, workstream_cost, daily_spend, idle_seats]
+budget_assets = [
+    raw_usage,
+    priced_usage,
+    workstream_cost,
+    daily_spend,
+    idle_seats,
+    budget_forecast,
+]

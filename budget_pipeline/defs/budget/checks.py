@@ -19,12 +19,14 @@ from budget_pipeline.rules.attribution import (
 )
 from budget_pipeline.rules.pricing import API_ESTIMATE, PRICE_TABLE
 from budget_pipeline.warehouse import contracts as schemas
+from budget_pipeline.warehouse.tables import FORECAST_OVER_BUDGET, OVER_BUDGET
 
 ESTIMATE_TOLERANCE = 0.10
 
 UNPRICED_MODELS = "priced_usage_models_are_priced"
 CLOSE_TO_API_ESTIMATE = "priced_usage_close_to_api_estimate"
 UNASSIGNED_SHARE = "daily_spend_unassigned_share"
+WITHIN_BUDGET = "budget_forecast_within_budget"
 
 
 def schema_check_name(table: str) -> str:
@@ -80,6 +82,39 @@ DAILY_SPEND_WARNINGS = [
         "names the largest unassigned actors.",
     )
 ]
+
+BUDGET_FORECAST_WARNINGS = [
+    dg.AssetCheckSpec(
+        name=WITHIN_BUDGET,
+        asset="budget_forecast",
+        description="Names the workstreams whose month is forecast over budget or already over "
+        "it, as of the last forecast day of the run.",
+    )
+]
+
+
+def budgets_at_risk_check(budget_forecast: pd.DataFrame) -> dg.AssetCheckResult:
+    """Warns with the workstreams heading past (or past) their budget on the latest as-of day."""
+    latest = budget_forecast.loc[budget_forecast["as_of"] == budget_forecast["as_of"].max()]
+    at_risk = latest.loc[latest["status"].isin([FORECAST_OVER_BUDGET, OVER_BUDGET])]
+    named = ", ".join(
+        f"{row.workstream} {row.status} (spent ${row.spent_to_date_usd:,.2f}, forecast "
+        f"${row.forecast_usd:,.2f}, budget ${row.budget_usd:,.2f})"
+        for row in at_risk.itertuples()
+    )
+    as_of = f"{latest['as_of'].max():%Y-%m-%d}" if not latest.empty else None
+    return dg.AssetCheckResult(
+        asset_key="budget_forecast",
+        check_name=WITHIN_BUDGET,
+        passed=at_risk.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"as of {as_of}: {named}" if not at_risk.empty else None,
+        metadata={
+            "as_of": as_of or "no forecast in this run",
+            "workstreams_at_risk": len(at_risk),
+            **({"at_risk": markdown_preview(at_risk)} if not at_risk.empty else {}),
+        },
+    )
 
 
 def unpriced_models_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResult:

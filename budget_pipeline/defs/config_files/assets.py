@@ -1,6 +1,6 @@
 """The configuration files as observable source assets: each observation records a file's content
 hash as its data version, so the UI marks downstream partitions stale when the ledger, the price
-table or the seat roster changes."""
+table, the seat roster or the budgets change."""
 
 import dagster as dg
 
@@ -13,6 +13,7 @@ OWNERS = ["team:finops-data"]
 workstreams_csv = dg.AssetKey("workstreams_csv")
 prices_csv = dg.AssetKey("prices_csv")
 seats_csv = dg.AssetKey("seats_csv")
+budgets_csv = dg.AssetKey("budgets_csv")
 
 CONFIG_FILES: dict[dg.AssetKey, tuple[str, str]] = {
     workstreams_csv: (
@@ -27,7 +28,15 @@ CONFIG_FILES: dict[dg.AssetKey, tuple[str, str]] = {
         config_rules.SEATS_FILE,
         "Roster of paid seats with their monthly cost and an optional human note.",
     ),
+    budgets_csv: (
+        config_rules.BUDGETS_FILE,
+        "Monthly budgets per workstream, Unassigned or TOTAL (optional: without it, forecasts "
+        "are still made).",
+    ),
 }
+# Without the optional file, the observation still records a version, so adding it later
+# marks the forecasts stale.
+ABSENT = "absent"
 
 
 @dg.multi_observable_source_asset(
@@ -48,10 +57,10 @@ CONFIG_FILES: dict[dg.AssetKey, tuple[str, str]] = {
 def config_files(context: dg.AssetExecutionContext, config_files: ConfigFilesResource):
     for key in context.selected_asset_keys:
         file_name, _ = CONFIG_FILES[key]
-        yield dg.ObserveResult(
-            asset_key=key,
-            data_version=dg.DataVersion(config_rules.content_hash(config_files.path(file_name))),
-        )
+        path = config_files.path(file_name)
+        optional_and_absent = key == budgets_csv and not path.exists()
+        version = ABSENT if optional_and_absent else config_rules.content_hash(path)
+        yield dg.ObserveResult(asset_key=key, data_version=dg.DataVersion(version))
 
 
 config_sources = [config_files]

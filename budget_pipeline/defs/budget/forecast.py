@@ -1,0 +1,192 @@
+"""`budget_forecast`: where each month will end against its budget, as of every day
+(docs/rules.md, "Budgets and the month-end forecast").
+
+The forecast of day D reads the month so far and the 28-day run-rate window from the warehouse,
+so a single-day run gives the rows the backfill gave. Each partition's metadata carries the day's
+numbers per workstream (the UI plots them over partitions) and, for every workstream heading past
+its budget, what the budget alert sensor needs to say so.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from budget_pipeline.defs.budget import checks
+from budget_pipeline.defs.budget.building_blocks import (
+    add_range_metadata,
+    budget_asset,
+    contract_checked,
+    day_key,
+    failing_clearly,
+    loaded_days_between,
+)
+from budget_pipeline.defs.config_files.assets import budgets_csv, seats_csv, workstreams_csv
+from budget_pipeline.defs.metadata import markdown_preview
+from budget_pipeline.defs.partitions import days_of, first_day
+from budget_pipeline.defs.resources import ConfigFilesResource, WarehouseResource
+from budget_pipeline.rules.attribution import workstream_of
+from budget_pipeline.rules.forecast import (
+    RUN_RATE_DAYS,
+    TOTAL,
+    forecast_accuracy,
+    forecast_rows,
+    month_end,
+    month_start,
+)
+from budget_pipeline.warehouse.tables import (
+    BUDGET_FORECAST,
+    FORECAST_OVER_BUDGET,
+    OVER_BUDGET,
+    PRICED_USAGE,
+    WORKSTREAM_COST,
+)
+
+AT_RISK = (FORECAST_OVER_BUDGET, OVER_BUDGET)
+# A budget alert names the workstream's biggest spenders of the month so far.
+TOP_SPENDERS = 3
+# The lineage the UI draws: the month so far (up to 30 days back) and the run-rate window.
+LOOKBACK_DAYS = max(30, RUN_RATE_DAYS - 1)
+
+
+def _lookback(asset: str) -> dg.AssetDep:
+    return dg.AssetDep(
+        asset,
+        partition_mapping=dg.TimeWindowPartitionMapping(
+            start_offset=-LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True
+        ),
+    )
+
+
+def _daily_cost(warehouse: WarehouseResource, end: pd.Timestamp) -> pd.DataFrame:
+    """Token cost per workstream and day since the first day: the month so far and the run-rate
+    window of every as-of day, and the whole history the accuracy looks back on (a few rows per
+    day)."""
+    with warehouse.connect() as connection:
+        frame = connection.execute(
+            f"SELECT usage_date, workstream, cost_usd FROM {WORKSTREAM_COST.qualified_name} "
+            "WHERE usage_date BETWEEN ? AND ?",
+            [first_day().date(), end.date()],
+        ).fetchdf()
+    frame["usage_date"] = pd.to_datetime(frame["usage_date"]).astype("datetime64[ns]")
+    return frame
+
+
+def _spend_by_actor(
+    warehouse: WarehouseResource, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    with warehouse.connect() as connection:
+        frame = connection.execute(
+            f"SELECT usage_date, actor, sum(cost_usd) AS cost_usd "
+            f"FROM {PRICED_USAGE.qualified_name} WHERE usage_date BETWEEN ? AND ? "
+            "GROUP BY usage_date, actor",
+            [start.date(), end.date()],
+        ).fetchdf()
+    frame["usage_date"] = pd.to_datetime(frame["usage_date"]).astype("datetime64[ns]")
+    return frame
+
+
+def top_spenders(
+    by_actor: pd.DataFrame, ledger: pd.DataFrame, workstream: str, as_of: pd.Timestamp
+) -> list[list]:
+    """The workstream's (TOTAL: the organisation's) biggest spenders from the 1st to as_of."""
+    month = by_actor.loc[by_actor["usage_date"].between(month_start(as_of), as_of)]
+    if workstream != TOTAL:
+        month = month.loc[workstream_of(month["actor"], ledger) == workstream]
+    totals = month.groupby("actor")["cost_usd"].sum().sort_values(ascending=False)
+    return [[actor, round(float(cost), 2)] for actor, cost in totals.head(TOP_SPENDERS).items()]
+
+
+def _day_numbers(rows: pd.DataFrame, by_actor: pd.DataFrame, ledger: pd.DataFrame) -> dict:
+    as_of = rows["as_of"].iloc[0]
+    numbers: dict[str, object] = {"dagster/row_count": len(rows)}
+    statuses, at_risk = {}, {}
+    for row in rows.itertuples():
+        numbers[f"spent_usd/{row.workstream}"] = round(row.spent_to_date_usd, 2)
+        numbers[f"forecast_usd/{row.workstream}"] = round(row.forecast_usd, 2)
+        if not pd.isna(row.budget_usd):
+            numbers[f"budget_usd/{row.workstream}"] = round(row.budget_usd, 2)
+            statuses[row.workstream] = row.status
+        if row.status in AT_RISK:
+            at_risk[row.workstream] = {
+                "status": row.status,
+                "month": f"{row.month:%Y-%m}",
+                "spent_usd": round(row.spent_to_date_usd, 2),
+                "forecast_usd": round(row.forecast_usd, 2),
+                "budget_usd": round(row.budget_usd, 2),
+                "days_left": (month_end(as_of) - as_of).days,
+                "top_spenders": top_spenders(by_actor, ledger, row.workstream, as_of),
+            }
+    numbers["statuses"] = dg.MetadataValue.json(statuses)
+    numbers["at_risk"] = dg.MetadataValue.json(at_risk)
+    return numbers
+
+
+def _accuracy_markdown(accuracy: pd.DataFrame) -> dg.MetadataValue:
+    shown = accuracy.assign(
+        month=accuracy["month"].dt.strftime("%Y-%m"),
+        mape=(accuracy["mape"] * 100).round(1).astype(str) + " %",
+    )[["month", "workstream", "mape", "forecasts"]]
+    return markdown_preview(shown, limit=60)
+
+
+@budget_asset(
+    BUDGET_FORECAST,
+    kinds={"duckdb", "pandas"},
+    warnings=checks.BUDGET_FORECAST_WARNINGS,
+    deps=[
+        _lookback("workstream_cost"),
+        _lookback("daily_spend"),
+        workstreams_csv,
+        seats_csv,
+        budgets_csv,
+    ],
+)
+def budget_forecast(
+    context: dg.AssetExecutionContext,
+    config_files: ConfigFilesResource,
+    warehouse: WarehouseResource,
+):
+    """The month-end forecast of every workstream, Unassigned and TOTAL against its budget, as of
+    each day: spent so far plus each remaining day's weekday run rate over the last four weeks."""
+    days = days_of(context.partition_time_window)
+    with failing_clearly():
+        ledger = config_files.ledger()
+        seats = config_files.seats()
+        budgets = config_files.budgets(ledger)
+    daily_cost = _daily_cost(warehouse, days[-1])
+    loaded = loaded_days_between(warehouse, first_day(), days[-1])
+    workstreams = sorted(ledger["workstream"].unique())
+    seats_total = float(seats["monthly_cost_usd"].sum())
+    forecast = forecast_rows(
+        days, daily_cost, loaded, first_day(), workstreams, seats_total, budgets
+    )
+    frame = forecast.rows
+    yield from contract_checked("budget_forecast", frame)
+
+    by_actor = _spend_by_actor(warehouse, month_start(days[0]), days[-1])
+    per_day = {}
+    for day in days:
+        rows = frame.loc[frame["as_of"] == day]
+        if rows.empty:
+            reason = forecast.skipped.get(day, "no rows")
+            per_day[day_key(day)] = {"dagster/row_count": 0, "forecast": f"no forecast: {reason}"}
+        else:
+            per_day[day_key(day)] = _day_numbers(rows, by_actor, ledger)
+    accuracy = forecast_accuracy(daily_cost, loaded, first_day(), workstreams, seats_total)
+    total_accuracy = accuracy.loc[accuracy["workstream"] == TOTAL]
+    summary: dict[str, object] = {
+        "range_row_count": len(frame),
+        "days_without_forecast": len(forecast.skipped),
+        "budgets_set": int(budgets["workstream"].nunique()),
+        "forecast_accuracy": _accuracy_markdown(accuracy)
+        if not accuracy.empty
+        else "no fully loaded month yet",
+        "preview": markdown_preview(frame.loc[frame["as_of"] == frame["as_of"].max()], limit=50)
+        if not frame.empty
+        else "no rows",
+    }
+    if not total_accuracy.empty:
+        summary["forecast_mape_total"] = round(float(total_accuracy["mape"].mean()), 4)
+    add_range_metadata(context, days, per_day, summary)
+    yield dg.Output(frame)
+    yield checks.schema_check("budget_forecast", frame)
+    yield checks.budgets_at_risk_check(frame)
