@@ -53,7 +53,7 @@ def test_every_job_schedule_and_sensor_resolves(definitions):
         assert definitions.resolve_job_def(job).name == job
     for schedule in ("budget_daily_schedule", "idle_seat_digest_schedule"):
         assert definitions.resolve_schedule_def(schedule).job_name
-    for sensor in ("spend_alert_sensor", "run_failure_notifier"):
+    for sensor in ("spend_alert_sensor", "budget_alert_sensor", "run_failure_notifier"):
         assert definitions.resolve_sensor_def(sensor).name == sensor
 
 

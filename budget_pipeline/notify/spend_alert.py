@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-DEFAULT_MAX_AGE_DAYS = 3
 MOVER_KINDS = (("workstream", "workstreams"), ("actor", "actors"), ("model", "models"))
 
 

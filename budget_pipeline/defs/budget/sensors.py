@@ -5,18 +5,17 @@ tick must never contend with a run for the warehouse's single write lock.
 """
 
 import datetime as dt
-import os
 import time
 from collections.abc import Callable, Iterable
 
 import dagster as dg
 
+from budget_pipeline import settings
 from budget_pipeline.defs.budget.assets import budget_assets, daily_spend
 from budget_pipeline.defs.budget.jobs import budget_daily_job
 from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.notify import spend_alert as alerts
 
-MAX_AGE_ENV = "BUDGET_PIPELINE_ALERT_MAX_AGE_DAYS"
 # Records read per tick; a long backfill's materialisations are worked through over a few ticks.
 RECORDS_PER_TICK = 1000
 # Time a tick may spend delivering, well under Dagster's 60 s sensor timeout (a tick that passes
@@ -78,7 +77,7 @@ class DeliveryBudget:
 
 
 def build_spend_alert_sensor(
-    max_age_days: int = alerts.DEFAULT_MAX_AGE_DAYS,
+    max_age_days: int = settings.DEFAULT_ALERT_MAX_AGE_DAYS,
     today: Callable[[], dt.date] = utc_today,
     name: str = "spend_alert_sensor",
     delivery_budget_seconds: float = DELIVERY_BUDGET_SECONDS,
@@ -290,6 +289,4 @@ def build_run_failure_notifier(
 
 
 run_failure_notifier = build_run_failure_notifier()
-spend_alert_sensor = build_spend_alert_sensor(
-    max_age_days=int(os.environ.get(MAX_AGE_ENV, alerts.DEFAULT_MAX_AGE_DAYS))
-)
+spend_alert_sensor = build_spend_alert_sensor(max_age_days=settings.alert_max_age_days())
