@@ -49,11 +49,16 @@ def test_the_budget_group_is_the_daily_assets(definitions):
 
 
 def test_every_job_schedule_and_sensor_resolves(definitions):
-    for job in ("budget_daily_job", "idle_seat_digest_job"):
+    for job in ("budget_daily_job", "idle_seat_digest_job", "observe_config_files_job"):
         assert definitions.resolve_job_def(job).name == job
     for schedule in ("budget_daily_schedule", "idle_seat_digest_schedule"):
         assert definitions.resolve_schedule_def(schedule).job_name
-    for sensor in ("spend_alert_sensor", "budget_alert_sensor", "run_failure_notifier"):
+    for sensor in (
+        "spend_alert_sensor",
+        "budget_alert_sensor",
+        "run_failure_notifier",
+        "config_files_sensor",
+    ):
         assert definitions.resolve_sensor_def(sensor).name == sensor
 
 

@@ -35,8 +35,17 @@ CONFIG_FILES: dict[dg.AssetKey, tuple[str, str]] = {
     ),
 }
 # Without the optional file, the observation still records a version, so adding it later
-# marks the forecasts stale.
+# marks the forecasts stale. A missing required file is a version too: its observation fails.
 ABSENT = "absent"
+
+
+def file_version(config_files: ConfigFilesResource, key: dg.AssetKey) -> str:
+    """The content hash of the file behind `key` (its data version)."""
+    file_name, _ = CONFIG_FILES[key]
+    path = config_files.path(file_name)
+    if not path.exists():
+        return ABSENT
+    return config_rules.content_hash(path)
 
 
 @dg.multi_observable_source_asset(
@@ -56,11 +65,12 @@ ABSENT = "absent"
 )
 def config_files(context: dg.AssetExecutionContext, config_files: ConfigFilesResource):
     for key in context.selected_asset_keys:
-        file_name, _ = CONFIG_FILES[key]
-        path = config_files.path(file_name)
-        optional_and_absent = key == budgets_csv and not path.exists()
-        version = ABSENT if optional_and_absent else config_rules.content_hash(path)
-        yield dg.ObserveResult(asset_key=key, data_version=dg.DataVersion(version))
+        if key != budgets_csv:
+            # A required file that is missing fails the observation, naming the file.
+            config_rules.content_hash(config_files.path(CONFIG_FILES[key][0]))
+        yield dg.ObserveResult(
+            asset_key=key, data_version=dg.DataVersion(file_version(config_files, key))
+        )
 
 
 config_sources = [config_files]

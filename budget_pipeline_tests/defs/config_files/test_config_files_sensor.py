@@ -1,0 +1,78 @@
+"""A changed configuration file shows up as stale partitions without anyone pressing "Observe
+sources": the sensor launches the observation of the changed files, and Dagster's own staleness
+resolver (the UI's) then marks what they feed."""
+
+import dagster as dg
+
+from budget_pipeline.dagster_internals import StaleStatus, get_stale_status_resolver
+from budget_pipeline.defs.budget.assets import budget_assets
+from budget_pipeline.defs.config_files.assets import config_sources
+from budget_pipeline.defs.config_files.jobs import observe_config_files_job
+from budget_pipeline.defs.config_files.sensors import config_files_sensor
+
+DAY = "2026-03-05"
+
+
+def tick(pipeline, cursor=None) -> tuple[dg.SensorResult | dg.SkipReason, str | None]:
+    context = dg.build_sensor_context(
+        instance=pipeline.instance,
+        cursor=cursor,
+        resources={"config_files": pipeline.resources()["config_files"]},
+    )
+    result = config_files_sensor(context)
+    return result, result.cursor if isinstance(result, dg.SensorResult) else cursor
+
+
+def launch(pipeline, request: dg.RunRequest) -> None:
+    defs = dg.Definitions(
+        assets=[*config_sources, *budget_assets],
+        jobs=[observe_config_files_job],
+        resources=pipeline.resources(),
+    )
+    job = defs.resolve_job_def(observe_config_files_job.name)
+    result = job.execute_in_process(
+        instance=pipeline.instance, asset_selection=request.asset_selection
+    )
+    assert result.success
+
+
+def stale(pipeline, asset: str) -> StaleStatus:
+    resolver = get_stale_status_resolver(pipeline.instance, [*config_sources, *budget_assets])
+    return resolver.get_status(dg.AssetKey(asset), DAY)
+
+
+def test_an_edited_file_is_observed_by_the_sensor_and_marks_what_it_feeds_stale(pipeline):
+    first, cursor = tick(pipeline)
+    [request] = first.run_requests
+    assert {key.to_user_string() for key in request.asset_selection} == {
+        "workstreams_csv",
+        "prices_csv",
+        "seats_csv",
+        "budgets_csv",
+    }
+    launch(pipeline, request)
+    assert pipeline.materialize(DAY).success
+    assert stale(pipeline, "priced_usage") is StaleStatus.FRESH
+
+    unchanged, cursor = tick(pipeline, cursor)
+    assert isinstance(unchanged, dg.SkipReason)
+
+    budgets = pipeline.config_dir / "budgets.csv"
+    budgets.write_text(budgets.read_text().replace("payments,,1200", "payments,,1500"))
+    changed, cursor = tick(pipeline, cursor)
+    [request] = changed.run_requests
+    assert [key.to_user_string() for key in request.asset_selection] == ["budgets_csv"]
+    launch(pipeline, request)
+    assert stale(pipeline, "budget_forecast") is StaleStatus.STALE
+    assert stale(pipeline, "priced_usage") is StaleStatus.FRESH
+
+
+def test_the_optional_budgets_file_appearing_is_a_change_too(pipeline):
+    budgets = pipeline.config_dir / "budgets.csv"
+    text = budgets.read_text()
+    budgets.unlink()
+    _, cursor = tick(pipeline)
+    budgets.write_text(text)
+    changed, _ = tick(pipeline, cursor)
+    [request] = changed.run_requests
+    assert [key.to_user_string() for key in request.asset_selection] == ["budgets_csv"]
