@@ -13,7 +13,7 @@ _fallback_log = logging.getLogger("budget_pipeline.notifications")
 
 
 class AlertNotifier(dg.ConfigurableResource):
-    """Where spend alerts and run failures go (SPEC §7): a Slack-compatible incoming webhook, or,
+    """Where spend alerts and run failures go : a Slack-compatible incoming webhook, or,
     without one, the sensor's log."""
 
     webhook_url: str | None = Field(

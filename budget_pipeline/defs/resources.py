@@ -27,7 +27,7 @@ DEMO_API_KEY = "sk-ant-admin-demo"
 
 
 class AnalyticsApiResource(dg.ConfigurableResource):
-    """The Claude Code Analytics Admin API (SPEC §2), or the built-in demo organisation served
+    """The Claude Code Analytics Admin API (docs/rules.md), or the built-in demo organisation served
     through the same HTTP client by a loopback server (`source="demo"`)."""
 
     source: str = Field(

@@ -5,7 +5,7 @@ records never depend on which other days were generated, in which order, in whic
 how many seats the organisation has.
 
 The spend spike (every third Wednesday, the `search` team at ~6x) is the only day the combined
-alert of SPEC §4.4 fires; that separation is tested at the default 40 seats. Below ~20 seats
+alert fires; that separation is tested at the default 40 seats. Below ~20 seats
 day totals get noisy enough that an ordinary weekday may occasionally fire, or a spike miss.
 """
 

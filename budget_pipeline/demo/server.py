@@ -1,4 +1,4 @@
-"""A loopback stand-in for the Claude Code Analytics Admin API (SPEC §2).
+"""A loopback stand-in for the Claude Code Analytics Admin API (docs/rules.md, "Fetching usage").
 
 It speaks real HTTP on 127.0.0.1 so that the demo source and the tests exercise exactly the
 client code path used against api.anthropic.com, including its faults: scripted 429s, 5xx,

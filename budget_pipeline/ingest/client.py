@@ -1,4 +1,4 @@
-"""HTTP client for the Claude Code Analytics Admin API (SPEC §2). No Dagster in here.
+"""HTTP client for the Claude Code Analytics Admin API (docs/rules.md). No Dagster in here.
 
 A day is all-or-nothing: `fetch_day` returns every page of the day or raises, so a partial day
 can never reach the warehouse. Transient faults are retried with capped exponential backoff;

@@ -108,7 +108,7 @@ _TOKEN_KIND_LIST = "[" + ", ".join(f"'{kind}'" for kind in TOKEN_KINDS) + "]"
 # text again (that was a quarter of the batch's CPU); other tool shapes take the Python path.
 _TOOL = rf'{_STRING}:\{{(?:"(?:accepted|rejected)":[0-9]+(?:,"(?:accepted|rejected)":[0-9]+)?)?\}}'
 _TOOLS_OK = f"regexp_full_match(v.tool_actions, '\\{{(?:{_TOOL}(?:,{_TOOL})*)?\\}}')"
-# The common model_breakdown as DuckDB prints it: entries of the spec's shape (SPEC §2, keys in
+# The common model_breakdown as DuckDB prints it: entries of the documented shape (keys in
 # its order, counts of at most 18 digits so they fit BIGINT, an amount without exponent so it is
 # finite). One regular expression, cheap; any other valid shape is judged by _ENTRY_OK.
 _DIGITS = "[0-9]{1,18}"

@@ -1,4 +1,4 @@
-"""API records (SPEC §2) → the rows of `raw_usage` and the per-model token rows behind pricing.
+"""API records → the rows of `raw_usage` and the per-model token rows behind pricing.
 
 Session and line metrics belong to the record; tokens belong to the record *and model*. Keeping
 the two apart is what stops a mixed-model day from counting its sessions twice.
@@ -111,7 +111,7 @@ def model_usage(connection, first: dt.date, last: dt.date) -> pd.DataFrame:
     actor's records of the day.
 
     The API normally sends one record per actor and day, but may split a day (e.g. by
-    terminal): every record counts (SPEC §2). `api_estimated_cost_usd` is NaN when any of the
+    terminal): every record counts. `api_estimated_cost_usd` is NaN when any of the
     summed entries had no estimate.
     """
     frame = connection.execute(MODEL_USAGE_SQL, {"first": first, "last": last}).fetchdf()

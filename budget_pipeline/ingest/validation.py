@@ -1,4 +1,4 @@
-"""Contract checks for one page of the Analytics API (SPEC §2), as pure functions.
+"""Contract checks for one page of the Analytics API (docs/rules.md), as pure functions.
 
 A record that breaks the contract stops the day rather than being skipped: a silently dropped
 record is spend that disappears from the budget. Records that pass are returned exactly as
@@ -16,7 +16,7 @@ from budget_pipeline.ingest.errors import BadResponseError
 
 _CORE_COUNTS = ("num_sessions", "commits_by_claude_code", "pull_requests_by_claude_code")
 _LINE_COUNTS = ("added", "removed")
-# The token kinds every model entry must report (SPEC §2).
+# The token kinds every model entry must report (docs/rules.md, "Fetching usage").
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
 
 

@@ -1,7 +1,7 @@
 """The weekly idle-seat digest: what it says, and which week it belongs to.
 
 No Dagster here: the digest asset hands over frames read from the warehouse, so the wording can be
-read and tested on its own. The seats come from `idle_seats` (SPEC §4.3) and the ledger to-do from
+read and tested on its own. The seats come from `idle_seats` and the ledger to-do from
 `rules.attribution`; nothing is recomputed here.
 """
 
@@ -18,7 +18,7 @@ NOT_FOR_REVIEWS = (
     "review-only roles or signing in through a subscription login look idle here. Talk to the "
     "seat's owner before reclaiming it."
 )
-# SPEC §4.3: the Analytics API may not report people who sign in through a subscription login,
+# The Analytics API may not report people who sign in through a subscription login,
 # so a seat it never saw is a question about the sign-in, not evidence that nobody uses it.
 NEVER_SEEN_QUESTION = (
     "never reported by the API: does this person sign in through a subscription login "

@@ -1,4 +1,4 @@
-"""What the spend-alert and run-failure notifications say, and which days to notify (SPEC §7).
+"""What the spend-alert and run-failure notifications say, and which days to notify.
 
 No Dagster here: the sensors hand over plain values read from the event log, so the wording and
 the "never twice, never stale" rules can be read and tested on their own.

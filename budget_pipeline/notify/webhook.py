@@ -1,4 +1,4 @@
-"""Posting a message to a Slack-compatible incoming webhook (SPEC §7).
+"""Posting a message to a Slack-compatible incoming webhook (docs/operations.md).
 
 A webhook URL is a credential (whoever has it can post to the channel), so it never appears in a
 return value, an exception message or a log line, including httpx's own request log.

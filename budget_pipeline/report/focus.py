@@ -120,7 +120,7 @@ def _token_rows(priced_usage: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFram
                 effective_cost=priced_usage["cost_usd"] * share,
             )
         )
-    # A model missing from prices.csv is costed at the API's estimate (SPEC §3): one row for all
+    # A model missing from prices.csv is costed at the API's estimate: one row for all
     # of its tokens, without a list price.
     unpriced = priced_usage.loc[priced_usage["price_source"] != PRICE_TABLE]
     parts.append(

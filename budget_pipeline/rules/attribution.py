@@ -1,4 +1,4 @@
-"""Attribution of cost to workstreams through the ownership ledger (SPEC §4.2)."""
+"""Attribution of cost to workstreams through the ownership ledger (docs/rules.md)."""
 
 import csv
 import io

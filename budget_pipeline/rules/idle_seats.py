@@ -1,4 +1,4 @@
-"""Idle and barely active paid seats over a trailing window (SPEC §4.3).
+"""Idle and barely active paid seats over a trailing window (docs/rules.md, "Idle seats").
 
 The verdict starts a conversation about reallocating a seat; it is never a performance measure.
 """

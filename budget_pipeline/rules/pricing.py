@@ -1,4 +1,4 @@
-"""Pricing (SPEC §3 model matching, §4.1 cost of a priced row)."""
+"""Pricing (docs/rules.md, "Pricing")."""
 
 from collections.abc import Iterable
 
@@ -8,7 +8,7 @@ import pandas as pd
 from budget_pipeline.rules.config_files import PRICE_COLUMNS
 from budget_pipeline.warehouse.tables import API_ESTIMATE, PRICE_TABLE, PRICED_USAGE
 
-# (token column, price column): the four terms of SPEC §4.1
+# (token column, price column): the four terms of the cost of a row (docs/rules.md, "Pricing")
 TOKEN_PRICES = (
     ("input_tokens", "input_per_mtok"),
     ("output_tokens", "output_per_mtok"),
@@ -29,7 +29,8 @@ def match_price_model(model: str, price_models: Iterable[str]) -> str | None:
 
 
 def cost_usd(tokens: pd.DataFrame, prices: pd.DataFrame) -> pd.Series:
-    """SPEC §4.1 row by row; `prices` is aligned with `tokens` and holds the four price columns."""
+    """The cost of each row (docs/rules.md); `prices` is aligned with `tokens` (four price
+    columns)."""
     total = np.zeros(len(tokens))
     for token_column, price_column in TOKEN_PRICES:
         total += tokens[token_column].to_numpy(dtype="float64") * prices[price_column].to_numpy(

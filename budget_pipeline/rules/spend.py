@@ -1,4 +1,4 @@
-"""Daily spend and the combined spend alert (SPEC §4.4)."""
+"""Daily spend and the combined spend alert (docs/rules.md, "Combined spend alert")."""
 
 from dataclasses import dataclass
 

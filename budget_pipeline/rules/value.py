@@ -11,7 +11,7 @@ import pandas as pd
 from budget_pipeline.rules.attribution import workstream_of
 from budget_pipeline.rules.pricing import PRICE_TABLE
 
-# The tools whose accept/reject decisions say whether Claude's edits were kept (SPEC §2).
+# The tools whose accept/reject decisions say whether Claude's edits were kept (docs/rules.md).
 EDIT_TOOLS = ("edit_tool", "multi_edit_tool", "write_tool", "notebook_edit_tool")
 
 VALUE_COLUMNS = [

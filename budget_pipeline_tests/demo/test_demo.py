@@ -66,7 +66,7 @@ PRICES = {
 
 
 def _price(model: str) -> tuple[float, ...] | None:
-    # SPEC §3: exact match, else the longest row that is a prefix followed by '-'.
+    # Exact match, else the longest row that is a prefix followed by '-'.
     if model in PRICES:
         return PRICES[model]
     candidates = [m for m in PRICES if model.startswith(m + "-")]
@@ -88,7 +88,7 @@ def _cost(entry: dict) -> float | None:
 
 
 def _record_cost(record: dict) -> float:
-    # The pipeline falls back to the API estimate for unpriced models (SPEC §3).
+    # The pipeline falls back to the API estimate for unpriced models.
     total = 0.0
     for entry in record.get("model_breakdown", []):
         cost = _cost(entry)

@@ -17,7 +17,7 @@ from budget_pipeline.warehouse.tables import TABLES
 from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION, Pipeline
 
 PROJECT = Path(__file__).resolve().parents[2]
-# Eight days: the last one is the only day with a full 7-day baseline (SPEC §4.4).
+# Eight days: the last one is the only day with a full 7-day baseline (docs/rules.md).
 REFERENCE_START, REFERENCE_END = "2026-03-02", "2026-03-09"
 SORT_KEYS = {
     "raw_usage": ["usage_date", "actor", "record_json"],

@@ -1,4 +1,4 @@
-"""API faults during a real materialisation (SPEC §2): loopback server → Dagster → DuckDB file.
+"""API faults during a real materialisation: loopback server → Dagster → DuckDB file.
 
 A run either writes complete days equal to a clean run's, or fails naming the day, page and cause
 and writes nothing for its days. The client-level details are in test_client.py; these prove the

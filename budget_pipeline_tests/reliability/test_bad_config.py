@@ -1,5 +1,5 @@
 """A bad configuration file stops the run at the assets that read it, with `file, line N:
-problem`, and nothing downstream of it is written (SPEC §3). Files from Excel are accepted."""
+problem`, and nothing downstream of it is written (docs/rules.md). Files from Excel are accepted."""
 
 import pandas as pd
 import pytest

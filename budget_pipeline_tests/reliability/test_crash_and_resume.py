@@ -1,5 +1,5 @@
 """Crash and resume: a day is replaced in one DuckDB transaction, so a failed or killed run never
-leaves a half-written day, and running the same range again completes it (SPEC §2, §5)."""
+leaves a half-written day, and running the same range again completes it (docs/reliability.md)."""
 
 import os
 import signal

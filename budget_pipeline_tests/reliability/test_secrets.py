@@ -1,4 +1,4 @@
-"""The admin key and the webhook URL never leave the environment (SPEC §6): not in the CLI's
+"""The admin key and the webhook URL never leave the environment: not in the CLI's
 output, the Dagster event log, run config, tags, snapshots, or any file the instance writes."""
 
 import datetime as dt

@@ -9,7 +9,7 @@ from budget_pipeline.dagster_internals import (
 from budget_pipeline.defs.budget.jobs import budget_daily_job
 from budget_pipeline.defs.partitions import first_day
 
-# Usage data can arrive late (SPEC §7): each morning re-fetches the two days before yesterday.
+# Usage data can arrive late: each morning re-fetches the two days before yesterday.
 LATE_DAYS = 2
 
 

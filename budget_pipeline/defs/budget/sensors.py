@@ -1,4 +1,4 @@
-"""The combined spend-alert sensor and the run-failure sensor (SPEC §7).
+"""The combined spend-alert sensor and the run-failure sensor (docs/operations.md).
 
 Both read only Dagster's own storage (event log, run records), never the DuckDB file: a sensor
 tick must never contend with a run for the warehouse's single write lock.
@@ -90,7 +90,7 @@ def build_spend_alert_sensor(
         name=name,
         minimum_interval_seconds=60,
         description=(
-            "One notification per day whose combined spend alert fired (SPEC §4.4), read from "
+            "One notification per day whose combined spend alert fired (docs/rules.md), read from "
             f"daily_spend's materialisations. Days older than {max_age_days} days are logged "
             "only; a day is never notified twice."
         ),

@@ -1,6 +1,6 @@
 """The monthly budget-meeting report (group `report`).
 
-It lives outside the `budget` group on purpose (SPEC §6): a monthly asset in that group would
+It lives outside the `budget` group on purpose: a monthly asset in that group would
 break `--select 'group:budget' --partition-range` over days.
 """
 

@@ -15,7 +15,7 @@ START, END = "2026-03-02", "2026-04-15"  # 45 days, inside the partitions (first
 
 
 def hand_priced_totals(config_dir, day_list) -> dict[dt.date, float]:
-    """SPEC §3/§4.1 recomputed independently from the organisation's records and prices.csv."""
+    """The pricing rules recomputed independently from the organisation's records and prices.csv."""
     with open(config_dir / "prices.csv", newline="") as handle:
         prices = {row["model"]: row for row in csv.DictReader(handle)}
     totals: dict[dt.date, float] = defaultdict(float)

@@ -1,4 +1,4 @@
-"""Re-pricing history after a config change (SPEC §6), against real materialisations.
+"""Re-pricing history after a config change (docs/operations.md), against real materialisations.
 
 The stale status is asked from Dagster's own resolver, the one the UI's asset graph uses; the
 re-price is the documented selection `group:budget and not key:raw_usage` over the range.

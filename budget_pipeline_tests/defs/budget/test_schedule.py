@@ -1,4 +1,4 @@
-"""The daily schedule: one run over yesterday and the two days before it (SPEC §7)."""
+"""The daily schedule: one run over yesterday and the two days before it (docs/operations.md)."""
 
 import datetime as dt
 
