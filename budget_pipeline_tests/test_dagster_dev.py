@@ -23,7 +23,14 @@ from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION
 
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER = str(Path(sys.executable).parent / "dagster")
-BUDGET_ASSETS = ["raw_usage", "priced_usage", "workstream_cost", "daily_spend", "idle_seats"]
+BUDGET_ASSETS = [
+    "raw_usage",
+    "priced_usage",
+    "workstream_cost",
+    "daily_spend",
+    "idle_seats",
+    "budget_forecast",
+]
 UI_DAYS = ["2026-04-06", "2026-04-07", "2026-04-08"]
 CLI_RANGE = "2026-04-01...2026-04-03"
 STARTUP_TIMEOUT = 180
@@ -106,7 +113,7 @@ query($id: String!) {
 """
 
 RUNS = """
-{ runsOrError { ... on Runs { results { runId status } } } }
+{ runsOrError { ... on Runs { results { runId status jobName } } } }
 """
 
 
@@ -168,7 +175,7 @@ def duckdb_lock_error(text: str) -> bool:
 
 
 def pool_step_windows(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, float]]:
-    """(start, end) of each step that holds the warehouse pool: the five budget assets."""
+    """(start, end) of each step that holds the warehouse pool: the budget assets."""
     started, windows = {}, []
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
@@ -204,6 +211,8 @@ def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev, slow_api
     sensors = {s["name"]: s["sensorType"] for s in repository["sensors"]}
     assert sensors["spend_alert_sensor"] == "STANDARD"
     assert sensors["run_failure_notifier"] == "STANDARD"  # reads run failures itself
+    assert sensors["budget_alert_sensor"] == "STANDARD"
+    assert sensors["config_files_sensor"] == "STANDARD"
 
     # The UI backfill and the CLI backfill start together. The API holds its pages until the CLI
     # run has started, so the UI run is still inside raw_usage (holding the pool slot) when the
@@ -247,7 +256,9 @@ def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev, slow_api
     )
     deadline = time.monotonic() + RUN_TIMEOUT
     while not any(
-        run["status"] == "STARTED" and run["runId"] not in ui_run_ids
+        run["status"] == "STARTED"
+        and run["runId"] not in ui_run_ids
+        and run["jobName"] != "observe_config_files_job"
         for run in webserver.query(RUNS)["runsOrError"]["results"]
     ):
         assert cli.poll() is None, cli.communicate()[0].decode()[-3000:]
@@ -282,10 +293,12 @@ def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev, slow_api
 
     assert not duckdb_lock_error(cli_output)
     with dg.DagsterInstance.from_config(str(home)) as instance:
+        # config_files_sensor runs by default: its observation runs are not backfills
         [cli_run] = [
             record.dagster_run
             for record in instance.get_run_records()
             if record.dagster_run.run_id != run["runId"]
+            and record.dagster_run.job_name != "observe_config_files_job"
         ]
         ui_windows = pool_step_windows(instance, run["runId"])
         cli_windows = pool_step_windows(instance, cli_run.run_id)

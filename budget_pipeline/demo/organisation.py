@@ -194,7 +194,11 @@ class SyntheticOrganisation:
         return _csv(("email", "monthly_cost_usd", "note"), self.seat_rows())
 
     def budgets_csv(self) -> str:
-        return _csv(("workstream", "month", "budget_usd"), BUDGET_ROWS)
+        """The demo budgets of the workstreams this organisation's ledger has (a budget for a
+        workstream the ledger lacks would stop every run), and the organisation's."""
+        known = {workstream for _, workstream in self.ledger()} | {"TOTAL", "Unassigned"}
+        rows = [row for row in BUDGET_ROWS if row[0] in known]
+        return _csv(("workstream", "month", "budget_usd"), rows)
 
     def write_config(self, directory: Path) -> None:
         directory = Path(directory)

@@ -25,6 +25,7 @@ SORT_KEYS = {
     "workstream_cost": ["usage_date", "workstream"],
     "daily_spend": ["usage_date"],
     "idle_seats": ["as_of", "email"],
+    "budget_forecast": ["as_of", "workstream"],
 }
 
 
@@ -93,7 +94,9 @@ def reference(tmp_path_factory) -> Reference:
         clean = Pipeline(server, config, root / "warehouse.duckdb", instance)
         assert clean.materialize(REFERENCE_START, REFERENCE_END).success
     reference = Reference(clean.duckdb_file)
-    assert all(len(reference.tables[name]) for name in TABLES if name != "idle_seats")
+    # Too short for an idle-seat verdict, and March is not loaded from its 1st: no forecast.
+    without_rows = {"idle_seats", "budget_forecast"}
+    assert all(len(reference.tables[name]) for name in TABLES if name not in without_rows)
     return reference
 
 

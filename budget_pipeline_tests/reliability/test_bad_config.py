@@ -1,7 +1,6 @@
-"""A bad configuration file stops the run at the assets that read it, with `file, line N:
-problem`, and nothing downstream of it is written (docs/rules.md). Files from Excel are accepted."""
+"""A bad configuration file stops the run at its first step, with `file, line N: problem`, before
+anything is fetched or written (docs/rules.md). Files from Excel are accepted."""
 
-import pandas as pd
 import pytest
 
 from budget_pipeline_tests.reliability.conftest import (
@@ -20,10 +19,6 @@ def append_line(path, line: str) -> int:
     return len(text.splitlines()) + 1
 
 
-def days_in(frame: pd.DataFrame, column: str) -> set:
-    return set(pd.to_datetime(frame[column]).dt.strftime("%Y-%m-%d"))
-
-
 def first_ledger_row(config_dir) -> tuple[str, str]:
     actor, workstream = (
         config_dir.joinpath("workstreams.csv").read_text().splitlines()[1].split(",")
@@ -32,7 +27,7 @@ def first_ledger_row(config_dir) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("problem", ["two workstreams", "missing column"])
-def test_a_bad_ledger_stops_workstream_cost_and_daily_spend(pipeline, problem):
+def test_a_bad_ledger_stops_the_run_before_anything_is_written(pipeline, problem):
     ledger = pipeline.config_dir / "workstreams.csv"
     if problem == "two workstreams":
         actor, workstream = first_ledger_row(pipeline.config_dir)
@@ -46,20 +41,14 @@ def test_a_bad_ledger_stops_workstream_cost_and_daily_spend(pipeline, problem):
 
     assert not result.success
     failures = step_failures(result)
-    assert set(failures) == {"workstream_cost", "daily_spend"}
-    assert all(expected in message for message in failures.values())
-    tables = read_tables(pipeline.duckdb_file)
-    # upstream of the ledger: written; everything that reads it or depends on it: nothing
-    assert days_in(tables["priced_usage"], "usage_date") == {
-        "2026-03-02",
-        "2026-03-03",
-        "2026-03-04",
-    }
-    for name in ("workstream_cost", "daily_spend", "idle_seats"):
-        assert tables[name].empty, name
+    assert list(failures) == ["raw_usage"]
+    assert expected in failures["raw_usage"]
+    assert pipeline.server.usage_requests() == []
+    for name, table in read_tables(pipeline.duckdb_file).items():
+        assert table.empty, name
 
 
-def test_a_duplicate_seat_stops_idle_seats_only(pipeline):
+def test_a_duplicate_seat_stops_the_run_before_anything_is_written(pipeline):
     seats = pipeline.config_dir / "seats.csv"
     email = seats.read_text().splitlines()[1].split(",")[0]
     line = append_line(seats, f"{email},99,")
@@ -68,22 +57,34 @@ def test_a_duplicate_seat_stops_idle_seats_only(pipeline):
 
     assert not result.success
     failures = step_failures(result)
-    assert list(failures) == ["idle_seats"]
+    assert list(failures) == ["raw_usage"]
     assert (
         f"{seats}, line {line}: seat {email} is listed twice (first on line 2)"
-        in (failures["idle_seats"])
+        in (failures["raw_usage"])
     )
-    tables = read_tables(pipeline.duckdb_file)
-    assert days_in(tables["daily_spend"], "usage_date") == {
-        "2026-03-02",
-        "2026-03-03",
-        "2026-03-04",
-    }
-    assert tables["idle_seats"].empty
+    assert pipeline.server.usage_requests() == []
+    for name, table in read_tables(pipeline.duckdb_file).items():
+        assert table.empty, name
+
+
+def test_a_bad_file_stops_a_repricing_run_at_priced_usage(pipeline, reference):
+    reference.copy_to(pipeline.duckdb_file)
+    seats = pipeline.config_dir / "seats.csv"
+    email = seats.read_text().splitlines()[1].split(",")[0]
+    line = append_line(seats, f"{email},99,")
+
+    result = pipeline.materialize(
+        START, END, selection="group:budget and not key:raw_usage", raise_on_error=False
+    )
+
+    failures = step_failures(result)
+    assert list(failures) == ["priced_usage"]
+    assert f"{seats}, line {line}: seat {email} is listed twice" in failures["priced_usage"]
+    assert_tables_equal(read_tables(pipeline.duckdb_file), reference.tables)
 
 
 def test_config_files_saved_by_excel_give_the_clean_tables(pipeline, reference):
-    for name in ("workstreams.csv", "prices.csv", "seats.csv"):
+    for name in ("workstreams.csv", "prices.csv", "seats.csv", "budgets.csv"):
         path = pipeline.config_dir / name
         path.write_bytes(("\ufeff" + path.read_text().replace("\n", "\r\n")).encode())
 

@@ -190,10 +190,12 @@ def test_a_bad_price_table_names_file_and_line_and_writes_nothing_downstream(pip
     result = pipeline.materialize("2026-03-02", "2026-03-03", raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert failure.step_key == "priced_usage"
+    # every config file is judged before anything is fetched: the run stops at its first step
+    assert failure.step_key == "raw_usage"
     message = failure.step_failure_data.error.message
     assert f"{prices}, line 3: output_per_mtok is -15, must not be negative" in message
-    for table in ("priced_usage", "workstream_cost", "daily_spend", "idle_seats"):
+    assert pipeline.server.usage_requests() == []
+    for table in ("raw_usage", "priced_usage", "workstream_cost", "daily_spend", "idle_seats"):
         assert pipeline.table(table).empty, table
 
 
@@ -256,14 +258,14 @@ def test_a_frame_that_breaks_its_contract_fails_its_blocking_check_and_is_not_wr
 
     from budget_pipeline.defs.budget import assets
 
-    honest = assets.cost_by_workstream
+    honest = assets.cost_per_workstream
 
     def negative_costs(priced, ledger):
         frame = honest(priced, ledger)
         frame.loc[0, "cost_usd"] = -1.0
         return frame
 
-    monkeypatch.setattr(assets, "cost_by_workstream", negative_costs)
+    monkeypatch.setattr(assets, "cost_per_workstream", negative_costs)
     result = pipeline.materialize("2026-03-02", "2026-03-03", raise_on_error=False)
     assert not result.success
     evaluation = next(

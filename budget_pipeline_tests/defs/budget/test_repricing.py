@@ -89,6 +89,8 @@ def test_a_roster_change_stales_idle_seats_and_a_ledger_change_the_attribution(p
     observe_config(pipeline)
     status = statuses(pipeline, END)
     assert status.pop("idle_seats") is StaleStatus.STALE
+    # the organisation's TOTAL counts every seat: its forecast is stale too
+    assert status.pop("budget_forecast") is StaleStatus.STALE
     assert set(status.values()) == {StaleStatus.FRESH}
 
     ledger = pipeline.config_dir / "workstreams.csv"
@@ -99,4 +101,5 @@ def test_a_roster_change_stales_idle_seats_and_a_ledger_change_the_attribution(p
         "workstream_cost",
         "daily_spend",
         "idle_seats",
+        "budget_forecast",
     }

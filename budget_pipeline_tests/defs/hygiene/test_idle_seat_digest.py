@@ -50,6 +50,10 @@ def loaded(pipeline):
     ledger = pipeline.config_dir / "workstreams.csv"
     kept = [line for line in ledger.read_text().splitlines() if not line.endswith(",mobile")]
     ledger.write_text("\n".join(kept) + "\n")
+    # A budget may only name a ledger workstream: mobile's goes with it.
+    budgets = pipeline.config_dir / "budgets.csv"
+    kept = [line for line in budgets.read_text().splitlines() if not line.startswith("mobile,")]
+    budgets.write_text("\n".join(kept) + "\n")
     result = pipeline.materialize(START, AS_OF.isoformat())
     assert result.success
     return result
