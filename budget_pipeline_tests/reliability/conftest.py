@@ -152,14 +152,19 @@ def materialize_command(start: str, end: str) -> list[str]:
     return cli.materialize_command(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
 
 
-def start_materialize(start: str, end: str, environment: dict, cwd: Path) -> subprocess.Popen:
+def start_materialize(
+    start: str, end: str, environment: dict, cwd: Path, log: Path | None = None
+) -> subprocess.Popen:
+    """With `log`, the output goes to that file: a process nobody reads from while the test waits
+    would otherwise block once its pipe is full (Dagster logs every event)."""
+    output = log.open("w") if log is not None else subprocess.PIPE
     # Its own session, so that a SIGKILL reaches the whole process group.
     return subprocess.Popen(
         materialize_command(start, end),
         env=environment,
         cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=output,
+        stderr=subprocess.STDOUT if log is not None else subprocess.PIPE,
         text=True,
         start_new_session=True,
     )

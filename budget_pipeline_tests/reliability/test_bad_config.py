@@ -67,22 +67,6 @@ def test_a_duplicate_seat_stops_the_run_before_anything_is_written(pipeline):
         assert table.empty, name
 
 
-def test_a_bad_file_stops_a_repricing_run_at_priced_usage(pipeline, reference):
-    reference.copy_to(pipeline.duckdb_file)
-    seats = pipeline.config_dir / "seats.csv"
-    email = seats.read_text().splitlines()[1].split(",")[0]
-    line = append_line(seats, f"{email},99,")
-
-    result = pipeline.materialize(
-        START, END, selection="group:budget and not key:raw_usage", raise_on_error=False
-    )
-
-    failures = step_failures(result)
-    assert list(failures) == ["priced_usage"]
-    assert f"{seats}, line {line}: seat {email} is listed twice" in failures["priced_usage"]
-    assert_tables_equal(read_tables(pipeline.duckdb_file), reference.tables)
-
-
 def test_config_files_saved_by_excel_give_the_clean_tables(pipeline, reference):
     for name in ("workstreams.csv", "prices.csv", "seats.csv", "budgets.csv"):
         path = pipeline.config_dir / name

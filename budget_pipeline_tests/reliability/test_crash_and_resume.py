@@ -4,6 +4,7 @@ leaves a half-written day, and running the same range again completes it (docs/r
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import dagster as dg
@@ -141,6 +142,39 @@ def assert_only_complete_days(duckdb_file, reference) -> dict[str, int]:
     return days_present
 
 
+class LedgerFifo:
+    """workstreams.csv as a FIFO that answers its first reader only.
+
+    raw_usage reads the ledger once, when it judges every config file before fetching; the next
+    reader (workstream_cost or daily_spend) then waits on the FIFO for ever: a run killed while
+    it waits is always killed before it could finish, however loaded the machine."""
+
+    def __init__(self, path, content: bytes):
+        self.path, self.content = path, content
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            with open(self.path, "wb") as fifo:  # blocks until a reader opens it
+                if not self.stopped.is_set():
+                    fifo.write(self.content)
+        except BrokenPipeError:
+            return
+
+    def stop(self) -> None:
+        """Release a writer still waiting for a reader, and wait for it to end."""
+        self.stopped.set()
+        while self.thread.is_alive():
+            try:
+                reader = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+            except OSError:
+                break
+            self.thread.join(timeout=0.2)
+            os.close(reader)
+
+
 def test_a_killed_backfill_leaves_whole_days_and_a_rerun_completes_it(
     api_server, config_dir, tmp_path, reference
 ):
@@ -161,8 +195,6 @@ def test_a_killed_backfill_leaves_whole_days_and_a_rerun_completes_it(
         ("after raw_usage was written", asset_written("raw_usage"), "raw_usage"),
         ("after priced_usage was written", asset_written("priced_usage"), "priced_usage"),
     ]
-    # workstream_cost and daily_spend open the ledger first: a FIFO nobody writes to parks them
-    # there, so a killed run is always killed before it could finish, however loaded the machine.
     ledger = config_dir / "workstreams.csv"
     ledger_text = ledger.read_bytes()
     ledger.unlink()
@@ -172,13 +204,16 @@ def test_a_killed_backfill_leaves_whole_days_and_a_rerun_completes_it(
         # while raw_usage fetches, the API holds its pages: the kill lands mid-fetch for sure
         if written is None:
             api_server.hold.clear()
-        process = start_materialize(REFERENCE_START, REFERENCE_END, environment, tmp_path)
+        served = LedgerFifo(ledger, ledger_text)
+        log = tmp_path / f"killed-{len(killed_runs)}.log"
+        process = start_materialize(REFERENCE_START, REFERENCE_END, environment, tmp_path, log)
         try:
             wait_for(moment, what)
         finally:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate(timeout=30)
             api_server.hold.set()
+            served.stop()
         run, _ = newest_run(home)
         killed_runs.append(run.run_id)
         assert run.status == dg.DagsterRunStatus.STARTED, what  # killed, not finished

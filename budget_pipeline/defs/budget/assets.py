@@ -193,9 +193,7 @@ def priced_usage(
     sits in memory at once and a failure leaves the warehouse as it was.
     """
     days = days_of(context.partition_time_window)
-    # A re-pricing run starts here: every configuration file is judged before anything is written.
     with failing_clearly():
-        config_files.judge_all()
         prices = config_files.prices()
     # Per day × model × price source: all the warning checks and the metadata need.
     summaries: list[pd.DataFrame] = []
