@@ -2,7 +2,8 @@
 server into a DuckDB file, then the March report materialised by Dagster into a temporary folder.
 
 February is half loaded on purpose: March then has its alert baselines and idle-seat windows,
-and the page has to say that February's total is not comparable."""
+and the page has to say that February's total is not comparable (and has no forecast: its first
+half is missing). The budget forecast of every backfilled day is filled in before the report."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from budget_pipeline.demo.server import UsageApiServer
 from budget_pipeline.report.files import ReportFiles
 from budget_pipeline.report.month import Month
 from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION, Pipeline
+from budget_pipeline_tests.forecast_table import fill_budget_forecast
 
 BACKFILL = ("2026-02-15", "2026-03-31")
 MONTH = "2026-03"
@@ -60,6 +62,7 @@ def march_report(tmp_path_factory) -> MarchReport:
     ):
         pipeline = Pipeline(server, config_dir, root / "data" / "warehouse.duckdb", instance)
         backfill = pipeline.materialize(*BACKFILL)
+        fill_budget_forecast(pipeline.duckdb_file, config_dir, *BACKFILL)
         reports_dir = root / "reports"
         result = materialize_report(pipeline, MONTH, reports_dir)
         yield MarchReport(
