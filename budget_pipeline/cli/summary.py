@@ -2,13 +2,50 @@
 
 import datetime as dt
 
+import duckdb
 import pandas as pd
 
+from budget_pipeline import settings
+from budget_pipeline.rules.forecast import TOTAL, month_start
+from budget_pipeline.rules.forecast_readout import (
+    days_left,
+    has_budgets,
+    in_reading_order,
+    missing_forecast_reason,
+)
 from budget_pipeline.rules.idle_seats import COMPLETELY_IDLE, IdleSeatRules, listed_monthly_cost
 from budget_pipeline.warehouse import connection as warehouse
+from budget_pipeline.warehouse.tables import BUDGET_FORECAST
 
 
-def budget_summary(duckdb_path: str, start: dt.date, end: dt.date) -> str:
+def budgets_lines(
+    rows: pd.DataFrame, as_of: dt.date, loaded_days: pd.DatetimeIndex, first_day: dt.date
+) -> list[str]:
+    """The status of every budget as of `as_of` (`rows`: budget_forecast of that day), the
+    organisation's always; or why that day has no forecast."""
+    day = pd.Timestamp(as_of)
+    if rows.empty:
+        reason = missing_forecast_reason(day, loaded_days, pd.Timestamp(first_day))
+        return [f"Budgets: no forecast for {as_of}: {reason}"]
+    left = days_left(day)
+    lines = [f"Budgets as of {as_of} ({day:%B %Y}, {left} day{'s' if left != 1 else ''} left):"]
+    shown = in_reading_order(rows)
+    shown = shown.loc[shown["budget_usd"].notna() | (shown["workstream"] == TOTAL)]
+    for row in shown.itertuples():
+        budget = "—" if pd.isna(row.budget_usd) else f"${row.budget_usd:,.2f}"
+        lines.append(
+            f"  {row.workstream:<16} spent ${row.spent_to_date_usd:>11,.2f}  "
+            f"forecast ${row.forecast_usd:>11,.2f}  budget {budget:>11}  "
+            f"{row.status if isinstance(row.status, str) else 'no budget'}"
+        )
+    if not has_budgets(rows):
+        lines.append("  (no budgets set: add them to budgets.csv)")
+    return lines
+
+
+def budget_summary(
+    duckdb_path: str, start: dt.date, end: dt.date, first_day: dt.date | None = None
+) -> str:
     with warehouse.connect(duckdb_path, read_only=True) as connection:
 
         def query(sql: str, *params) -> pd.DataFrame:
@@ -35,6 +72,18 @@ def budget_summary(duckdb_path: str, start: dt.date, end: dt.date) -> str:
             if pd.notna(latest_as_of)
             else pd.DataFrame()
         )
+        try:
+            forecast = query(f"SELECT * FROM {BUDGET_FORECAST.qualified_name} WHERE as_of = ?", end)
+        except duckdb.CatalogException:
+            # A warehouse written before budgets existed, opened read-only: no table, no rows.
+            forecast = pd.DataFrame(columns=BUDGET_FORECAST.column_names)
+        loaded_this_month = pd.DatetimeIndex(
+            query(
+                "SELECT usage_date FROM budget.daily_spend WHERE usage_date BETWEEN ? AND ?",
+                month_start(pd.Timestamp(end)).date(),
+                end,
+            )["usage_date"]
+        )
 
     total = float(by_workstream["cost_usd"].sum())
     lines = [f"Budget summary {start} … {end} ({len(spend)} days loaded)", ""]
@@ -42,6 +91,11 @@ def budget_summary(duckdb_path: str, start: dt.date, end: dt.date) -> str:
     for row in by_workstream.itertuples():
         share = row.cost_usd / total if total else 0.0
         lines.append(f"  {row.workstream:<16} ${row.cost_usd:>12,.2f}  {share:6.1%}")
+
+    lines += [
+        "",
+        *budgets_lines(forecast, end, loaded_this_month, first_day or settings.start_date()),
+    ]
 
     alerts = spend.loc[spend["alert"].fillna(False).astype(bool)]
     lines += ["", f"Alert days: {len(alerts)}"]

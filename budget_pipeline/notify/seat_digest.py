@@ -1,8 +1,8 @@
 """The weekly idle-seat digest: what it says, and which week it belongs to.
 
 No Dagster here: the digest asset hands over frames read from the warehouse, so the wording can be
-read and tested on its own. The seats come from `idle_seats` and the ledger to-do from
-`rules.attribution`; nothing is recomputed here.
+read and tested on its own. The seats come from `idle_seats`, the ledger to-do from
+`rules.attribution` and the budgets at risk from `budget_forecast`; nothing is recomputed here.
 """
 
 import datetime as dt
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from budget_pipeline.rules.attribution import ledger_paste_lines
+from budget_pipeline.rules.forecast import TOTAL
+from budget_pipeline.rules.forecast_readout import at_risk, days_left, has_budgets
 from budget_pipeline.rules.idle_seats import BARELY_ACTIVE, COMPLETELY_IDLE, listed_monthly_cost
 
 NOT_FOR_REVIEWS = (
@@ -74,6 +76,16 @@ class LedgerFollowUp:
     threshold: float
     days_over: int  # days of the window whose unassigned_share exceeded the threshold
     actors: pd.DataFrame  # actor, cost_usd: largest first (rules.attribution)
+
+
+@dataclass(frozen=True)
+class BudgetsThisMonth:
+    """The month's forecast as of the digest's day: the rows of the latest as-of day on or before
+    it in its month (`rules.forecast_readout.latest_forecast`), or why there are none."""
+
+    as_of: dt.date  # the digest's as-of day
+    rows: pd.DataFrame  # budget_forecast rows of one as-of day; empty: no forecast
+    missing_reason: str | None = None  # why `rows` is empty
 
 
 def _usd(value: float) -> str:
@@ -142,6 +154,41 @@ def _ledger_section(ledger: LedgerFollowUp | None) -> list[str]:
     return lines
 
 
+def _budget_name(workstream: str) -> str:
+    return "the organisation (TOTAL, seats included)" if workstream == TOTAL else workstream
+
+
+def _budgets_section(budgets: BudgetsThisMonth | None) -> list[str]:
+    if budgets is None:
+        return []
+    month = pd.Timestamp(budgets.as_of).strftime("%B %Y")
+    if budgets.rows.empty:
+        return [
+            f"Budgets at risk this month ({month}):",
+            f"• no forecast as of {budgets.as_of:%Y-%m-%d}: {budgets.missing_reason}",
+        ]
+    forecast_day = pd.Timestamp(budgets.rows["as_of"].iloc[0])
+    left = days_left(forecast_day)
+    lines = [
+        f"Budgets at risk this month ({month}, forecast as of {forecast_day:%Y-%m-%d}, "
+        f"{left} day{'s' if left != 1 else ''} left):"
+    ]
+    if not has_budgets(budgets.rows):
+        return [*lines, "• no budgets set (budgets.csv)"]
+    risky = at_risk(budgets.rows)
+    if risky.empty:
+        return [*lines, "• all budgets on track"]
+    risky = pd.concat(
+        [risky.loc[risky["workstream"] == TOTAL], risky.loc[risky["workstream"] != TOTAL]]
+    )
+    return lines + [
+        f"• {_budget_name(row.workstream)}: {row.status} — spent {_usd(row.spent_to_date_usd)}, "
+        f"forecast {_usd(row.forecast_usd)}, budget {_usd(row.budget_usd)}"
+        + ("" if pd.isna(row.forecast_vs_budget) else f" ({row.forecast_vs_budget:.0%} of it)")
+        for row in risky.itertuples()
+    ]
+
+
 def digest_text(
     as_of: dt.date,
     current: pd.DataFrame,
@@ -149,10 +196,12 @@ def digest_text(
     window_days: int,
     ledger: LedgerFollowUp | None = None,
     link: str | None = None,
+    budgets: BudgetsThisMonth | None = None,
 ) -> str:
-    """The whole digest: listed seats with their workstream, sessions, lines, note, cost and last
-    activity; their monthly total; the change against the list of 7 days earlier (`previous` is
-    None when that day has no verdict); and the ledger to-do when Unassigned ran high."""
+    """The whole digest: the budgets at risk this month; listed seats with their workstream,
+    sessions, lines, note, cost and last activity; their monthly total; the change against the
+    list of 7 days earlier (`previous` is None when that day has no verdict); and the ledger to-do
+    when Unassigned ran high."""
     start = as_of - dt.timedelta(days=window_days - 1)
     never_seen = current.loc[current["last_active"].isna()]
     seen = current.loc[current["last_active"].notna()]
@@ -172,6 +221,7 @@ def digest_text(
         lines.append(total + ".")
     lines.append(NOT_FOR_REVIEWS)
     sections = [
+        _budgets_section(budgets),
         _seats_section(
             "Completely idle (no session in the window):",
             seen.loc[seen["status"] == COMPLETELY_IDLE],

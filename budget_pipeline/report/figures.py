@@ -8,11 +8,24 @@ import numpy as np
 import pandas as pd
 
 from budget_pipeline.report.month import Month
-from budget_pipeline.report.tables import MonthTables
+from budget_pipeline.report.tables import MonthTables, accuracy_months_start
 from budget_pipeline.rules.attribution import (
     MAX_UNASSIGNED_SHARE,
     UNASSIGNED,
     top_unassigned_actors,
+)
+from budget_pipeline.rules.forecast import (
+    TOTAL,
+    empty_accuracy,
+    empty_forecast,
+    forecast_accuracy,
+)
+from budget_pipeline.rules.forecast_readout import (
+    at_risk,
+    days_left,
+    has_budgets,
+    in_reading_order,
+    missing_forecast_reason,
 )
 from budget_pipeline.rules.idle_seats import IdleSeatRules, listed_monthly_cost, verdict_days
 from budget_pipeline.rules.spend import top_movers
@@ -40,6 +53,98 @@ class AlertDay:
 
 
 @dataclass(frozen=True)
+class BudgetFigures:
+    """The month's budgets against its spend and forecast, as of the latest day with a forecast."""
+
+    month: Month
+    as_of: pd.Timestamp | None  # None: no day of the month has a forecast
+    rows: pd.DataFrame  # that day's budget_forecast rows: workstreams, Unassigned, TOTAL last
+    burn_up: pd.DataFrame  # TOTAL per as-of day up to `as_of`: spent_to_date_usd, forecast_usd
+    missing_reason: str | None  # why there is no forecast (as_of None), else None
+    # Why loaded days after `as_of` have no forecast of their own (a gap, an asset not yet run).
+    later_days_reason: str | None
+    accuracy: pd.DataFrame  # month, workstream, actual_usd, mape, forecasts (rules.forecast)
+
+    @property
+    def total(self) -> pd.Series | None:
+        row = self.rows.loc[self.rows["workstream"] == TOTAL]
+        return None if row.empty else row.iloc[0]
+
+    @property
+    def workstream_rows(self) -> pd.DataFrame:
+        return self.rows.loc[self.rows["workstream"] != TOTAL]
+
+    @property
+    def workstreams_at_risk(self) -> pd.DataFrame:
+        """Workstreams (not the organisation) over their budget or heading past it."""
+        return at_risk(self.workstream_rows)
+
+    @property
+    def has_budgets(self) -> bool:
+        return has_budgets(self.rows)
+
+    @property
+    def days_left(self) -> int:
+        return 0 if self.as_of is None else days_left(self.as_of)
+
+    @property
+    def is_preview(self) -> bool:
+        """The forecast still has days to come: the month is not over (or not all loaded)."""
+        return self.as_of is not None and self.days_left > 0
+
+
+def budget_figures(
+    tables: MonthTables,
+    *,
+    ledger: pd.DataFrame,
+    seats: pd.DataFrame,
+    first_day: pd.Timestamp,
+) -> BudgetFigures:
+    month = tables.month
+    forecast = tables.budget_forecast if tables.budget_forecast is not None else empty_forecast()
+    loaded = pd.DatetimeIndex(tables.daily_spend["usage_date"])
+    loaded_in_month = loaded[(loaded >= month.start) & (loaded <= month.end)]
+    last_loaded = loaded_in_month.max() if len(loaded_in_month) else month.end
+    as_of = forecast["as_of"].max() if not forecast.empty else None
+    rows = (
+        in_reading_order(forecast.loc[forecast["as_of"] == as_of])
+        if as_of is not None
+        else forecast
+    )
+    total = forecast.loc[forecast["workstream"] == TOTAL].set_index("as_of").sort_index()
+    later_days_reason = (
+        missing_forecast_reason(last_loaded, loaded, first_day)
+        if as_of is not None and last_loaded > as_of
+        else None
+    )
+    if tables.cost_history is None or tables.loaded_history is None:
+        accuracy = empty_accuracy()
+    else:
+        accuracy = forecast_accuracy(
+            tables.cost_history,
+            tables.loaded_history,
+            first_day,
+            ledger["workstream"].unique(),
+            float(seats["monthly_cost_usd"].sum()),
+        )
+        # Months earlier than the history read would be judged on a truncated run-rate window.
+        accuracy = accuracy.loc[
+            accuracy["month"].between(accuracy_months_start(month), month.start)
+        ].reset_index(drop=True)
+    return BudgetFigures(
+        month=month,
+        as_of=as_of,
+        rows=rows,
+        burn_up=total[["spent_to_date_usd", "forecast_usd"]],
+        missing_reason=None
+        if as_of is not None
+        else missing_forecast_reason(last_loaded, loaded, first_day),
+        later_days_reason=later_days_reason,
+        accuracy=accuracy,
+    )
+
+
+@dataclass(frozen=True)
 class ReportFigures:
     month: Month
     days_loaded: pd.DatetimeIndex
@@ -58,6 +163,7 @@ class ReportFigures:
     idle_seats: pd.DataFrame
     value: pd.DataFrame
     model_mix: pd.DataFrame
+    budget: BudgetFigures
 
     @property
     def total_cost_usd(self) -> float:
@@ -225,4 +331,5 @@ def month_figures(
         idle_seats=idle,
         value=workstream_value(cost_by_workstream, tables.raw_usage, priced_month, ledger, prices),
         model_mix=model_mix(priced_month, ledger),
+        budget=budget_figures(tables, ledger=ledger, seats=seats, first_day=first_day),
     )

@@ -10,10 +10,14 @@ from html import escape
 
 import pandas as pd
 
-from budget_pipeline.report.figures import AlertDay, ReportFigures
-from budget_pipeline.report.svg import colours, mix_bars, share_bars, stacked_daily_bars
+from budget_pipeline.report.figures import AlertDay, BudgetFigures, ReportFigures
+from budget_pipeline.report.svg import burn_up, colours, mix_bars, share_bars, stacked_daily_bars
+from budget_pipeline.report.tables import ACCURACY_MONTHS
 from budget_pipeline.rules.attribution import UNASSIGNED, ledger_paste_lines
+from budget_pipeline.rules.forecast import ACCURACY_DAYS, TOTAL
+from budget_pipeline.rules.forecast_readout import AT_RISK
 from budget_pipeline.rules.idle_seats import COMPLETELY_IDLE
+from budget_pipeline.warehouse.tables import FORECAST_OVER_BUDGET, OVER_BUDGET
 
 NEVER_SEEN = "not reported by the API — check how this person signs in"
 NOT_A_REVIEW = (
@@ -33,6 +37,8 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;padding-top
 .card{border:1px solid #d0d7de;border-radius:8px;padding:10px 12px}
 .card .label{font-size:12px;color:#57606a;text-transform:uppercase;letter-spacing:.04em}
 .card .value{font-size:24px;font-weight:650;margin:2px 0}.card .detail{font-size:12px;color:#57606a}
+.card.wide{grid-column:1/-1}.card.wide .detail{font-size:14px}
+h3{font-size:16px;margin:20px 0 6px}
 .warn{color:#c62828}.good{color:#1a7f37}
 table{border-collapse:collapse;width:100%;font-size:14px;margin:8px 0}
 th,td{padding:5px 8px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}
@@ -90,11 +96,193 @@ def _table(header: list[tuple[str, bool]], rows: list[list[str]], total: list[st
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _card(label: str, value: str, detail: str, css: str = "") -> str:
+def _card(label: str, value: str, detail: str, css: str = "", wide: bool = False) -> str:
     return (
-        f'<div class="card"><div class="label">{escape(label)}</div>'
+        f'<div class="card{" wide" if wide else ""}"><div class="label">{escape(label)}</div>'
         f'<div class="value {css}">{escape(value)}</div>'
         f'<div class="detail">{escape(detail)}</div></div>'
+    )
+
+
+def status_css(status) -> str:
+    if status in AT_RISK:
+        return "warn"
+    return "" if _missing(status) else "good"
+
+
+def row_label(workstream: str) -> str:
+    return "TOTAL (organisation, seats included)" if workstream == TOTAL else workstream
+
+
+def as_of_wording(b: BudgetFigures) -> str:
+    """ "forecast as of 15 Mar, 16 days left", or that the month is over."""
+    if b.is_preview:
+        left = f"{b.days_left} day{'s' if b.days_left != 1 else ''} left"
+        return f"forecast as of {b.as_of:%d %b}, {left}"
+    return f"final as of {b.as_of:%d %b}: the forecast is what was spent"
+
+
+def _at_risk_wording(b: BudgetFigures) -> str:
+    """ "1 workstream over its budget (mobile); 2 workstreams heading past their budget (…)"."""
+    risky = b.workstreams_at_risk
+    if risky.empty:
+        return "no workstream heading past its budget" if b.has_budgets else ""
+    parts = []
+    for status, wording in ((OVER_BUDGET, "over"), (FORECAST_OVER_BUDGET, "heading past")):
+        names = list(risky.loc[risky["status"] == status, "workstream"])
+        if names:
+            many = len(names) != 1
+            parts.append(
+                f"{len(names)} workstream{'s' if many else ''} {wording} "
+                f"{'their' if many else 'its'} budget ({', '.join(names)})"
+            )
+    return "; ".join(parts)
+
+
+def _budget_card(b: BudgetFigures) -> str:
+    if b.as_of is None:
+        return _card("Budget", "no forecast", b.missing_reason or "", wide=True)
+    total = b.total
+    value = (
+        f"{money(total.spent_to_date_usd, cents=False)} spent · "
+        f"{money(total.forecast_usd, cents=False)} forecast"
+    )
+    if _missing(total.budget_usd):
+        organisation = (
+            "no organisation budget set" if b.has_budgets else "no budgets set (budgets.csv)"
+        )
+    else:
+        value += f" · {money(total.budget_usd, cents=False)} budget"
+        organisation = (
+            f"organisation {total.status} (forecast {percent(total.forecast_vs_budget, 0)} "
+            "of budget)"
+        )
+    detail = "; ".join(part for part in (organisation, _at_risk_wording(b)) if part)
+    return _card(f"Budget — {as_of_wording(b)}", value, detail, status_css(total.status), wide=True)
+
+
+def _budget_point(b: BudgetFigures) -> str:
+    if b.as_of is None:
+        return f"No budget forecast this month: {escape(b.missing_reason or '')} — section 1."
+    total = b.total
+    if b.is_preview:
+        text = (
+            f"As of {b.as_of:%d %b} ({b.days_left} days left) the month is forecast to cost "
+            f"<strong>{money(total.forecast_usd)}</strong>"
+        )
+    else:
+        text = f"The month cost <strong>{money(total.forecast_usd)}</strong>"
+    if not _missing(total.budget_usd):
+        text += (
+            f" against the organisation's budget of {money(total.budget_usd)}: "
+            f"<strong>{escape(total.status)}</strong>"
+        )
+    risky = _at_risk_wording(b)
+    return text + (f"; {escape(risky)}" if risky else "") + " — section 1."
+
+
+def _accuracy_table(b: BudgetFigures) -> str:
+    days = ", ".join(str(day) for day in ACCURACY_DAYS[:-1]) + f" and {ACCURACY_DAYS[-1]}"
+    intro = (
+        f'<h3>How far to trust the forecast</h3><p class="note">Mean absolute percentage error '
+        f"of the forecasts made on days {days} of each fully loaded month against what that "
+        "month finally cost (TOTAL with its seats): 5% means those forecasts were 5% off on "
+        "average. A workstream that spent nothing in a month has no figure.</p>"
+    )
+    if b.accuracy.empty:
+        return intro + (
+            f"<p>No fully loaded month yet among this one and the {ACCURACY_MONTHS} before it: "
+            "the accuracy appears once every day of a month is loaded.</p>"
+        )
+    months = sorted(b.accuracy["month"].unique())
+    mape = b.accuracy.pivot_table(index="workstream", columns="month", values="mape")
+    order = [name for name in mape.index if name not in (UNASSIGNED, TOTAL)]
+    order += [name for name in (UNASSIGNED, TOTAL) if name in mape.index]
+    rows = [
+        [escape(row_label(name)), *(percent(mape.at[name, month]) for month in months)]
+        for name in order
+        if name != TOTAL
+    ]
+    total = (
+        [escape(row_label(TOTAL)), *(percent(mape.at[TOTAL, month]) for month in months)]
+        if TOTAL in mape.index
+        else None
+    )
+    header = [("Accuracy of", False), *((f"{m:%b %Y}", True) for m in pd.DatetimeIndex(months))]
+    return intro + _table(header, rows, total)
+
+
+def _budget_section(b: BudgetFigures) -> str:
+    heading = "<h2>1. Budget: spent and forecast</h2>"
+    if b.as_of is None:
+        return (
+            heading + f'<p><strong class="warn">No forecast for {escape(b.month.label)}:</strong> '
+            f"{escape(b.missing_reason or '')}.</p>" + _accuracy_table(b)
+        )
+    if b.is_preview:
+        state = (
+            f'<p><strong class="warn">Preview — {escape(as_of_wording(b))}</strong> in '
+            f"{escape(b.month.label)}: the month is not over, so the forecast is what was spent "
+            "so far plus, for each remaining day, that weekday's average spend over the last "
+            "four weeks.</p>"
+        )
+    else:
+        state = (
+            f"<p><strong>{escape(b.month.label)} is over</strong>: as of "
+            f"{b.as_of:%d %B} the forecast is what was spent.</p>"
+        )
+    if b.later_days_reason:
+        state += (
+            f'<p class="note">Days after {b.as_of:%d %B} have no forecast: '
+            f"{escape(b.later_days_reason)}.</p>"
+        )
+    if not b.has_budgets:
+        state += (
+            f"<p><strong>No budgets set for {escape(b.month.label)}</strong>: add rows to "
+            "<code>budgets.csv</code> (workstream, month, budget_usd) to compare the forecast "
+            "with a budget.</p>"
+        )
+
+    def cells(r) -> list[str]:
+        return [
+            escape(row_label(r.workstream)),
+            money(r.spent_to_date_usd),
+            money(r.forecast_usd),
+            money(r.budget_usd),
+            percent(r.forecast_vs_budget),
+            f'<span class="{status_css(r.status)}">{escape(r.status)}</span>'
+            if not _missing(r.status)
+            else "no budget",
+        ]
+
+    header = [
+        ("Forecast for", False),
+        ("Spent to date", True),
+        ("Forecast", True),
+        ("Budget", True),
+        ("Forecast ÷ budget", True),
+        ("Status", False),
+    ]
+    rows = [cells(r) for r in b.workstream_rows.itertuples()]
+    total = b.total
+    table = _table(header, rows, cells(total) if total is not None else None)
+    chart = burn_up(
+        b.burn_up["spent_to_date_usd"],
+        days=b.month.days,
+        forecast=float(total.forecast_usd),
+        budget=None if _missing(total.budget_usd) else float(total.budget_usd),
+        title="Organisation spend so far against its budget (burn-up)",
+        x_label=f"Day of {b.month.label} (UTC)",
+    )
+    return (
+        heading
+        + state
+        + '<p class="note">TOTAL is all token spend, Unassigned included, plus every paid seat '
+        "for the whole month from the 1st. <em>over budget</em>: spent more than the budget "
+        "already; <em>forecast over budget</em>: heading past it by the month's end.</p>"
+        + table
+        + f'<div class="chart">{chart}</div>'
+        + _accuracy_table(b)
     )
 
 
@@ -112,6 +300,7 @@ def _headline(f: ReportFigures) -> str:
         '<div class="cards">'
         + "".join(
             [
+                _budget_card(f.budget),
                 _card(
                     "Spent this month",
                     money(f.total_cost_usd, cents=False),
@@ -146,6 +335,7 @@ def _in_brief(f: ReportFigures) -> str:
         f"{escape(f.month.label)}: {money(f.token_cost_usd)} of tokens and "
         f"{money(f.seat_cost_usd)} for {f.seats} seats."
     ]
+    points.append(_budget_point(f.budget))
     if not _missing(f.token_change_ratio):
         points.append(
             f"Token spend {'rose' if f.token_change_ratio >= 0 else 'fell'} "
@@ -171,7 +361,7 @@ def _in_brief(f: ReportFigures) -> str:
         )
         points.append(
             f"The spend alert fired on {len(f.alerts)} day{'s' if len(f.alerts) != 1 else ''}: "
-            f"{days} — section 3."
+            f"{days} — section 4."
         )
     else:
         points.append("The spend alert did not fire.")
@@ -185,7 +375,7 @@ def _in_brief(f: ReportFigures) -> str:
         who = "person or API key is" if count == 1 else "people or API keys are"
         points.append(
             f"{count} {who} missing from the ledger "
-            f"({money(float(f.unassigned_actors['cost_usd'].sum()))} of spend): section 2."
+            f"({money(float(f.unassigned_actors['cost_usd'].sum()))} of spend): section 3."
         )
     return '<ul class="brief">' + "".join(f"<li>{p}</li>" for p in points) + "</ul>"
 
@@ -227,7 +417,7 @@ def _workstream_section(f: ReportFigures, series_colours: dict[str, str]) -> str
         marked_days=[a.day for a in f.alerts],
     )
     return (
-        "<h2>1. Where the money went</h2>"
+        "<h2>2. Where the money went</h2>"
         '<p class="note">Token spend per workstream of the ownership ledger '
         "(<code>workstreams.csv</code>); people missing from it land in Unassigned. "
         "Seats are a fixed monthly cost and are not in these rows.</p>"
@@ -272,7 +462,7 @@ def _unassigned_section(f: ReportFigures) -> str:
             "write each one's workstream after the comma:</p>" + f"<pre>{escape(lines)}</pre>"
         )
     return (
-        "<h2>2. Spend nobody owns (Unassigned)</h2>"
+        "<h2>3. Spend nobody owns (Unassigned)</h2>"
         + verdict
         + f'<div class="chart">{chart}</div>'
         + ledger
@@ -308,7 +498,7 @@ def _alerts_section(f: ReportFigures) -> str:
         "one is worth a question to the team that grew.</p>"
     )
     body = "".join(_alert(a) for a in f.alerts) or "<p>No alert this month.</p>"
-    return "<h2>3. Days the spend alert fired</h2>" + intro + body
+    return "<h2>4. Days the spend alert fired</h2>" + intro + body
 
 
 def _last_active(row) -> str:
@@ -358,7 +548,7 @@ def _idle_section(f: ReportFigures) -> str:
             "month</strong>.</p>" + _table(header, rows, total)
         )
     return (
-        "<h2>4. Seats nobody uses</h2>" + body + f'<p class="note"><strong>{NOT_A_REVIEW}'
+        "<h2>5. Seats nobody uses</h2>" + body + f'<p class="note"><strong>{NOT_A_REVIEW}'
         "</strong></p>"
     )
 
@@ -390,7 +580,7 @@ def _value_section(f: ReportFigures, order: list[str]) -> str:
     saved = float(f.value["cache_savings_usd"].sum())
     chart = mix_bars(f.model_mix, title="Model mix: share of each workstream's cost", order=order)
     return (
-        "<h2>5. What we get for it</h2>"
+        "<h2>6. What we get for it</h2>"
         '<p class="note">Pull requests, commits and lines are those the API credits to Claude '
         "Code. <em>Edits accepted</em>: accepted ÷ (accepted + rejected) decisions on edit, "
         "multi-edit, write and notebook-edit proposals. <em>Caching saved</em>: cache-read "
@@ -443,6 +633,7 @@ def render_page(figures: ReportFigures, exports: dict[str, str], generated_at: s
         f"Generated {escape(generated_at)} from the budget warehouse.{partial}</p>"
         + _headline(f)
         + _in_brief(f)
+        + _budget_section(f.budget)
         + _workstream_section(f, series_colours)
         + _unassigned_section(f)
         + _alerts_section(f)

@@ -35,14 +35,19 @@ def colours(names: list[str], grey: str | None = None) -> dict[str, str]:
     return mapping
 
 
-def nice_ceiling(value: float, ticks: int = 4) -> float:
+ROUND_STEPS = (1, 2, 2.5, 5, 10)
+# A burn-up compares lines near its top (spend, forecast, budget): finer steps waste less height.
+FINE_STEPS = (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
+
+
+def nice_ceiling(value: float, ticks: int = 4, steps: tuple[float, ...] = ROUND_STEPS) -> float:
     """The top of an axis at or above `value` whose `ticks` gridlines fall on round numbers
-    (1, 2, 2.5 or 5 × 10^k apart)."""
+    (by default 1, 2, 2.5 or 5 × 10^k apart)."""
     if value <= 0 or not math.isfinite(value):
         return 1.0
     raw_step = value / ticks
     exponent = 10 ** math.floor(math.log10(raw_step))
-    step = next(s * exponent for s in (1, 2, 2.5, 5, 10) if s * exponent >= raw_step)
+    step = next(s * exponent for s in steps if s * exponent >= raw_step)
     return step * ticks
 
 
@@ -263,3 +268,104 @@ def mix_bars(mix: pd.DataFrame, *, title: str, order: list[str], width: int = 96
     body.append(_text(left + plot_w / 2, axis_y + 28, "share of the workstream's cost", size=12))
     body += _legend([(m, model_colours[m]) for m in models], left, axis_y + 50, plot_w)
     return _svg(width, int(height), title, body)
+
+
+SPENT = "#0072B2"
+FORECAST = "#E69F00"
+
+
+def burn_up(
+    spent: pd.Series,
+    *,
+    days: pd.DatetimeIndex,
+    forecast: float | None,
+    budget: float | None,
+    title: str,
+    x_label: str,
+    width: int = 960,
+    height: int = 300,
+) -> str:
+    """Cumulative spend per day of the month (`spent`, indexed by day, a subset of `days`) as a
+    line over a shaded area, the forecast as a dashed line from the last day of `spent` to the
+    month's last day, and the budget as a horizontal line."""
+    left, right, top, bottom = 72, 16, 28, 72
+    plot_w, plot_h = width - left - right, height - top - bottom
+    candidates = [float(spent.max()) if len(spent) else 0.0]
+    candidates += [value for value in (forecast, budget) if value is not None]
+    top_value = nice_ceiling(max(candidates) * 1.08, steps=FINE_STEPS)
+    step = plot_w / max(len(days), 1)
+    position = {day: i for i, day in enumerate(days)}
+
+    def x_of(day: pd.Timestamp) -> float:
+        return left + step * (position[day] + 0.5)
+
+    def y_of(value: float) -> float:
+        return top + plot_h - plot_h * value / top_value
+
+    axis_y = top + plot_h
+    body = [_text(left, 16, title, size=13, anchor="start", font_weight="600")]
+    body += _y_axis(left, top, plot_w, plot_h, top_value, lambda v: f"${v:,.0f}")
+    points = [(x_of(day), y_of(float(value))) for day, value in spent.items()]
+    if points:
+        line = " ".join(f"L{x:.1f},{y:.1f}" for x, y in points)
+        first_x, last_x = points[0][0], points[-1][0]
+        body.append(
+            f'<path d="M{first_x:.1f},{axis_y:.1f} {line} L{last_x:.1f},{axis_y:.1f} z" '
+            f'fill="{SPENT}" fill-opacity="0.12" stroke="none"/>'
+        )
+        body.append(f'<path d="M{line[1:]}" fill="none" stroke="{SPENT}" stroke-width="2.5"/>')
+        for (x, y), (day, value) in zip(points, spent.items(), strict=True):
+            body.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{SPENT}">'
+                f"<title>spent by {day:%Y-%m-%d}: ${value:,.2f}</title></circle>"
+            )
+        last_day = spent.index[-1]
+        if forecast is not None and last_day < days[-1]:
+            end_x, end_y = x_of(days[-1]), y_of(forecast)
+            body.append(
+                f'<line x1="{last_x:.1f}" y1="{points[-1][1]:.1f}" x2="{end_x:.1f}" '
+                f'y2="{end_y:.1f}" stroke="{FORECAST}" stroke-width="2.5" '
+                f'stroke-dasharray="7 5"><title>forecast for {days[-1]:%Y-%m-%d}: '
+                f"${forecast:,.2f}</title></line>"
+            )
+            body.append(
+                _text(end_x, end_y - 8, f"forecast ${forecast:,.0f}", size=11, anchor="end")
+            )
+    if budget is not None:
+        budget_y = y_of(budget)
+        body.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{budget_y:.1f}" y2="{budget_y:.1f}" '
+            f'stroke="{ALERT}" stroke-width="2" stroke-dasharray="3 3">'
+            f"<title>budget ${budget:,.2f}</title></line>"
+        )
+        body.append(
+            _text(
+                left + 6,
+                budget_y - 6,
+                f"budget ${budget:,.0f}",
+                size=11,
+                anchor="start",
+                fill=ALERT,
+            )
+        )
+    body.append(
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{axis_y}" y2="{axis_y}" stroke="#555"/>'
+    )
+    body += _day_labels(days, left, step, axis_y + 14)
+    body.append(_text(left + plot_w / 2, axis_y + 32, x_label, size=12))
+    body.append(
+        _text(
+            16,
+            top + plot_h / 2,
+            "US dollars so far",
+            size=12,
+            transform=f"rotate(-90 16 {top + plot_h / 2:.1f})",
+        )
+    )
+    legend = [("spent so far", SPENT)]
+    if forecast is not None and len(spent) and spent.index[-1] < days[-1]:
+        legend.append(("forecast to month end", FORECAST))
+    if budget is not None:
+        legend.append(("budget", ALERT))
+    body += _legend(legend, left, axis_y + 54, plot_w)
+    return _svg(width, height, title, body)

@@ -1,8 +1,9 @@
 """The warehouse rows one month's report needs, read with SQL.
 
 The report reads beyond its own month: the previous month (for "change against last month"),
-the 7 days before the month (an alert on the 1st compares with the 7 days before it) and the
-loaded days before it (an idle-seat verdict needs its whole 14-day window loaded).
+the 7 days before the month (an alert on the 1st compares with the 7 days before it), the
+loaded days before it (an idle-seat verdict needs its whole 14-day window loaded) and, for "how
+far to trust the forecast", the spend of the months before it (a bounded number of them).
 """
 
 from dataclasses import dataclass
@@ -11,8 +12,10 @@ import duckdb
 import pandas as pd
 
 from budget_pipeline.report.month import Month
+from budget_pipeline.rules.forecast import RUN_RATE_DAYS
 from budget_pipeline.rules.spend import HISTORY_DAYS
 from budget_pipeline.warehouse.tables import (
+    BUDGET_FORECAST,
     DAILY_SPEND,
     IDLE_SEATS,
     PRICED_USAGE,
@@ -23,6 +26,9 @@ from budget_pipeline.warehouse.tables import (
 
 # The longest look-back of anything the report explains: an idle-seat window of up to 31 days.
 LOOKBACK_DAYS = 31
+# The forecast's accuracy is shown for this many months before the report's month (and the month
+# itself): enough to judge it, without reading a year of history for every report.
+ACCURACY_MONTHS = 6
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,21 @@ class MonthTables:
     raw_usage: pd.DataFrame  # this month
     idle_seats: pd.DataFrame  # as-of days in this month
     organization_ids: tuple[str, ...]
+    budget_forecast: pd.DataFrame | None = None  # as-of days in this month
+    # For the forecast's accuracy: workstream cost (usage_date, workstream, cost_usd) and the
+    # loaded days from `accuracy_start(month)` on, so each month's day-7 forecast has its window.
+    cost_history: pd.DataFrame | None = None
+    loaded_history: pd.DatetimeIndex | None = None
+
+
+def accuracy_months_start(month: Month) -> pd.Timestamp:
+    """The first month whose forecast accuracy the report of `month` shows."""
+    return month.start - pd.DateOffset(months=ACCURACY_MONTHS)
+
+
+def accuracy_start(month: Month) -> pd.Timestamp:
+    """The first day read for the accuracy: the run-rate window of the earliest month shown."""
+    return accuracy_months_start(month) - pd.Timedelta(days=RUN_RATE_DAYS - 1)
 
 
 def read_month(connection: duckdb.DuckDBPyConnection, month: Month) -> MonthTables:
@@ -67,4 +88,11 @@ def read_month(connection: duckdb.DuckDBPyConnection, month: Month) -> MonthTabl
         ),
         idle_seats=rows(IDLE_SEATS, "*", month.start, month.end),
         organization_ids=tuple(organization for (organization,) in organizations),
+        budget_forecast=rows(BUDGET_FORECAST, "*", month.start, month.end),
+        cost_history=rows(
+            WORKSTREAM_COST, "usage_date, workstream, cost_usd", accuracy_start(month), month.end
+        ),
+        loaded_history=pd.DatetimeIndex(
+            rows(DAILY_SPEND, "usage_date", accuracy_start(month), month.end)["usage_date"]
+        ),
     )

@@ -125,3 +125,71 @@ def test_ledger_lines_of_keys_named_like_formulas_read_as_text_and_load_back_exa
     ledger_file.write_text("actor,workstream\n" + "\n".join(pasted) + "\n", encoding="utf-8")
     ledger = load_ledger(ledger_file)
     assert workstream_of(pd.Series(actors), ledger).eq("payments").all()
+
+
+def forecast(*rows, as_of="2026-04-12") -> pd.DataFrame:
+    """budget_forecast rows of one as-of day: (workstream, spent, forecast, budget, status)."""
+    frame = pd.DataFrame(
+        rows, columns=["workstream", "spent_to_date_usd", "forecast_usd", "budget_usd", "status"]
+    )
+    return frame.assign(
+        as_of=pd.Timestamp(as_of),
+        month=pd.Timestamp(as_of).replace(day=1),
+        forecast_vs_budget=frame["forecast_usd"] / frame["budget_usd"],
+    )
+
+
+def budgets_section(text: str) -> str:
+    return text.split("Budgets at risk this month")[1].split("\n\n")[0]
+
+
+def test_the_digest_lists_the_budgets_at_risk_with_spent_forecast_and_budget():
+    rows = forecast(
+        ("mobile", 700.0, 1400.0, 600.0, "over budget"),
+        ("payments", 500.0, 1300.0, 1200.0, "forecast over budget"),
+        ("search", 100.0, 200.0, 3500.0, "on track"),
+        ("Unassigned", 10.0, 20.0, None, None),
+        ("TOTAL", 9000.0, 21000.0, 20000.0, "forecast over budget"),
+    )
+    budgets = digest.BudgetsThisMonth(AS_OF, rows)
+    section = budgets_section(digest.digest_text(AS_OF, seats(), None, 14, budgets=budgets))
+    assert section.splitlines() == [
+        " (April 2026, forecast as of 2026-04-12, 18 days left):",
+        "• the organisation (TOTAL, seats included): forecast over budget — spent $9,000.00, "
+        "forecast $21,000.00, budget $20,000.00 (105% of it)",
+        "• mobile: over budget — spent $700.00, forecast $1,400.00, budget $600.00 (233% of it)",
+        "• payments: forecast over budget — spent $500.00, forecast $1,300.00, "
+        "budget $1,200.00 (108% of it)",
+    ]
+
+
+def test_the_digest_says_when_every_budget_is_on_track_or_none_is_set():
+    on_track = forecast(
+        ("search", 100.0, 200.0, 3500.0, "on track"),
+        ("TOTAL", 900.0, 2000.0, 20000.0, "on track"),
+        as_of="2026-04-10",
+    )
+    text = digest.digest_text(
+        AS_OF, seats(), None, 14, budgets=digest.BudgetsThisMonth(AS_OF, on_track)
+    )
+    assert budgets_section(text).splitlines() == [
+        " (April 2026, forecast as of 2026-04-10, 20 days left):",
+        "• all budgets on track",
+    ]
+    none_set = forecast(("search", 100.0, 200.0, None, None), ("TOTAL", 900.0, 2000.0, None, None))
+    text = digest.digest_text(
+        AS_OF, seats(), None, 14, budgets=digest.BudgetsThisMonth(AS_OF, none_set)
+    )
+    assert budgets_section(text).splitlines()[1:] == ["• no budgets set (budgets.csv)"]
+
+
+def test_the_digest_says_why_there_is_no_forecast():
+    budgets = digest.BudgetsThisMonth(
+        AS_OF, forecast().iloc[0:0], "the month began on 2026-04-01, before the first day"
+    )
+    section = budgets_section(digest.digest_text(AS_OF, seats(), None, 14, budgets=budgets))
+    assert section.splitlines() == [
+        " (April 2026):",
+        "• no forecast as of 2026-04-12: the month began on 2026-04-01, before the first day",
+    ]
+    assert "Budgets at risk" not in digest.digest_text(AS_OF, seats(), None, 14)

@@ -2,7 +2,8 @@
 server into a DuckDB file, then the March report materialised by Dagster into a temporary folder.
 
 February is half loaded on purpose: March then has its alert baselines and idle-seat windows,
-and the page has to say that February's total is not comparable."""
+and the page has to say that February's total is not comparable (and has no forecast: its first
+half is missing). The budget forecast of every backfilled day is filled in before the report."""
 
 from dataclasses import dataclass
 from pathlib import Path

@@ -38,6 +38,7 @@ def test_the_page_renders_offline_with_visible_charts(march_report, browser):
         "})"
     )
     assert [c["label"] for c in charts] == [
+        "Organisation spend so far against its budget (burn-up)",
         "Token spend per day, by workstream",
         "Unassigned share of each day's token spend",
         "Model mix: share of each workstream's cost",
@@ -45,6 +46,15 @@ def test_the_page_renders_offline_with_visible_charts(march_report, browser):
     for chart in charts:
         assert chart["width"] > 600 and chart["height"] > 150, chart
         assert chart["shapes"] > 10, chart
+    # the page opens with the budget: its heading on a laptop's first screen, its burn-up
+    # chart before the window's first 1,400 pixels end
+    budget = browser.evaluate(
+        "(() => { const h = document.querySelector('h2'); const c = document.querySelector('svg');"
+        "  return {heading: h.textContent, top: h.getBoundingClientRect().top,"
+        "          chart_bottom: c.getBoundingClientRect().bottom}; })()"
+    )
+    assert budget["heading"] == "1. Budget: spent and forecast"
+    assert budget["top"] < 800 and budget["chart_bottom"] < 1400, budget
     # the page fits the window's width: nothing to scroll sideways
     assert browser.evaluate("document.documentElement.scrollWidth") <= 1280
 

@@ -25,8 +25,11 @@ from budget_pipeline.defs.resources import (
 from budget_pipeline.notify import seat_digest as digest
 from budget_pipeline.rules.attribution import unassigned_actors_over
 from budget_pipeline.rules.config_files import ConfigFileError
+from budget_pipeline.rules.forecast import month_start
+from budget_pipeline.rules.forecast_readout import at_risk, latest_forecast, missing_forecast_reason
 from budget_pipeline.rules.idle_seats import IdleSeatRules, listed_monthly_cost, verdict_days
 from budget_pipeline.warehouse.tables import (
+    BUDGET_FORECAST,
     DAILY_SPEND,
     IDLE_SEATS,
     PRICED_USAGE,
@@ -85,8 +88,8 @@ def _read(connection, sql: str, params: list, table: str) -> pd.DataFrame:
     pool=WAREHOUSE_POOL,
     description="The weekly idle-seat digest sent through the alert notifier, once per ISO week: "
     "idle and barely active seats as of the partition day, their monthly cost, the change "
-    "against 7 days earlier and the ledger follow-up. For reallocating seats, never for "
-    "performance reviews.",
+    "against 7 days earlier, the ledger follow-up and the month's budgets at risk. For "
+    "reallocating seats, never for performance reviews.",
     deps=[
         dg.AssetDep(
             "idle_seats",
@@ -101,6 +104,8 @@ def _read(connection, sql: str, params: list, table: str) -> pd.DataFrame:
                 allow_nonexistent_upstream_partitions=True,
             ),
         ),
+        # the budgets at risk: the month's latest forecast up to the as-of day
+        dg.AssetDep("budget_forecast"),
     ],
 )
 def idle_seat_digest(
@@ -154,6 +159,28 @@ def idle_seat_digest(
             [window_start.date(), as_of],
             "priced_usage",
         )
+        # The month's forecast as of the digest's day, or its latest day before it that month.
+        this_month = [month_start(pd.Timestamp(as_of)).date(), as_of]
+        forecast = _read(
+            connection,
+            f"SELECT * FROM {BUDGET_FORECAST.qualified_name} WHERE as_of BETWEEN ? AND ?",
+            this_month,
+            "budget_forecast",
+        )
+        loaded_this_month = _read(
+            connection,
+            f"SELECT usage_date FROM {DAILY_SPEND.qualified_name} WHERE usage_date BETWEEN ? AND ?",
+            this_month,
+            "daily_spend",
+        )["usage_date"]
+    latest = latest_forecast(forecast, pd.Timestamp(as_of))
+    budgets = digest.BudgetsThisMonth(
+        as_of,
+        latest,
+        None
+        if not latest.empty
+        else missing_forecast_reason(pd.Timestamp(as_of), loaded_this_month, first_day()),
+    )
     # The same rule as the idle_seats asset: no rows may mean "nobody idle" or "no verdict".
     with_verdict = verdict_days(
         pd.DatetimeIndex([pd.Timestamp(previous_as_of), pd.Timestamp(as_of)]),
@@ -192,6 +219,7 @@ def idle_seat_digest(
         rules.window_days,
         ledger_follow_up,
         alert_notifier.link(f"assets/idle_seats?partition={as_of}"),
+        budgets,
     )
     if not alert_notifier.notify(text, context.log):
         # A failed run, not a green one: the UI and the run-failure notification show it. Nothing
@@ -205,6 +233,7 @@ def idle_seat_digest(
             "seats_listed": len(current),
             "listed_monthly_cost_usd": listed_monthly_cost(current),
             "unassigned_days_over": days_over,
+            "budgets_at_risk": len(at_risk(latest)),
             "digest": dg.MetadataValue.md(f"```\n{text}\n```"),
         }
     )

@@ -46,6 +46,7 @@ def _month_deps() -> list[dg.AssetDep]:
         dep("idle_seats", 0),
         dep("priced_usage", 0),
         dep("raw_usage", 0),
+        dep("budget_forecast", 0),
     ]
 
 

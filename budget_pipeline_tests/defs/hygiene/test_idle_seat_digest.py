@@ -9,6 +9,7 @@ above 15 % and the follow-up has names to list.
 import datetime as dt
 
 import dagster as dg
+import duckdb
 import pandas as pd
 import pytest
 
@@ -223,3 +224,29 @@ def test_an_undelivered_digest_fails_its_run_and_a_rerun_sends_it_once(pipeline,
 
     _, again = run_digest(pipeline, "2026-04-13", receiver)
     assert again["sent"] is False and len(receiver.texts) == 1
+
+
+def test_the_digest_names_the_budgets_at_risk_from_the_latest_forecast_of_its_month(
+    pipeline, loaded
+):
+    # The forecast stops on the 10th: the digest as of the 12th reads that day's rows.
+    with duckdb.connect(str(pipeline.duckdb_file)) as connection:
+        connection.execute("DELETE FROM budget.budget_forecast WHERE as_of > DATE '2026-04-10'")
+    rows = pipeline.table("budget_forecast")
+    rows = rows.loc[rows["as_of"].dt.date == dt.date(2026, 4, 10)].set_index("workstream")
+    risky = rows.loc[rows["status"].isin(["over budget", "forecast over budget"])]
+    assert not risky.empty and "on track" in set(rows["status"])
+
+    _, metadata = run_digest(pipeline, "2026-04-13")
+    text = metadata["digest"]
+    section = text.split("Budgets at risk this month ")[1].split("\n\n")[0].splitlines()
+    assert section[0] == "(April 2026, forecast as of 2026-04-10, 20 days left):"
+    assert len(section) == 1 + len(risky) and metadata["budgets_at_risk"] == len(risky)
+    for workstream, row in risky.iterrows():
+        name = "the organisation (TOTAL, seats included)" if workstream == "TOTAL" else workstream
+        expected = (
+            f"• {name}: {row.status} — spent ${row.spent_to_date_usd:,.2f}, "
+            f"forecast ${row.forecast_usd:,.2f}, budget ${row.budget_usd:,.2f} "
+            f"({row.forecast_vs_budget:.0%} of it)"
+        )
+        assert expected in section[1:], (expected, section)

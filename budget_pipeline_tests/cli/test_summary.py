@@ -1,0 +1,53 @@
+"""The summary printed after `budget-pipeline demo` / `backfill`: the budgets as of the last day,
+read from a warehouse filled by real materialisations."""
+
+import datetime as dt
+
+import pandas as pd
+
+from budget_pipeline.cli.summary import budget_summary
+
+
+def budgets_block(summary: str) -> list[str]:
+    return summary.split("\n\n")[2].splitlines()
+
+
+def test_the_summary_states_every_budget_as_of_the_last_day(pipeline):
+    assert pipeline.materialize("2026-04-01", "2026-04-06").success
+    rows = pipeline.table("budget_forecast")
+    rows = rows.loc[rows["as_of"].dt.date == dt.date(2026, 4, 6)].set_index("workstream")
+
+    summary = budget_summary(str(pipeline.duckdb_file), dt.date(2026, 4, 1), dt.date(2026, 4, 6))
+    block = budgets_block(summary)
+    assert block[0] == "Budgets as of 2026-04-06 (April 2026, 24 days left):"
+    with_budget = rows.loc[rows["budget_usd"].notna()]
+    assert "Unassigned" not in with_budget.index and "TOTAL" in with_budget.index
+    assert [line.split()[0] for line in block[1:]] == [
+        *sorted(ws for ws in with_budget.index if ws != "TOTAL"),
+        "TOTAL",
+    ]
+    for line in block[1:]:
+        row = rows.loc[line.split()[0]]
+        assert f"spent ${row.spent_to_date_usd:>11,.2f}" in line
+        assert f"forecast ${row.forecast_usd:>11,.2f}" in line
+        assert f"budget {f'${row.budget_usd:,.2f}':>11}" in line
+        assert line.endswith(row.status)
+    # early April: a team already heading past its budget, the organisation on track
+    assert {"forecast over budget", "on track"} <= set(with_budget["status"])
+
+
+def test_without_a_forecast_for_the_last_day_the_summary_says_why(pipeline):
+    assert pipeline.materialize("2026-04-01", "2026-04-02").success
+    without_forecast = "group:budget and not key:budget_forecast"
+    assert pipeline.materialize("2026-04-03", selection=without_forecast).success
+    path, start, end = str(pipeline.duckdb_file), dt.date(2026, 4, 1), dt.date(2026, 4, 3)
+
+    assert budgets_block(budget_summary(path, start, end)) == [
+        "Budgets: no forecast for 2026-04-03: budget_forecast has no rows for 2026-04-03: "
+        "materialise it for that day (it is in group budget)"
+    ]
+    assert budgets_block(budget_summary(path, start, end, first_day=dt.date(2026, 4, 2))) == [
+        "Budgets: no forecast for 2026-04-03: the month began on 2026-04-01, before the first "
+        "partition day 2026-04-02: its spend so far is unknown"
+    ]
+    assert pd.Timestamp("2026-04-03") not in set(pipeline.table("budget_forecast")["as_of"])
