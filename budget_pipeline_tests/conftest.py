@@ -25,6 +25,30 @@ from budget_pipeline.demo.server import UsageApiServer
 from budget_pipeline.warehouse.io_manager import WarehouseIOManager
 
 TEST_API_KEY = "sk-ant-admin-TEST-7f3a9c"
+
+# The fast tier (`pytest -m fast`, well under 90 s): the rules, the message texts, the API client
+# against its loopback server, page staging, the definitions loading in-process. No Dagster run,
+# no subprocess.
+FAST_TIER = (
+    "budget_pipeline_tests/rules/",
+    "budget_pipeline_tests/notify/",
+    "budget_pipeline_tests/ingest/",
+    "budget_pipeline_tests/demo/",
+    "budget_pipeline_tests/cli/test_progress.py",
+    "budget_pipeline_tests/test_definitions.py",
+    "budget_pipeline_tests/test_dagster_internals.py",
+    "budget_pipeline_tests/test_text_safety.py",
+    "budget_pipeline_tests/test_redaction.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(item.path).as_posix()
+        if any(f"/{prefix}" in path or path.startswith(prefix) for prefix in FAST_TIER):
+            item.add_marker(pytest.mark.fast)
+
+
 TEST_ORGANISATION = SyntheticOrganisation(seats=40, seed=11)
 
 

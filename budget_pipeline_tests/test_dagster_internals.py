@@ -7,8 +7,6 @@ import pytest
 
 from budget_pipeline import dagster_internals
 
-pytestmark = pytest.mark.fast
-
 
 @pytest.mark.parametrize("name", dagster_internals.__all__)
 def test_every_private_name_still_imports(name):

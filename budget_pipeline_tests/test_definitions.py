@@ -5,8 +5,6 @@ import pytest
 
 from budget_pipeline.definitions import defs as load_definitions
 
-pytestmark = pytest.mark.fast
-
 DAILY_ASSETS = {
     "raw_usage",
     "priced_usage",

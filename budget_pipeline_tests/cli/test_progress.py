@@ -1,10 +1,6 @@
 """What `budget-pipeline` shows of Dagster's log lines (lines copied from a real run)."""
 
-import pytest
-
 from budget_pipeline.cli.progress import RunProgress
-
-pytestmark = pytest.mark.fast
 
 RUN = "582b3a63-9654-494a-aa7d-48f1b9b4d318"
 PREFIX = f"2026-12-02 03:40:11 +0000 - dagster - DEBUG - __ASSET_JOB - {RUN} - 8905"
