@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from budget_pipeline.defs.notifier import AlertNotifier
+from budget_pipeline.notify import run_failure
 from budget_pipeline.notify import seat_digest as digest
 from budget_pipeline.notify import spend_alert as alerts
 from budget_pipeline.text_safety import (
@@ -122,7 +123,7 @@ def test_the_spend_alert_shows_outside_names_literally(receiver):
 
 
 def test_the_run_failure_message_shows_the_error_literally(receiver):
-    message = alerts.run_failure_message(
+    message = run_failure.run_failure_message(
         job_name="budget_daily_job",
         run_id="abc",
         partitions="2026-04-08",

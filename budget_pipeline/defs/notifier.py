@@ -1,13 +1,12 @@
 import logging
-import os
 
 import dagster as dg
 from pydantic import Field
 
+from budget_pipeline import settings
 from budget_pipeline.notify import webhook
 
-WEBHOOK_ENV = "BUDGET_PIPELINE_ALERT_WEBHOOK"
-WEBSERVER_URL_ENV = "BUDGET_PIPELINE_WEBSERVER_URL"
+WEBHOOK_ENV = settings.WEBHOOK_ENV
 
 _fallback_log = logging.getLogger("budget_pipeline.notifications")
 
@@ -62,6 +61,6 @@ def notifier_from_environment() -> AlertNotifier:
     # The EnvVar keeps the URL out of the UI's resource config; an unset EnvVar would fail every
     # sensor tick, so it is only used when the variable is set.
     return AlertNotifier(
-        webhook_url=dg.EnvVar(WEBHOOK_ENV) if os.environ.get(WEBHOOK_ENV) else None,
-        webserver_url=os.environ.get(WEBSERVER_URL_ENV) or None,
+        webhook_url=dg.EnvVar(WEBHOOK_ENV) if settings.webhook_is_set() else None,
+        webserver_url=settings.webserver_url(),
     )

@@ -200,11 +200,10 @@ def build_resources() -> dict[str, object]:
         "reports": ReportsResource(directory=settings.reports_dir()),
         "io_manager": WarehouseIOManager(database=duckdb_path, schema=SCHEMA),
         "thresholds": ThresholdsResource(),
+        "alert_notifier": notifier_from_environment(),
     }
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    return dg.Definitions(
-        resources={**build_resources(), "alert_notifier": notifier_from_environment()}
-    )
+    return dg.Definitions(resources=build_resources())

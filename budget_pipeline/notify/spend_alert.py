@@ -1,4 +1,4 @@
-"""What the spend-alert and run-failure notifications say, and which days to notify.
+"""What the spend alert says, and which days to notify.
 
 No Dagster here: the sensors hand over plain values read from the event log, so the wording and
 the "never twice, never stale" rules can be read and tested on their own.
@@ -106,28 +106,6 @@ class AlertCursor:
         self.pending = {day for day in self.pending if day >= horizon}
 
 
-@dataclass
-class FailureCursor:
-    """The run-failure sensor's memory, kept by Dagster across ticks and daemon restarts.
-
-    `after_storage_id` is the last run-failure event read; `pending` holds, oldest first, the
-    failed runs whose notification is not delivered yet (the webhook failed, or the tick's
-    delivery time ran out). A run leaves `pending` only once delivered, so it is never lost and
-    never sent twice.
-    """
-
-    after_storage_id: int
-    pending: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_json(cls, text: str) -> "FailureCursor":
-        data = json.loads(text)
-        return cls(after_storage_id=data["after_storage_id"], pending=list(data["pending"]))
-
-    def to_json(self) -> str:
-        return json.dumps({"after_storage_id": self.after_storage_id, "pending": self.pending})
-
-
 def _usd(value: float | None) -> str:
     return "n/a" if value is None else f"${value:,.2f}"
 
@@ -163,38 +141,4 @@ def spend_alert_message(spend: SpendDay, asset_link: str | None = None) -> str:
         lines.append(f"Unassigned share of the day: {spend.unassigned_share:.1%}")
     if asset_link:
         lines.append(asset_link)
-    return "\n".join(lines)
-
-
-def partition_label(tags: Mapping[str, str]) -> str | None:
-    """The partition or partition range a run covered, from its tags."""
-    start = tags.get("dagster/asset_partition_range_start")
-    end = tags.get("dagster/asset_partition_range_end")
-    if start and end:
-        return start if start == end else f"{start}…{end}"
-    return tags.get("dagster/partition")
-
-
-def first_line(text: str | None) -> str:
-    for line in (text or "").splitlines():
-        if line.strip():
-            return line.strip()
-    return "(no error message)"
-
-
-def run_failure_message(
-    job_name: str,
-    run_id: str,
-    partitions: str | None,
-    step_key: str | None,
-    error: str | None,
-    run_link: str | None = None,
-) -> str:
-    lines = [
-        f":x: budget_pipeline run failed: job {job_name}"
-        + (f", partitions {partitions}" if partitions else ""),
-        f"• step: {step_key or '(before any step)'}",
-        f"• error: {first_line(error)}",
-        run_link or f"run id {run_id}",
-    ]
     return "\n".join(lines)

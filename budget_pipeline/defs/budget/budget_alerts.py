@@ -13,12 +13,6 @@ import dagster as dg
 
 from budget_pipeline import settings
 from budget_pipeline.defs.budget.forecast import AT_RISK
-from budget_pipeline.defs.budget.sensors import (
-    DELIVERY_BUDGET_SECONDS,
-    RECORDS_PER_TICK,
-    DeliveryBudget,
-    utc_today,
-)
 from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.notify.budget_alert import (
     BudgetAlertCursor,
@@ -26,6 +20,12 @@ from budget_pipeline.notify.budget_alert import (
     Decision,
     budget_alert_message,
     decide,
+)
+from budget_pipeline.notify.delivery import (
+    DELIVERY_BUDGET_SECONDS,
+    RECORDS_PER_TICK,
+    DeliveryBudget,
+    utc_today,
 )
 
 BUDGET_FORECAST_KEY = dg.AssetKey("budget_forecast")

@@ -11,12 +11,9 @@ import dagster as dg
 import pytest
 
 from budget_pipeline.defs.budget.jobs import budget_daily_job
-from budget_pipeline.defs.budget.sensors import (
-    build_run_failure_notifier,
-    build_spend_alert_sensor,
-    run_failure_notifier,
-)
+from budget_pipeline.defs.budget.sensors import build_spend_alert_sensor
 from budget_pipeline.defs.notifier import AlertNotifier
+from budget_pipeline.defs.operations.sensors import build_run_failure_notifier, run_failure_notifier
 from budget_pipeline.demo.server import Fault
 from budget_pipeline.notify.spend_alert import AlertCursor
 from budget_pipeline_tests.webhook_receiver import WebhookReceiver
