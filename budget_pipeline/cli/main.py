@@ -45,18 +45,14 @@ def _failure_of_run(run_id: str, dagster_home: str | None) -> tuple[str | None, 
     """The failed step and the first line of its error, as the run's event log records them."""
     if not dagster_home:
         return None, None
-    import dagster as dg  # only on failure: a successful backfill never pays for the import
+    # Only on failure: a successful backfill never pays for importing Dagster.
+    import dagster as dg
+
+    from budget_pipeline.defs.operations.failure_cause import failure_cause
 
     with dg.DagsterInstance.from_config(dagster_home) as instance:
-        for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
-            event = record.dagster_event
-            data = event.step_failure_data
-            if data.user_failure_data is not None and data.user_failure_data.description:
-                text = data.user_failure_data.description
-            else:
-                text = data.error.message if data.error else record.message
-            return event.step_key, text.strip().splitlines()[0]
-    return None, None
+        step, text = failure_cause(instance, run_id)
+    return step, text.strip().splitlines()[0] if text else None
 
 
 def _log_file(environment: dict[str, str], start: dt.date, end: dt.date) -> Path:

@@ -9,6 +9,7 @@ import dagster as dg
 from budget_pipeline.defs.budget.assets import budget_assets
 from budget_pipeline.defs.budget.jobs import budget_daily_job
 from budget_pipeline.defs.notifier import AlertNotifier
+from budget_pipeline.defs.operations.failure_cause import failure_cause
 from budget_pipeline.notify import run_failure
 from budget_pipeline.notify.delivery import (
     DELIVERY_BUDGET_SECONDS,
@@ -40,26 +41,7 @@ def _run_failure_text(
     instance: dg.DagsterInstance, run: dg.DagsterRun, alert_notifier: AlertNotifier
 ) -> str:
     """Job, partitions, the first failing step and the first line of its error, and a link."""
-    step_key, error = None, None
-    step_failures = instance.get_records_for_run(
-        run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE, limit=1
-    ).records
-    if step_failures:
-        event = step_failures[0].event_log_entry.dagster_event
-        data = event.step_failure_data
-        step_key = event.step_key
-        if data.user_failure_data is not None and data.user_failure_data.description:
-            error = data.user_failure_data.description
-        else:
-            error = data.error.message if data.error else event.message
-    if error is None:
-        run_failures = instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE, limit=1
-        ).records
-        if run_failures:
-            entry = run_failures[0].event_log_entry
-            run_error = getattr(entry.dagster_event.event_specific_data, "error", None)
-            error = run_error.message if run_error else entry.dagster_event.message
+    step_key, error = failure_cause(instance, run.run_id)
     return run_failure.run_failure_message(
         job_name=run.job_name,
         run_id=run.run_id,
