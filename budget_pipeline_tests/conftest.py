@@ -39,6 +39,7 @@ FAST_TIER = (
     "budget_pipeline_tests/test_dagster_internals.py",
     "budget_pipeline_tests/test_text_safety.py",
     "budget_pipeline_tests/test_redaction.py",
+    "budget_pipeline_tests/warehouse/",
 )
 
 

@@ -45,6 +45,7 @@ from budget_pipeline.rules.idle_seats import (
 )
 from budget_pipeline.rules.pricing import API_ESTIMATE, price_usage
 from budget_pipeline.rules.spend import HISTORY_DAYS, day_totals, spend_with_alert, top_movers
+from budget_pipeline.warehouse.batching import day_batches
 from budget_pipeline.warehouse.connection import staged_replacement, staging_table
 from budget_pipeline.warehouse.tables import (
     DAILY_SPEND,
@@ -61,8 +62,9 @@ from budget_pipeline.warehouse.tables import (
 STAGED_CHUNK_VECTORS = 50
 # Seconds between progress lines of a long fetch.
 PROGRESS_EVERY = 30.0
-# Days of priced_usage computed at once (a month of 5,000 seats is ~200k rows).
-PRICE_CHUNK_DAYS = 31
+# raw_usage records priced at once (days are never split): each becomes a few model rows in
+# pandas, so this bounds priced_usage's memory whatever the size of the organisation.
+PRICE_BATCH_RECORDS = 100_000
 
 
 def _staged_frames(connection, staging: str) -> Iterator[pd.DataFrame]:
@@ -189,8 +191,8 @@ def priced_usage(
     """Tokens per actor × model × day priced with prices.csv; unknown models fall back to the
     API's estimate (never $0).
 
-    Priced a month at a time and swapped in at the end, so a year of a large organisation never
-    sits in memory at once and a failure leaves the warehouse as it was.
+    Priced about 100,000 records at a time and swapped in at the end, so neither a year nor a
+    large organisation sits in memory at once and a failure leaves the warehouse as it was.
     """
     days = days_of(context.partition_time_window)
     with failing_clearly():
@@ -204,9 +206,16 @@ def priced_usage(
         warehouse.connect() as connection,
         staged_replacement(connection, PRICED_USAGE, days[0].date(), days[-1].date()) as write,
     ):
-        for start in range(0, len(days), PRICE_CHUNK_DAYS):
-            chunk = days[start : start + PRICE_CHUNK_DAYS]
-            usage = model_usage(connection, chunk[0].date(), chunk[-1].date())
+        records_per_day = {
+            pd.Timestamp(day): count
+            for day, count in connection.execute(
+                f"SELECT usage_date, count(*) FROM {RAW_USAGE.qualified_name} "
+                "WHERE usage_date BETWEEN ? AND ? GROUP BY usage_date",
+                [days[0].date(), days[-1].date()],
+            ).fetchall()
+        }
+        for batch in day_batches(days, records_per_day, PRICE_BATCH_RECORDS):
+            usage = model_usage(connection, batch[0].date(), batch[-1].date())
             with failing_clearly():
                 frame = price_usage(usage, prices)
             yield from contract_checked("priced_usage", frame)
