@@ -1,40 +1,59 @@
-"""Backfill benchmark (issue 5): the pipeline against the naive page-after-page download.
+"""Backfill benchmark: the pipeline against the naive page-after-page download and against
+Dagster's own floor.
 
 Starts the project's loopback API server (in its own process) with a synthetic organisation of
 N seats and a fixed latency per page, lets it encode every page of the range once (a warm-up
-pass, not timed: a real API's work happens on its own machines, not ours), then times, in one
-run of this script:
+pass, not timed: a real API's work happens on its own machines, not ours), then runs each of
+these `--repeat` times, interleaved (a, b, c, a, b, c, ...):
 
   (a) bare:     every page of the range downloaded one after another with httpx;
-  (b) backfill: `dagster asset materialize ... --select 'group:budget' --partition-range A...B`
-                into a fresh DuckDB file and DAGSTER_HOME (peak RSS of that process too);
-  (c) floor:    the same range through five daily assets that do nothing (Dagster's own cost);
-  (d) daily:    optionally, a 3-day scheduled-style run on the warehouse (b) just filled.
+  (b) backfill: `dagster asset materialize ... --select 'group:budget' --partition-range A...B`,
+                each repeat into a fresh DuckDB file and DAGSTER_HOME, with the peak RSS of
+                that process;
+  (c) floor:    the same range through the six do-nothing daily assets of
+                `floor_definitions.py` (Dagster's own cost), each repeat in a fresh DAGSTER_HOME.
 
-and prints records, pages, the times and the ratios b/a and (b-c)/a. Ratios measured in one run
-are what to compare: the machines here are shared and noisy.
+With `--daily`, on the warehouse and DAGSTER_HOME of the best (b), interleaved likewise:
+
+  (a3) bare:  the last 3 days of the range downloaded page after page;
+  (d) daily:  the pipeline's 3-day run, like the schedule's;
+  (e) floor:  the floor's 3-day run, in the DAGSTER_HOME of the best (c).
+
+Prints the best (minimum) time of each, the ratios b/a and (b-c)/a, the peak RSS of (b) and (d)
+(the maximum over their repeats), the rows of every table of (b)'s warehouse with the total
+cost_usd of priced_usage (to check that a change leaves the results alone), a per-step profile
+of the best (b) against the best (c) (and of (d) against (e)) read from their event logs, and
+the rows for the table of docs/performance.md. Compare ratios measured in one run: the machines
+here are shared and noisy.
 
     .venv/bin/python benchmarks/backfill.py --seats 1000 --days 90
+    .venv/bin/python benchmarks/backfill.py --seats 200 --days 5 --repeat 2 --daily
 """
 
 import argparse
 import datetime as dt
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import httpx
 
 from budget_pipeline.demo.organisation import SyntheticOrganisation
+from budget_pipeline.warehouse.tables import PRICED_USAGE, TABLES
 
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 API_KEY = "sk-ant-admin-benchmark"
+PIPELINE = "budget_pipeline.definitions"
+FLOOR = "benchmarks.floor_definitions"
+DAILY_DAYS = 3
+DEFAULTS = {"latency": 0.15, "end": dt.date(2026, 9, 30), "repeat": 2}
 
 
 def start_server(seats: int, latency: float) -> tuple[subprocess.Popen, str]:
@@ -82,9 +101,42 @@ def bare_download(base_url: str, days: list[dt.date]) -> tuple[float, int, int]:
     return time.perf_counter() - started, records, pages
 
 
-def timed_materialize(
-    module: str, start: dt.date, end: dt.date, environment: dict[str, str], log: Path
-) -> tuple[float, float]:
+@dataclass
+class Home:
+    """A DAGSTER_HOME with its own DuckDB file; `runs` counts the runs started in it."""
+
+    name: str
+    path: Path
+    warehouse: Path
+    environment: dict[str, str]
+    runs: int = 0
+
+
+@dataclass
+class Materialization:
+    """One `dagster asset materialize` process: the `index`-th run of its DAGSTER_HOME."""
+
+    home: Home
+    index: int
+    seconds: float
+    rss_mib: float
+    started_at: float
+    ended_at: float
+
+
+@dataclass
+class Series:
+    """The repeats of one measurement; the best is the fastest."""
+
+    label: str
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+
+def materialize(module: str, home: Home, start: dt.date, end: dt.date) -> Materialization:
     """Wall time and peak RSS (MiB) of one `dagster asset materialize` process."""
     command = [
         str(BIN / "dagster"),
@@ -97,101 +149,329 @@ def timed_materialize(
         "--partition-range",
         f"{start.isoformat()}...{end.isoformat()}",
     ]
-    started = time.perf_counter()
+    log = home.path.parent / f"{home.name}-{home.runs}.log"
+    started_at, started = time.time(), time.perf_counter()
     with log.open("w") as output:
         process = subprocess.Popen(
-            command, env=environment, stdout=output, stderr=subprocess.STDOUT, cwd=PROJECT
+            command, env=home.environment, stdout=output, stderr=subprocess.STDOUT, cwd=PROJECT
         )
         _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{module} failed (exit {process.returncode}); see {log}")
-    return elapsed, usage.ru_maxrss / 1024
+    elapsed, ended_at = time.perf_counter() - started, time.time()
+    exit_code = os.waitstatus_to_exitcode(status)
+    if exit_code != 0:
+        raise RuntimeError(f"{module} failed (exit {exit_code}); see {log}")
+    home.runs += 1
+    return Materialization(
+        home, home.runs - 1, elapsed, usage.ru_maxrss / 1024, started_at, ended_at
+    )
+
+
+def warehouse_rows(path: Path) -> tuple[dict[str, int], float]:
+    """Rows of every table and the total cost_usd of priced_usage, rounded to cents."""
+    with duckdb.connect(str(path), read_only=True) as connection:
+        rows = {
+            name: connection.execute(f"SELECT count(*) FROM {table.qualified_name}").fetchone()[0]
+            for name, table in TABLES.items()
+        }
+        [(cost,)] = connection.execute(
+            f"SELECT coalesce(sum(cost_usd), 0) FROM {PRICED_USAGE.qualified_name}"
+        ).fetchall()
+    return rows, round(cost, 2)
+
+
+def rows_line(rows: dict[str, int], cost: float) -> str:
+    counts = ", ".join(f"{name}={count}" for name, count in rows.items())
+    return f"rows: {counts}\npriced_usage cost_usd total: {cost:.2f}"
+
+
+def remove_warehouse(home: Home) -> None:
+    for path in home.warehouse.parent.glob(f"{home.warehouse.name}*"):
+        path.unlink()
+
+
+# Profile rows that are not steps.
+STARTUP = "start-up (process start → first event: imports, definitions, run created)"
+PLANNING = "planning (first event → first STEP_START)"
+PLANNED = "↳ of which planned events (first event → RUN_START)"
+BETWEEN = "between steps"
+FINISHING = "last STEP_SUCCESS → RUN_SUCCESS"
+EXIT = "exit (RUN_SUCCESS → process end)"
+RUN = "run total (RUN_START → RUN_SUCCESS)"
+WALL = "process (wall time)"
+EVENTS = "events in the run's log"
+
+
+def profile(run: Materialization) -> dict[str, float]:
+    """Seconds per part of one run, from its event log (step keys are the asset names)."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    with DagsterInstance.from_config(str(run.home.path)) as instance:
+        dagster_run = instance.get_runs(ascending=True)[run.index]
+        events = instance.all_logs(dagster_run.run_id)
+    first = events[0].timestamp
+    run_start = run_end = None
+    starts: dict[str, float] = {}
+    steps: dict[str, float] = {}
+    last_step_end = first
+    for event in events:
+        kind = event.dagster_event_type
+        if kind == DagsterEventType.RUN_START:
+            run_start = event.timestamp
+        elif kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE):
+            run_end = event.timestamp
+        elif kind == DagsterEventType.STEP_START:
+            starts[event.step_key] = event.timestamp
+        elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            steps[event.step_key] = event.timestamp - starts[event.step_key]
+            last_step_end = max(last_step_end, event.timestamp)
+    first_step = min(starts.values())
+    return {
+        STARTUP: first - run.started_at,
+        PLANNING: first_step - first,
+        PLANNED: run_start - first,
+        **dict(sorted(steps.items(), key=lambda item: starts[item[0]])),
+        BETWEEN: last_step_end - first_step - sum(steps.values()),
+        FINISHING: run_end - last_step_end,
+        EXIT: run.ended_at - run_end,
+        RUN: run_end - run_start,
+        WALL: run.seconds,
+        EVENTS: len(events),
+    }
+
+
+def profile_table(title: str, pipeline: Materialization, floor: Materialization) -> str:
+    left, right = profile(pipeline), profile(floor)
+    names = [*left, *(name for name in right if name not in left)]
+    lines = [
+        f"| {title} | pipeline | floor | difference |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name in names:
+        if name == EVENTS:
+            cells = [f"{int(side[name]):,}" if name in side else "—" for side in (left, right)]
+            difference = f"{int(left[name] - right[name]):,}"
+        else:
+            cells = [f"{side[name]:.2f} s" if name in side else "—" for side in (left, right)]
+            difference = (
+                f"{left[name] - right[name]:+.2f} s" if name in left and name in right else "—"
+            )
+        label = name if " " in name else f"step `{name}`"
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {difference} |")
+    return "\n".join(lines)
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
+
+
+def series_line(series: Series, extra: str = "") -> str:
+    repeats = " / ".join(f"{value:.2f}" for value in series.seconds)
+    return f"{series.label:<14} best {seconds(series.best):>9}   (repeats: {repeats} s){extra}"
+
+
+def command_of(args: argparse.Namespace) -> str:
+    command = f"backfill.py --seats {args.seats} --days {args.days}"
+    for option, default in DEFAULTS.items():
+        if getattr(args, option) != default:
+            command += f" --{option} {getattr(args, option)}"
+    return command + (" --daily" if args.daily else "")
+
+
+def markdown_row(
+    label: str, records: int, pages: int, a: Series, b: Series, c: Series, rss: float
+) -> str:
+    return (
+        f"| {label} | {records:,} / {pages:,} | {seconds(a.best)} | {seconds(b.best)} "
+        f"| {seconds(c.best)} | {b.best / a.best:.2f} | {(b.best - c.best) / a.best:.2f} "
+        f"| {rss:.0f} MiB |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seats", type=int, default=1000)
     parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--latency", type=float, default=0.15, help="seconds per page")
-    parser.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2026, 9, 30))
-    parser.add_argument("--daily", action="store_true", help="also time a 3-day run afterwards")
+    parser.add_argument(
+        "--latency", type=float, default=DEFAULTS["latency"], help="seconds per page"
+    )
+    parser.add_argument(
+        "--end", type=dt.date.fromisoformat, default=DEFAULTS["end"], help="last day of the range"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=DEFAULTS["repeat"], help="runs of each measurement"
+    )
+    parser.add_argument(
+        "--daily", action="store_true", help=f"also time a {DAILY_DAYS}-day run afterwards"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    if args.daily and args.days < DAILY_DAYS:
+        parser.error(f"--daily needs --days {DAILY_DAYS} or more")
 
     start = args.end - dt.timedelta(days=args.days - 1)
     days = [start + dt.timedelta(days=k) for k in range(args.days)]
     work = Path(tempfile.mkdtemp(prefix="budget-benchmark-"))
+    keep = args.keep
     organisation = SyntheticOrganisation(seats=args.seats)
     organisation.write_config(work / "config")
     server, base_url = start_server(args.seats, args.latency)
+
+    def new_home(name: str) -> Home:
+        home = work / name
+        home.mkdir()
+        shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+        warehouse = work / f"{name}.duckdb"
+        environment = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "ANTHROPIC_ADMIN_API_KEY": API_KEY,
+            "ANTHROPIC_BASE_URL": base_url,
+            "BUDGET_PIPELINE_CONFIG_DIR": str(work / "config"),
+            "BUDGET_PIPELINE_DUCKDB": str(warehouse),
+            "BUDGET_PIPELINE_START_DATE": (start - dt.timedelta(days=30)).isoformat(),
+            "PYTHONPATH": str(PROJECT),
+        }
+        return Home(name, home, warehouse, environment)
+
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
     try:
         # Warm-up, not timed: the server encodes every page once and keeps it, so that (a) and
         # (b) both meet an API whose own work happens elsewhere (only the latency is ours).
-        warm_up_seconds, _, _ = bare_download(base_url, days)
-        bare_seconds, records, pages = bare_download(base_url, days)
+        warm_up_seconds, records, pages = bare_download(base_url, days)
+        progress(f"{command_of(args)}: {records:,} records / {pages:,} pages, work folder {work}")
 
-        def environment(name: str) -> dict[str, str]:
-            home = work / name
-            home.mkdir()
-            shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
-            return {
-                **os.environ,
-                "DAGSTER_HOME": str(home),
-                "ANTHROPIC_ADMIN_API_KEY": API_KEY,
-                "ANTHROPIC_BASE_URL": base_url,
-                "BUDGET_PIPELINE_CONFIG_DIR": str(work / "config"),
-                "BUDGET_PIPELINE_DUCKDB": str(work / f"{name}.duckdb"),
-                "BUDGET_PIPELINE_START_DATE": (start - dt.timedelta(days=30)).isoformat(),
-                "PYTHONPATH": str(PROJECT),
-            }
-
-        backfill_env = environment("backfill")
-        backfill_seconds, backfill_rss = timed_materialize(
-            "budget_pipeline.definitions", start, args.end, backfill_env, work / "backfill.log"
-        )
-        floor_seconds, floor_rss = timed_materialize(
-            "benchmarks.floor_definitions",
-            start,
-            args.end,
-            environment("floor"),
-            work / "floor.log",
-        )
-        result = {
-            "seats": args.seats,
-            "days": args.days,
-            "latency_s": args.latency,
-            "records": records,
-            "pages": pages,
-            "server_warm_up_s": round(warm_up_seconds, 2),
-            "bare_s": round(bare_seconds, 2),
-            "backfill_s": round(backfill_seconds, 2),
-            "floor_s": round(floor_seconds, 2),
-            "backfill_over_bare": round(backfill_seconds / bare_seconds, 3),
-            "backfill_minus_floor_over_bare": round(
-                (backfill_seconds - floor_seconds) / bare_seconds, 3
-            ),
-            "backfill_peak_rss_mib": round(backfill_rss),
-            "floor_peak_rss_mib": round(floor_rss),
-        }
-        if args.daily:
-            daily_seconds, daily_rss = timed_materialize(
-                "budget_pipeline.definitions",
-                args.end - dt.timedelta(days=2),
-                args.end,
-                backfill_env,
-                work / "daily.log",
+        bare, backfill, floor = Series("(a) bare"), Series("(b) backfill"), Series("(c) floor")
+        best_backfill: Materialization | None = None
+        best_floor: Materialization | None = None
+        backfill_rss = 0.0
+        counts: list[tuple[dict[str, int], float]] = []
+        for repeat in range(args.repeat):
+            bare.seconds.append(bare_download(base_url, days)[0])
+            run = materialize(PIPELINE, new_home(f"backfill-{repeat}"), start, args.end)
+            backfill.seconds.append(run.seconds)
+            backfill_rss = max(backfill_rss, run.rss_mib)
+            counts.append(warehouse_rows(run.home.warehouse))
+            if best_backfill is None or run.seconds < best_backfill.seconds:
+                best_backfill, worse = run, best_backfill
+            else:
+                worse = run
+            if worse is not None and not keep:
+                remove_warehouse(worse.home)  # only the best run's warehouse is used again
+            run = materialize(FLOOR, new_home(f"floor-{repeat}"), start, args.end)
+            floor.seconds.append(run.seconds)
+            if best_floor is None or run.seconds < best_floor.seconds:
+                best_floor = run
+            progress(
+                f"repeat {repeat + 1}/{args.repeat}: bare {bare.seconds[-1]:.2f} s, "
+                f"backfill {backfill.seconds[-1]:.2f} s, floor {floor.seconds[-1]:.2f} s"
             )
-            result |= {
-                "daily_3_days_s": round(daily_seconds, 2),
-                "daily_peak_rss_mib": round(daily_rss),
-            }
-        print(json.dumps(result, indent=2))
+
+        if args.daily:
+            daily_days = days[-DAILY_DAYS:]
+            daily_start = daily_days[0]
+            _, daily_records, daily_pages = bare_download(base_url, daily_days)
+            bare3, daily, daily_floor = (
+                Series(f"(a3) bare {DAILY_DAYS}d"),
+                Series(f"(d) daily {DAILY_DAYS}d"),
+                Series(f"(e) floor {DAILY_DAYS}d"),
+            )
+            best_daily: Materialization | None = None
+            best_daily_floor: Materialization | None = None
+            daily_rss = 0.0
+            for repeat in range(args.repeat):
+                bare3.seconds.append(bare_download(base_url, daily_days)[0])
+                run = materialize(PIPELINE, best_backfill.home, daily_start, args.end)
+                daily.seconds.append(run.seconds)
+                daily_rss = max(daily_rss, run.rss_mib)
+                if best_daily is None or run.seconds < best_daily.seconds:
+                    best_daily = run
+                run = materialize(FLOOR, best_floor.home, daily_start, args.end)
+                daily_floor.seconds.append(run.seconds)
+                if best_daily_floor is None or run.seconds < best_daily_floor.seconds:
+                    best_daily_floor = run
+                progress(
+                    f"daily repeat {repeat + 1}/{args.repeat}: bare {bare3.seconds[-1]:.2f} s, "
+                    f"daily {daily.seconds[-1]:.2f} s, floor {daily_floor.seconds[-1]:.2f} s"
+                )
+            counts_after_daily = warehouse_rows(best_backfill.home.warehouse)
+
+        print(f"# {command_of(args)}")
+        print(
+            f"range {start}...{args.end}: {records:,} records / {pages:,} pages, "
+            f"{args.latency} s a page; server warm-up (untimed) {warm_up_seconds:.2f} s"
+        )
+        print()
+        print(series_line(bare))
+        print(series_line(backfill, f", peak RSS {backfill_rss:.0f} MiB (max of the repeats)"))
+        print(series_line(floor))
+        print(
+            f"b/a = {backfill.best / bare.best:.2f}, "
+            f"(b−c)/a = {(backfill.best - floor.best) / bare.best:.2f}, "
+            f"b−c = {backfill.best - floor.best:.2f} s"
+        )
+        print()
+        rows, cost = counts[backfill.seconds.index(backfill.best)]  # the repeat of best_backfill
+        print(rows_line(rows, cost))
+        if rows["raw_usage"] != records:
+            print(f"WARNING: raw_usage has {rows['raw_usage']:,} rows, the API {records:,} records")
+        if any(other != counts[0] for other in counts):
+            print("WARNING: the repeats of (b) wrote different rows:")
+            for repeat, (other_rows, other_cost) in enumerate(counts):
+                print(f"  repeat {repeat + 1}: {rows_line(other_rows, other_cost)}")
+        if args.daily:
+            print()
+            print(series_line(bare3))
+            print(series_line(daily, f", peak RSS {daily_rss:.0f} MiB (max of the repeats)"))
+            print(series_line(daily_floor))
+            print(
+                f"d−e = {daily.best - daily_floor.best:.2f} s, "
+                f"d/a3 = {daily.best / bare3.best:.2f}, "
+                f"(d−e)/a3 = {(daily.best - daily_floor.best) / bare3.best:.2f}"
+            )
+            if counts_after_daily == (rows, cost):
+                print("rows after the daily runs: unchanged")
+            else:
+                print("WARNING: the daily runs changed the warehouse:")
+                print(rows_line(*counts_after_daily))
+        print()
+        print(profile_table(f"backfill, best of {args.repeat}", best_backfill, best_floor))
+        if args.daily:
+            print()
+            print(profile_table(f"daily, best of {args.repeat}", best_daily, best_daily_floor))
+        print()
+        print(
+            "| command | records / pages | bare (a) | backfill (b) | floor (c) | b/a | (b−c)/a "
+            "| peak RSS (b) |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        print(
+            markdown_row(
+                f"`{command_of(args)}`", records, pages, bare, backfill, floor, backfill_rss
+            )
+        )
+        if args.daily:
+            print(
+                markdown_row(
+                    f"its {DAILY_DAYS}-day daily run (bare, daily, floor of those days)",
+                    daily_records,
+                    daily_pages,
+                    bare3,
+                    daily,
+                    daily_floor,
+                    daily_rss,
+                )
+            )
+    except BaseException:
+        keep = True
+        raise
     finally:
         server.terminate()
         server.wait(timeout=10)
-        if not args.keep:
+        if not keep:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"work folder kept: {work}", file=sys.stderr)
