@@ -84,18 +84,42 @@ def _spend_by_actor(
     return frame
 
 
-def top_spenders(
-    by_actor: pd.DataFrame, ledger: pd.DataFrame, workstream: str, as_of: pd.Timestamp
-) -> list[list]:
-    """The workstream's (TOTAL: the organisation's) biggest spenders from the 1st to as_of."""
-    month = by_actor.loc[by_actor["usage_date"].between(month_start(as_of), as_of)]
-    if workstream != TOTAL:
-        month = month.loc[workstream_of(month["actor"], ledger) == workstream]
-    totals = month.groupby("actor")["cost_usd"].sum().sort_values(ascending=False)
-    return [[actor, round(float(cost), 2)] for actor, cost in totals.head(TOP_SPENDERS).items()]
+class MonthToDateSpend:
+    """Spend per actor from the 1st of the month to an as-of day, for days asked in order: each
+    day adds its own spend to the day before's totals, so a range's alerts cost one pass over
+    the month, not one per day and workstream (that was 10 s of a 30-day run at 20,000 seats)."""
+
+    def __init__(self, by_actor: pd.DataFrame, ledger: pd.DataFrame):
+        self._by_day = {
+            day: of_day.groupby("actor")["cost_usd"].sum()
+            for day, of_day in by_actor.groupby("usage_date")
+        }
+        actors = pd.Series(by_actor["actor"].unique())
+        self._workstream = pd.Series(workstream_of(actors, ledger).to_numpy(), index=actors)
+        self._as_of: pd.Timestamp | None = None
+        self._totals = pd.Series(dtype="float64")
+
+    def totals(self, as_of: pd.Timestamp) -> pd.Series:
+        start = month_start(as_of)
+        if self._as_of is None or self._as_of < start or self._as_of > as_of:
+            self._as_of, self._totals = start - pd.Timedelta(days=1), pd.Series(dtype="float64")
+        while self._as_of < as_of:
+            self._as_of += pd.Timedelta(days=1)
+            if self._as_of in self._by_day:
+                self._totals = self._totals.add(self._by_day[self._as_of], fill_value=0.0)
+        return self._totals
+
+    def top_spenders(self, workstream: str, as_of: pd.Timestamp) -> list[list]:
+        """The workstream's (TOTAL: the organisation's) biggest spenders from the 1st to as_of;
+        equal amounts in actor order."""
+        totals = self.totals(as_of)
+        if workstream != TOTAL:
+            totals = totals.loc[self._workstream.reindex(totals.index).to_numpy() == workstream]
+        ranked = totals.sort_index().sort_values(ascending=False, kind="stable")
+        return [[actor, round(float(cost), 2)] for actor, cost in ranked.head(TOP_SPENDERS).items()]
 
 
-def _day_numbers(rows: pd.DataFrame, by_actor: pd.DataFrame, ledger: pd.DataFrame) -> dict:
+def _day_numbers(rows: pd.DataFrame, spend: MonthToDateSpend) -> dict:
     as_of = rows["as_of"].iloc[0]
     numbers: dict[str, object] = {"dagster/row_count": len(rows)}
     statuses, at_risk = {}, {}
@@ -113,7 +137,7 @@ def _day_numbers(rows: pd.DataFrame, by_actor: pd.DataFrame, ledger: pd.DataFram
                 "forecast_usd": round(row.forecast_usd, 2),
                 "budget_usd": round(row.budget_usd, 2),
                 "days_left": (month_end(as_of) - as_of).days,
-                "top_spenders": top_spenders(by_actor, ledger, row.workstream, as_of),
+                "top_spenders": spend.top_spenders(row.workstream, as_of),
             }
     numbers["statuses"] = dg.MetadataValue.json(statuses)
     numbers["at_risk"] = dg.MetadataValue.json(at_risk)
@@ -162,7 +186,7 @@ def budget_forecast(
     frame = forecast.rows
     yield from contract_checked("budget_forecast", frame)
 
-    by_actor = _spend_by_actor(warehouse, month_start(days[0]), days[-1])
+    spend = MonthToDateSpend(_spend_by_actor(warehouse, month_start(days[0]), days[-1]), ledger)
     per_day = {}
     for day in days:
         rows = frame.loc[frame["as_of"] == day]
@@ -170,7 +194,7 @@ def budget_forecast(
             reason = forecast.skipped.get(day, "no rows")
             per_day[day_key(day)] = {"dagster/row_count": 0, "forecast": f"no forecast: {reason}"}
         else:
-            per_day[day_key(day)] = _day_numbers(rows, by_actor, ledger)
+            per_day[day_key(day)] = _day_numbers(rows, spend)
     accuracy = forecast_accuracy(daily_cost, loaded, first_day(), workstreams, seats_total)
     total_accuracy = accuracy.loc[accuracy["workstream"] == TOTAL]
     summary: dict[str, object] = {
