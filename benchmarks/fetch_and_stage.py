@@ -2,7 +2,7 @@
 
 Starts the loopback API server (its own process, `--cache-pages`, 150 ms a page), fetches the
 range once untimed so that the server has encoded every page, then for each `--concurrency`
-times the loop raw_usage runs (`AnalyticsClient.load_days` into `raw_pages.raw_page_sink`, a
+times the loop raw_usage runs (`AnalyticsClient.load_days` into `page_staging.raw_page_sink`, a
 staging table in a fresh DuckDB file), and the same fetch into a sink that only reads the cursor
 (what the API alone costs). Prints wall time and this process's CPU time for each.
 
@@ -23,7 +23,7 @@ import duckdb
 # run as a script, this folder is on sys.path: the same server and key as backfill.py
 from backfill import API_KEY, start_server
 
-from budget_pipeline.ingest import page_staging as raw_pages
+from budget_pipeline.ingest import page_staging
 from budget_pipeline.ingest.client import AnalyticsClient
 from budget_pipeline.warehouse import connection as warehouse
 from budget_pipeline.warehouse.tables import RAW_USAGE
@@ -39,7 +39,7 @@ class CursorOnlySink:
         if not hasattr(self._local, "cursor"):
             self._local.cursor = duckdb.connect()
         [(header,)] = self._local.cursor.execute(
-            raw_pages.HEADER_SQL, {"body": content.decode()}
+            page_staging.HEADER_SQL, {"body": content.decode()}
         ).fetchall()
         has_more, next_page = header
         return 0, json.loads(next_page) if has_more == "true" else None
@@ -77,7 +77,7 @@ def main() -> None:
                         pass
                     fetch = (time.perf_counter() - started, cpu_seconds() - cpu)
                     started, cpu = time.perf_counter(), cpu_seconds()
-                    with raw_pages.raw_page_sink(connection, staging, concurrency) as sink:
+                    with page_staging.raw_page_sink(connection, staging, concurrency) as sink:
                         for _ in client.load_days(days, sink):
                             pass
                         records = sink.flush()
