@@ -1,6 +1,7 @@
 """Shared fixtures: a real loopback API server, a real DuckDB file, a real Dagster instance."""
 
 import datetime as dt
+import signal
 from pathlib import Path
 
 import dagster as dg
@@ -51,6 +52,18 @@ def pytest_collection_modifyitems(config, items):
 
 
 TEST_ORGANISATION = SyntheticOrganisation(seats=40, seed=11)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def processes_started_by_tests_can_be_terminated():
+    """Dagster's in-process execution gives SIGTERM whatever SIGINT has when it is done. A
+    shell that runs the suite in the background ignores SIGINT, so after the first
+    materialisation the test process ignored SIGTERM, and so did every process a test started
+    afterwards: `terminate()` no longer stopped them. Python's own SIGINT handler avoids that
+    (a handler, unlike an ignored signal, is not inherited by a new program)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 
 @pytest.fixture
