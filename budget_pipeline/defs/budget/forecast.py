@@ -90,32 +90,37 @@ class MonthToDateSpend:
     the month, not one per day and workstream (that was 10 s of a 30-day run at 20,000 seats)."""
 
     def __init__(self, by_actor: pd.DataFrame, ledger: pd.DataFrame):
+        per_actor_and_day = by_actor.groupby(["usage_date", "actor"])["cost_usd"].sum()
         self._by_day = {
-            day: of_day.groupby("actor")["cost_usd"].sum()
-            for day, of_day in by_actor.groupby("usage_date")
+            day: of_day.droplevel("usage_date")
+            for day, of_day in per_actor_and_day.groupby(level="usage_date")
         }
         actors = pd.Series(by_actor["actor"].unique())
         self._workstream = pd.Series(workstream_of(actors, ledger).to_numpy(), index=actors)
         self._as_of: pd.Timestamp | None = None
-        self._totals = pd.Series(dtype="float64")
+        self._ranked = pd.Series(dtype="float64")
 
-    def totals(self, as_of: pd.Timestamp) -> pd.Series:
+    def ranked(self, as_of: pd.Timestamp) -> pd.Series:
+        """Spend per actor from the 1st to as_of, largest first, equal amounts in actor order
+        (ranked once per day, whatever the number of workstreams asked)."""
         start = month_start(as_of)
         if self._as_of is None or self._as_of < start or self._as_of > as_of:
-            self._as_of, self._totals = start - pd.Timedelta(days=1), pd.Series(dtype="float64")
-        while self._as_of < as_of:
-            self._as_of += pd.Timedelta(days=1)
-            if self._as_of in self._by_day:
-                self._totals = self._totals.add(self._by_day[self._as_of], fill_value=0.0)
-        return self._totals
+            self._as_of, self._ranked = start - pd.Timedelta(days=1), pd.Series(dtype="float64")
+        if self._as_of < as_of:
+            totals = self._ranked
+            while self._as_of < as_of:
+                self._as_of += pd.Timedelta(days=1)
+                if self._as_of in self._by_day:
+                    totals = totals.add(self._by_day[self._as_of], fill_value=0.0)
+            self._ranked = totals.sort_index().sort_values(ascending=False, kind="stable")
+        return self._ranked
 
     def top_spenders(self, workstream: str, as_of: pd.Timestamp) -> list[list]:
         """The workstream's (TOTAL: the organisation's) biggest spenders from the 1st to as_of;
         equal amounts in actor order."""
-        totals = self.totals(as_of)
+        ranked = self.ranked(as_of)
         if workstream != TOTAL:
-            totals = totals.loc[self._workstream.reindex(totals.index).to_numpy() == workstream]
-        ranked = totals.sort_index().sort_values(ascending=False, kind="stable")
+            ranked = ranked.loc[self._workstream.reindex(ranked.index).to_numpy() == workstream]
         return [[actor, round(float(cost), 2)] for actor, cost in ranked.head(TOP_SPENDERS).items()]
 
 
