@@ -2,16 +2,9 @@
 
 Same names, partitions, backfill policy, executor and dependencies (partition mappings included)
 as the real graph, but no IO manager writes, no checks, no resources, so `backfill.py` can
-subtract what Dagster's own bookkeeping costs a run of the same range:
+subtract what Dagster's own bookkeeping costs a run of the same range.
 
-    raw_usage
-    priced_usage    <- raw_usage
-    workstream_cost <- priced_usage
-    daily_spend     <- priced_usage (7 days back)
-    idle_seats      <- raw_usage, daily_spend (the 14-day idle window)
-    budget_forecast <- workstream_cost, daily_spend (30 days back)
-
-The offsets are copied, not imported: importing `budget_pipeline.defs.budget` would load the
+The lookbacks are copied, not imported: importing `budget_pipeline.defs.budget` would load the
 pipeline's libraries into the floor. `.venv/bin/dg list defs` shows the real ones.
 """
 
@@ -25,21 +18,33 @@ DAILY_SPEND_LOOKBACK = 7
 IDLE_WINDOW_LOOKBACK = 13
 FORECAST_LOOKBACK = 30
 
+# Each asset and its upstream assets, with the days each reaches back (0: the same days).
+GRAPH: dict[str, dict[str, int]] = {
+    "raw_usage": {},
+    "priced_usage": {"raw_usage": 0},
+    "workstream_cost": {"priced_usage": 0},
+    "daily_spend": {"priced_usage": DAILY_SPEND_LOOKBACK},
+    "idle_seats": {"raw_usage": IDLE_WINDOW_LOOKBACK, "daily_spend": IDLE_WINDOW_LOOKBACK},
+    "budget_forecast": {"workstream_cost": FORECAST_LOOKBACK, "daily_spend": FORECAST_LOOKBACK},
+}
 
-def _back(asset: str, days: int) -> dg.AssetDep:
+
+def dependency(upstream: str, lookback: int) -> str | dg.AssetDep:
+    if lookback == 0:
+        return upstream
     return dg.AssetDep(
-        asset,
+        upstream,
         partition_mapping=dg.TimeWindowPartitionMapping(
-            start_offset=-days, allow_nonexistent_upstream_partitions=True
+            start_offset=-lookback, allow_nonexistent_upstream_partitions=True
         ),
     )
 
 
-def _floor_asset(name: str, deps: list[str | dg.AssetDep]) -> dg.AssetsDefinition:
+def _floor_asset(name: str, upstream: dict[str, int]) -> dg.AssetsDefinition:
     @dg.asset(
         name=name,
         group_name="budget",
-        deps=deps,
+        deps=[dependency(asset, lookback) for asset, lookback in upstream.items()],
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
     )
@@ -50,25 +55,6 @@ def _floor_asset(name: str, deps: list[str | dg.AssetDep]) -> dg.AssetsDefinitio
 
 
 defs = dg.Definitions(
-    assets=[
-        _floor_asset("raw_usage", []),
-        _floor_asset("priced_usage", ["raw_usage"]),
-        _floor_asset("workstream_cost", ["priced_usage"]),
-        _floor_asset("daily_spend", [_back("priced_usage", DAILY_SPEND_LOOKBACK)]),
-        _floor_asset(
-            "idle_seats",
-            [
-                _back("raw_usage", IDLE_WINDOW_LOOKBACK),
-                _back("daily_spend", IDLE_WINDOW_LOOKBACK),
-            ],
-        ),
-        _floor_asset(
-            "budget_forecast",
-            [
-                _back("workstream_cost", FORECAST_LOOKBACK),
-                _back("daily_spend", FORECAST_LOOKBACK),
-            ],
-        ),
-    ],
+    assets=[_floor_asset(name, upstream) for name, upstream in GRAPH.items()],
     executor=dg.in_process_executor,
 )

@@ -11,39 +11,27 @@ and the same with `-m benchmarks.floor_definitions` for six steps.
 
 import dagster as dg
 
-from benchmarks.floor_definitions import (
-    DAILY_SPEND_LOOKBACK,
-    FORECAST_LOOKBACK,
-    IDLE_WINDOW_LOOKBACK,
-    _back,
-)
+from benchmarks.floor_definitions import GRAPH, dependency
 from budget_pipeline.defs.partitions import daily_partitions
 
+# A multi-asset takes one partition mapping per upstream asset (same days aside): a lookback is
+# drawn as the widest any downstream asset has on that upstream (idle_seats then reaches 30 days
+# into daily_spend, as budget_forecast does, instead of 13).
+WIDEST: dict[str, int] = {}
+for _upstream in GRAPH.values():
+    for _asset, _lookback in _upstream.items():
+        WIDEST[_asset] = max(WIDEST.get(_asset, 0), _lookback)
+
 SPECS = [
-    dg.AssetSpec("raw_usage", group_name="budget"),
-    dg.AssetSpec("priced_usage", group_name="budget", deps=["raw_usage"]),
-    dg.AssetSpec("workstream_cost", group_name="budget", deps=["priced_usage"]),
     dg.AssetSpec(
-        "daily_spend", group_name="budget", deps=[_back("priced_usage", DAILY_SPEND_LOOKBACK)]
-    ),
-    dg.AssetSpec(
-        "idle_seats",
+        name,
         group_name="budget",
         deps=[
-            _back("raw_usage", IDLE_WINDOW_LOOKBACK),
-            # One multi-asset takes one partition mapping per upstream asset: budget_forecast's
-            # 30 days stand for idle_seats' 13 too (a wider lineage than the real graph draws).
-            _back("daily_spend", FORECAST_LOOKBACK),
+            dependency(asset, WIDEST[asset] if lookback else 0)
+            for asset, lookback in upstream.items()
         ],
-    ),
-    dg.AssetSpec(
-        "budget_forecast",
-        group_name="budget",
-        deps=[
-            _back("workstream_cost", FORECAST_LOOKBACK),
-            _back("daily_spend", FORECAST_LOOKBACK),
-        ],
-    ),
+    )
+    for name, upstream in GRAPH.items()
 ]
 
 
@@ -54,7 +42,7 @@ SPECS = [
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def budget_floor(context: dg.AssetExecutionContext):
-    # in topological order, as a multi-asset must yield them
+    # in topological order (GRAPH's), as a multi-asset must yield them
     for spec in SPECS:
         if spec.key in context.selected_asset_keys:
             yield dg.MaterializeResult(asset_key=spec.key)
