@@ -166,6 +166,11 @@ def materialize(module: str, home: Home, start: dt.date, end: dt.date) -> Materi
     )
 
 
+def faster(best: Materialization | None, run: Materialization) -> Materialization:
+    """The faster of the best run so far (None before the first) and `run`."""
+    return run if best is None or run.seconds < best.seconds else best
+
+
 def warehouse_rows(path: Path) -> tuple[dict[str, int], float]:
     """Rows of every table and the total cost_usd of priced_usage, rounded to cents."""
     with duckdb.connect(str(path), read_only=True) as connection:
@@ -355,16 +360,13 @@ def main() -> None:
             backfill.seconds.append(run.seconds)
             backfill_rss = max(backfill_rss, run.rss_mib)
             counts.append(warehouse_rows(run.home.warehouse))
-            if best_backfill is None or run.seconds < best_backfill.seconds:
-                best_backfill, worse = run, best_backfill
-            else:
-                worse = run
+            previous, best_backfill = best_backfill, faster(best_backfill, run)
+            worse = previous if best_backfill is run else run
             if worse is not None and not keep:
                 remove_warehouse(worse.home)  # only the best run's warehouse is used again
             run = materialize(FLOOR, new_home(f"floor-{repeat}"), start, args.end)
             floor.seconds.append(run.seconds)
-            if best_floor is None or run.seconds < best_floor.seconds:
-                best_floor = run
+            best_floor = faster(best_floor, run)
             progress(
                 f"repeat {repeat + 1}/{args.repeat}: bare {bare.seconds[-1]:.2f} s, "
                 f"backfill {backfill.seconds[-1]:.2f} s, floor {floor.seconds[-1]:.2f} s"
@@ -387,12 +389,10 @@ def main() -> None:
                 run = materialize(PIPELINE, best_backfill.home, daily_start, args.end)
                 daily.seconds.append(run.seconds)
                 daily_rss = max(daily_rss, run.rss_mib)
-                if best_daily is None or run.seconds < best_daily.seconds:
-                    best_daily = run
+                best_daily = faster(best_daily, run)
                 run = materialize(FLOOR, best_floor.home, daily_start, args.end)
                 daily_floor.seconds.append(run.seconds)
-                if best_daily_floor is None or run.seconds < best_daily_floor.seconds:
-                    best_daily_floor = run
+                best_daily_floor = faster(best_daily_floor, run)
                 progress(
                     f"daily repeat {repeat + 1}/{args.repeat}: bare {bare3.seconds[-1]:.2f} s, "
                     f"daily {daily.seconds[-1]:.2f} s, floor {daily_floor.seconds[-1]:.2f} s"
