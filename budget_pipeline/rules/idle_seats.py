@@ -64,19 +64,20 @@ def idle_seats_as_of(
     per_day = seat_usage.groupby(["usage_date", "actor"])[["num_sessions", "lines_added"]].sum()
     per_day = per_day.assign(records=seat_usage.groupby(["usage_date", "actor"]).size())
 
-    def matrix(column: str) -> pd.DataFrame:
+    def matrix(column: str) -> np.ndarray:
+        """Days of the span × seats."""
         return (
             per_day[column]
             .unstack("actor")
             .reindex(index=span, columns=emails)
             .fillna(0)
-            .astype("int64")
+            .to_numpy(dtype="int64")
         )
 
-    sessions = matrix("num_sessions").rolling(rules.window_days, min_periods=1).sum()
-    lines = matrix("lines_added").rolling(rules.window_days, min_periods=1).sum()
+    sessions = _trailing_sums(matrix("num_sessions"), rules.window_days)
+    lines = _trailing_sums(matrix("lines_added"), rules.window_days)
     # Last day with any record: forward-fill the day index of days that had one.
-    seen_position = np.where(matrix("records").to_numpy() > 0, np.arange(len(span))[:, None], -1)
+    seen_position = np.where(matrix("records") > 0, np.arange(len(span))[:, None], -1)
     last_position = np.maximum.accumulate(seen_position, axis=0)
     before = pd.to_datetime(last_seen_before.reindex(emails)).to_numpy(dtype="datetime64[ns]")
     last_active = np.where(
@@ -85,32 +86,36 @@ def idle_seats_as_of(
         np.broadcast_to(before, last_position.shape),
     )
 
+    # Every as-of day × seat at once: the listed pairs, then their columns.
+    positions = span.get_indexer(as_of_days)
+    sessions, lines, last_active = sessions[positions], lines[positions], last_active[positions]
+    completely_idle = sessions == 0
+    day, seat = np.nonzero(completely_idle | (lines < rules.min_lines))
     seat_info = seats.set_index("email")
-    workstreams = workstream_of(pd.Series(emails, index=emails), ledger)
-    frames = []
-    for as_of in as_of_days:
-        position = span.get_loc(as_of)
-        verdict = pd.DataFrame(
-            {
-                "as_of": as_of,
-                "email": emails,
-                "workstream": workstreams.to_numpy(),
-                "sessions": sessions.iloc[position].to_numpy(dtype="int64"),
-                "lines_added": lines.iloc[position].to_numpy(dtype="int64"),
-                "reason": seat_info["note"].reindex(emails).to_numpy(),
-                "monthly_cost_usd": seat_info["monthly_cost_usd"].reindex(emails).to_numpy(),
-                "last_active": last_active[position],
-            }
-        )
-        verdict["status"] = np.where(
-            verdict["sessions"] == 0,
-            COMPLETELY_IDLE,
-            np.where(verdict["lines_added"] < rules.min_lines, BARELY_ACTIVE, None),
-        )
-        frames.append(verdict.loc[verdict["status"].notna()])
-    listed = pd.concat(frames, ignore_index=True)
+    workstreams = workstream_of(pd.Series(emails, index=emails), ledger).to_numpy()
+    listed = pd.DataFrame(
+        {
+            "as_of": as_of_days.to_numpy()[day],
+            "email": emails.to_numpy()[seat],
+            "workstream": workstreams[seat],
+            "sessions": sessions[day, seat],
+            "lines_added": lines[day, seat],
+            "reason": seat_info["note"].reindex(emails).to_numpy()[seat],
+            "monthly_cost_usd": seat_info["monthly_cost_usd"].reindex(emails).to_numpy()[seat],
+            "last_active": last_active[day, seat],
+            "status": np.where(completely_idle[day, seat], COMPLETELY_IDLE, BARELY_ACTIVE),
+        }
+    )
     listed = listed.sort_values(["as_of", "sessions", "lines_added", "email"], ignore_index=True)
     return _typed(listed[IDLE_SEATS.column_names])
+
+
+def _trailing_sums(per_day: np.ndarray, window_days: int) -> np.ndarray:
+    """Each row's sum over itself and the window_days - 1 rows before it (fewer at the start),
+    in exact integers: a rolling window over thousands of seat columns cost seconds."""
+    running = np.cumsum(per_day, axis=0)
+    running[window_days:] -= running[:-window_days].copy()
+    return running
 
 
 def empty_idle_seats() -> pd.DataFrame:

@@ -1,9 +1,11 @@
+import numpy as np
 import pandas as pd
 
 from budget_pipeline.rules.idle_seats import (
     BARELY_ACTIVE,
     COMPLETELY_IDLE,
     IdleSeatRules,
+    _trailing_sums,
     idle_seats_as_of,
     verdict_days,
 )
@@ -90,3 +92,12 @@ def test_no_verdict_while_the_window_reaches_before_the_first_day_or_a_day_is_mi
     assert list(verdict_days(days, holes, first, rules)) == list(
         pd.date_range("2026-06-19", "2026-06-20")
     )
+
+
+def test_trailing_sums_match_the_window_summed_day_by_day():
+    rng = np.random.default_rng(3)
+    per_day = rng.integers(0, 50, size=(40, 7))
+    sums = _trailing_sums(per_day, 14)
+    for row in range(40):
+        expected = per_day[max(0, row - 13) : row + 1].sum(axis=0)
+        assert (sums[row] == expected).all(), row
