@@ -291,7 +291,8 @@ def _cost_to_come(window: pd.DataFrame, as_of: pd.Timestamp, last: pd.Timestamp)
         return pd.Series(0.0, index=window.columns)
     by_weekday = window.groupby(window.index.weekday).mean()
     overall = window.mean()
-    rates = by_weekday.reindex(range(7)).apply(lambda column: column.fillna(overall[column.name]))
+    # A weekday absent from the window takes the column's mean of all its days.
+    rates = by_weekday.reindex(range(7)).fillna(overall)
     days_left = pd.Series(remaining.weekday).value_counts().reindex(range(7), fill_value=0)
     return rates.mul(days_left, axis=0).sum()
 
