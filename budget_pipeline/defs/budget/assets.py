@@ -279,7 +279,7 @@ def workstream_cost(
     with failing_clearly():
         ledger = config_files.ledger()
     frame = cost_per_workstream(priced_usage, ledger)
-    yield from contract_checked("workstream_cost", frame)
+    contract = yield from contract_checked("workstream_cost", frame)
     per_day = {}
     for day, of_day in frame.groupby("usage_date"):
         per_day[day_key(day)] = {"dagster/row_count": len(of_day)} | {
@@ -301,7 +301,7 @@ def workstream_cost(
         },
     )
     yield dg.Output(frame)
-    yield checks.schema_check("workstream_cost", frame)
+    yield contract
 
 
 def _priced_usage_ending(
@@ -351,7 +351,7 @@ def daily_spend(
     in_run = priced_usage.loc[priced_usage["usage_date"].isin(days)]
     shares = unassigned_share(cost_per_workstream(in_run, ledger), days)
     frame = spend_with_alert(totals, days, shares, thresholds.alert_thresholds())
-    yield from contract_checked("daily_spend", frame)
+    contract = yield from contract_checked("daily_spend", frame)
 
     per_day = {}
     for row in frame.itertuples():
@@ -389,7 +389,7 @@ def daily_spend(
         },
     )
     yield dg.Output(frame)
-    yield checks.schema_check("daily_spend", frame)
+    yield contract
     over = frame.loc[frame["unassigned_share"] > thresholds.max_unassigned_share, "usage_date"]
     # The ledger follow-up names spend over two weeks, more history than this asset loads; read
     # only when a day is over the threshold.
@@ -453,7 +453,7 @@ def idle_seats(
         last_seen_before.set_index("actor")["last_seen"],
         rules,
     )
-    yield from contract_checked("idle_seats", frame)
+    contract = yield from contract_checked("idle_seats", frame)
     per_day = {}
     for day in days:
         key = day_key(day)
@@ -482,7 +482,7 @@ def idle_seats(
         },
     )
     yield dg.Output(frame)
-    yield checks.schema_check("idle_seats", frame)
+    yield contract
 
 
 budget_assets = [

@@ -1,7 +1,7 @@
 """What every daily asset of the `budget` group shares: how it is declared, how it fails, how
 its contract blocks a bad write, and how its metadata is spread over the partitions of a run."""
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 
 import dagster as dg
@@ -48,9 +48,13 @@ def failing_clearly() -> Iterator[None]:
         raise dg.Failure(description=str(error)) from error
 
 
-def contract_checked(table: str, frame: pd.DataFrame) -> Iterator[dg.AssetCheckResult]:
+def contract_checked(
+    table: str, frame: pd.DataFrame
+) -> Generator[dg.AssetCheckResult, None, dg.AssetCheckResult]:
     """The blocking schema check, before anything is written: on failure the check is reported
-    with its failure cases and the step fails, so the IO manager never sees the frame."""
+    with its failure cases and the step fails, so the IO manager never sees the frame. Returns
+    the passing result (`passed = yield from contract_checked(...)`), for the asset to report
+    once its output is written."""
     result = checks.schema_check(table, frame)
     if not result.passed:
         yield result
@@ -59,6 +63,7 @@ def contract_checked(table: str, frame: pd.DataFrame) -> Iterator[dg.AssetCheckR
             f"({result.metadata['failure_cases'].value} failure cases, see the check "
             f"{result.check_name}); nothing was written",
         )
+    return result
 
 
 def day_key(day: pd.Timestamp) -> str:

@@ -8,6 +8,7 @@ its budget, what the budget alert sensor needs to say so.
 """
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from budget_pipeline.defs.budget import checks
@@ -99,6 +100,7 @@ class MonthToDateSpend:
         self._workstream = pd.Series(workstream_of(actors, ledger).to_numpy(), index=actors)
         self._as_of: pd.Timestamp | None = None
         self._ranked = pd.Series(dtype="float64")
+        self._ranked_workstreams = np.array([], dtype=object)
 
     def ranked(self, as_of: pd.Timestamp) -> pd.Series:
         """Spend per actor from the 1st to as_of, largest first, equal amounts in actor order
@@ -106,6 +108,7 @@ class MonthToDateSpend:
         start = month_start(as_of)
         if self._as_of is None or self._as_of < start or self._as_of > as_of:
             self._as_of, self._ranked = start - pd.Timedelta(days=1), pd.Series(dtype="float64")
+            self._ranked_workstreams = np.array([], dtype=object)
         if self._as_of < as_of:
             totals = self._ranked
             while self._as_of < as_of:
@@ -113,6 +116,7 @@ class MonthToDateSpend:
                 if self._as_of in self._by_day:
                     totals = totals.add(self._by_day[self._as_of], fill_value=0.0)
             self._ranked = totals.sort_index().sort_values(ascending=False, kind="stable")
+            self._ranked_workstreams = self._workstream.reindex(self._ranked.index).to_numpy()
         return self._ranked
 
     def top_spenders(self, workstream: str, as_of: pd.Timestamp) -> list[list]:
@@ -120,7 +124,7 @@ class MonthToDateSpend:
         equal amounts in actor order."""
         ranked = self.ranked(as_of)
         if workstream != TOTAL:
-            ranked = ranked.loc[self._workstream.reindex(ranked.index).to_numpy() == workstream]
+            ranked = ranked.loc[self._ranked_workstreams == workstream]
         return [[actor, round(float(cost), 2)] for actor, cost in ranked.head(TOP_SPENDERS).items()]
 
 
@@ -189,7 +193,7 @@ def budget_forecast(
         days, daily_cost, loaded, first_day(), workstreams, seats_total, budgets
     )
     frame = forecast.rows
-    yield from contract_checked("budget_forecast", frame)
+    contract = yield from contract_checked("budget_forecast", frame)
 
     spend = MonthToDateSpend(_spend_by_actor(warehouse, month_start(days[0]), days[-1]), ledger)
     per_day = {}
@@ -217,5 +221,5 @@ def budget_forecast(
         summary["forecast_mape_total"] = round(float(total_accuracy["mape"].mean()), 4)
     add_range_metadata(context, days, per_day, summary)
     yield dg.Output(frame)
-    yield checks.schema_check("budget_forecast", frame)
+    yield contract
     yield checks.budgets_at_risk_check(frame)
