@@ -13,6 +13,12 @@ these `--repeat` times, interleaved (a, b, c, a, b, c, ...):
   (c) floor:    the same range through the six do-nothing daily assets of
                 `floor_definitions.py` (Dagster's own cost), each repeat in a fresh DAGSTER_HOME.
 
+With `--baseline DIR` (a checkout of an earlier commit, e.g. `git worktree add DIR <commit>`),
+also, interleaved likewise:
+
+  (b0) baseline: (b) with the pipeline's code taken from DIR, so that a change is measured
+                 against the code before it in the same run, rows and total cost included.
+
 With `--daily`, on the warehouse and DAGSTER_HOME of the best (b), interleaved likewise:
 
   (a3) bare:  the last 3 days of the range downloaded page after page;
@@ -28,6 +34,7 @@ here are shared and noisy.
 
     .venv/bin/python benchmarks/backfill.py --seats 1000 --days 90
     .venv/bin/python benchmarks/backfill.py --seats 200 --days 5 --repeat 2 --daily
+    .venv/bin/python benchmarks/backfill.py --seats 1000 --days 90 --baseline /tmp/before
 """
 
 import argparse
@@ -109,6 +116,7 @@ class Home:
     path: Path
     warehouse: Path
     environment: dict[str, str]
+    project: Path = PROJECT
     runs: int = 0
 
 
@@ -153,7 +161,11 @@ def materialize(module: str, home: Home, start: dt.date, end: dt.date) -> Materi
     started_at, started = time.time(), time.perf_counter()
     with log.open("w") as output:
         process = subprocess.Popen(
-            command, env=home.environment, stdout=output, stderr=subprocess.STDOUT, cwd=PROJECT
+            command,
+            env=home.environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=home.project,
         )
         _, status, usage = os.wait4(process.pid, 0)
     elapsed, ended_at = time.perf_counter() - started, time.time()
@@ -244,11 +256,16 @@ def profile(run: Materialization) -> dict[str, float]:
     }
 
 
-def profile_table(title: str, pipeline: Materialization, floor: Materialization) -> str:
+def profile_table(
+    title: str,
+    pipeline: Materialization,
+    floor: Materialization,
+    columns: tuple[str, str] = ("pipeline", "floor"),
+) -> str:
     left, right = profile(pipeline), profile(floor)
     names = [*left, *(name for name in right if name not in left)]
     lines = [
-        f"| {title} | pipeline | floor | difference |",
+        f"| {title} | {columns[0]} | {columns[1]} | difference |",
         "| --- | ---: | ---: | ---: |",
     ]
     for name in names:
@@ -309,6 +326,11 @@ def main() -> None:
         "--daily", action="store_true", help=f"also time a {DAILY_DAYS}-day run afterwards"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of an earlier commit: also time its pipeline, interleaved",
+    )
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -323,7 +345,7 @@ def main() -> None:
     organisation.write_config(work / "config")
     server, base_url = start_server(args.seats, args.latency)
 
-    def new_home(name: str) -> Home:
+    def new_home(name: str, project: Path = PROJECT) -> Home:
         home = work / name
         home.mkdir()
         shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
@@ -336,9 +358,9 @@ def main() -> None:
             "BUDGET_PIPELINE_CONFIG_DIR": str(work / "config"),
             "BUDGET_PIPELINE_DUCKDB": str(warehouse),
             "BUDGET_PIPELINE_START_DATE": (start - dt.timedelta(days=30)).isoformat(),
-            "PYTHONPATH": str(PROJECT),
+            "PYTHONPATH": str(project),
         }
-        return Home(name, home, warehouse, environment)
+        return Home(name, home, warehouse, environment, project)
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -350,6 +372,9 @@ def main() -> None:
         progress(f"{command_of(args)}: {records:,} records / {pages:,} pages, work folder {work}")
 
         bare, backfill, floor = Series("(a) bare"), Series("(b) backfill"), Series("(c) floor")
+        baseline = Series("(b0) baseline")
+        best_baseline: Materialization | None = None
+        baseline_counts: list[tuple[dict[str, int], float]] = []
         best_backfill: Materialization | None = None
         best_floor: Materialization | None = None
         backfill_rss = 0.0
@@ -367,9 +392,18 @@ def main() -> None:
             run = materialize(FLOOR, new_home(f"floor-{repeat}"), start, args.end)
             floor.seconds.append(run.seconds)
             best_floor = faster(best_floor, run)
+            if args.baseline:
+                run = materialize(
+                    PIPELINE, new_home(f"baseline-{repeat}", args.baseline), start, args.end
+                )
+                baseline.seconds.append(run.seconds)
+                baseline_counts.append(warehouse_rows(run.home.warehouse))
+                best_baseline = faster(best_baseline, run)
+                remove_warehouse(run.home)
             progress(
                 f"repeat {repeat + 1}/{args.repeat}: bare {bare.seconds[-1]:.2f} s, "
                 f"backfill {backfill.seconds[-1]:.2f} s, floor {floor.seconds[-1]:.2f} s"
+                + (f", baseline {baseline.seconds[-1]:.2f} s" if args.baseline else "")
             )
 
         if args.daily:
@@ -413,11 +447,25 @@ def main() -> None:
             f"(b−c)/a = {(backfill.best - floor.best) / bare.best:.2f}, "
             f"b−c = {backfill.best - floor.best:.2f} s"
         )
+        if args.baseline:
+            print(series_line(baseline, f", code of {args.baseline}"))
+            print(
+                f"b0/a = {baseline.best / bare.best:.2f}, "
+                f"(b0−c)/a = {(baseline.best - floor.best) / bare.best:.2f}, "
+                f"b0−c = {baseline.best - floor.best:.2f} s"
+            )
         print()
         rows, cost = counts[backfill.seconds.index(backfill.best)]  # the repeat of best_backfill
         print(rows_line(rows, cost))
         if rows["raw_usage"] != records:
             print(f"WARNING: raw_usage has {rows['raw_usage']:,} rows, the API {records:,} records")
+        if args.baseline:
+            same = all(other == (rows, cost) for other in baseline_counts)
+            print(
+                "rows and total cost of (b0): the same"
+                if same
+                else f"WARNING: (b0) wrote {rows_line(*baseline_counts[0])}"
+            )
         if any(other != counts[0] for other in counts):
             print("WARNING: the repeats of (b) wrote different rows:")
             for repeat, (other_rows, other_cost) in enumerate(counts):
@@ -439,6 +487,16 @@ def main() -> None:
                 print(rows_line(*counts_after_daily))
         print()
         print(profile_table(f"backfill, best of {args.repeat}", best_backfill, best_floor))
+        if args.baseline:
+            print()
+            print(
+                profile_table(
+                    f"backfill against baseline, best of {args.repeat}",
+                    best_backfill,
+                    best_baseline,
+                    ("pipeline", "baseline"),
+                )
+            )
         if args.daily:
             print()
             print(profile_table(f"daily, best of {args.repeat}", best_daily, best_daily_floor))
