@@ -353,6 +353,14 @@ def daily_spend(
     frame = spend_with_alert(totals, days, shares, thresholds.alert_thresholds())
     contract = yield from contract_checked("daily_spend", frame)
 
+    # The rows top_movers compares (each alert day and its same weekday a week earlier), picked
+    # once rather than from the whole range for each day and dimension.
+    alert_dates = frame.loc[frame["alert"].fillna(False), "usage_date"]
+    compared = priced_usage.loc[
+        priced_usage["usage_date"].isin(
+            alert_dates.tolist() + (alert_dates - pd.Timedelta(days=HISTORY_DAYS)).tolist()
+        )
+    ]
     per_day = {}
     for row in frame.itertuples():
         numbers = {
@@ -370,12 +378,12 @@ def daily_spend(
         # The column is a pandas boolean: its values are numpy bools, never the `True` object.
         if numbers["alert"] is True:
             movers = {
-                by: top_movers(priced_usage, ledger, row.usage_date, by)
+                by: top_movers(compared, ledger, row.usage_date, by)
                 for by in ("workstream", "actor", "model")
             }
             numbers["top_movers"] = dg.MetadataValue.json(movers)
         per_day[day_key(row.usage_date)] = numbers
-    alert_days = [day_key(d) for d in frame.loc[frame["alert"].fillna(False), "usage_date"]]
+    alert_days = [day_key(day) for day in alert_dates]
     add_range_metadata(
         context,
         days,

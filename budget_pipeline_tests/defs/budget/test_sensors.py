@@ -8,6 +8,7 @@ import datetime as dt
 import json
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from budget_pipeline.defs.budget.jobs import budget_daily_job
@@ -16,6 +17,8 @@ from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.defs.operations.sensors import build_run_failure_notifier, run_failure_notifier
 from budget_pipeline.demo.server import Fault
 from budget_pipeline.notify.spend_alert import AlertCursor
+from budget_pipeline.rules.spend import top_movers
+from budget_pipeline_tests.conftest import TEST_ORGANISATION
 from budget_pipeline_tests.webhook_receiver import WebhookReceiver
 
 ALERT_DAY = dt.date(2026, 4, 8)  # a spike day with its 7 days of history in the same run
@@ -65,6 +68,12 @@ def test_alert_sensor_notifies_an_alerting_day_once_with_its_explanation(pipelin
     assert "Grew most against 2026-04-01:" in text
     for kind in ("workstreams", "actors", "models"):
         assert f"• {kind}: " in text
+    # What grew most, as the rule finds it in the whole priced_usage table.
+    priced = pipeline.table("priced_usage").astype({"usage_date": "datetime64[ns]"})
+    ledger = pd.DataFrame(TEST_ORGANISATION.ledger(), columns=["actor", "workstream"])
+    for by in ("workstream", "actor", "model"):
+        for mover in top_movers(priced, ledger, pd.Timestamp(ALERT_DAY), by):
+            assert f"{mover['name']} +${mover['change_usd']:,.2f} " in text, (by, mover)
     assert f"{UI}/assets/daily_spend?partition=2026-04-08" in text
     assert "notified: 2026-04-08" in result.skip_message
     state = json.loads(cursor)
