@@ -423,3 +423,57 @@ def test_an_estimate_in_either_accepted_shape_is_priced_whichever_path_staged_it
     assert estimates["a@example.com"] == 0.01  # {"amount": 1}
     assert estimates["bare@example.com"] == 18.50  # 1850, a bare number of cents
     assert pd.isna(estimates["missing@example.com"])  # no estimate, not $0
+
+
+@pytest.fixture
+def header_sql_unavailable(monkeypatch):
+    """Any page that is not read from its tail then takes the Python path: counted."""
+    monkeypatch.setattr(raw_pages, "HEADER_SQL", "SELECT no_such_function($body)")
+
+
+def test_the_next_cursor_is_read_from_the_pages_tail_without_parsing_it(
+    connection, header_sql_unavailable
+):
+    records = TEST_ORGANISATION.records_for(DAY)
+    # A record's text that looks like the page's end must not be taken for it.
+    decoy = record(terminal_type='x","has_more":false,"next_page":null}')
+    pretty = json.dumps(
+        {"data": records[5:], "has_more": False, "next_page": None}, indent=2
+    ).encode()
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        first = take(sink, page([decoy, *records[:5]], has_more=True, next_page='c"1'))
+        last = take(sink, pretty + b"\n", seen={'c"1'}, page_number=2)
+        assert sink.flush() == len(records) + 1
+
+    assert (first, last) == ((0, 'c"1'), (0, None))
+    assert sink.pages_in_python == 0
+    assert_same_rows(staged(connection), [decoy, *records])
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # has_more and next_page before the records
+        b'{"has_more": true, "next_page": "c1", "data": []}',
+        # a member after them
+        b'{"data": [], "has_more": true, "next_page": "c1", "extra": 1}',
+    ],
+    ids=["header first", "member after"],
+)
+def test_a_page_not_ending_with_its_cursor_is_parsed_whole(connection, content):
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        assert take(sink, content) == (0, "c1")
+        assert sink.pages_in_python == 0
+
+
+def test_a_page_whose_tail_is_good_but_body_is_not_json_fails_naming_the_page(
+    connection, header_sql_unavailable
+):
+    broken = page([record()], has_more=False).replace(b'"actor":', b'"actor"', 1)
+    with (
+        raw_page_sink(connection, STAGING, threads=1) as sink,
+        pytest.raises(BadResponseError, match=r"^2026-03-04 page 1: body is not JSON"),
+    ):
+        take(sink, broken)
+        sink.flush()
+    assert staged(connection).empty
