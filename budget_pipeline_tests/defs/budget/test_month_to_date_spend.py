@@ -64,3 +64,14 @@ def test_an_earlier_day_asked_again_is_summed_afresh(spend):
         ["ann", 15.0],
         ["bob", 12.0],
     ]
+
+
+def test_without_spend_there_are_no_spenders():
+    nothing = pd.DataFrame(SPEND, columns=["usage_date", "actor", "cost_usd"]).iloc[:0]
+    spend = MonthToDateSpend(nothing.astype({"usage_date": "datetime64[ns]"}), LEDGER)
+    assert spend.top_spenders(TOTAL, pd.Timestamp("2026-03-31")) == []
+    assert spend.top_spenders("mobile", pd.Timestamp("2026-04-01")) == []
+
+
+def test_a_day_before_any_spend_of_its_month_has_no_spenders(spend):
+    assert spend.top_spenders(TOTAL, pd.Timestamp("2026-03-29")) == []
