@@ -30,18 +30,25 @@ from budget_pipeline.warehouse.tables import RAW_USAGE
 
 
 class CursorOnlySink:
-    """Reads the next cursor the way RawPageSink does (DuckDB, one parse) and keeps nothing."""
+    """Reads the next cursor the way RawPageSink does (from the page's tail, else one DuckDB
+    parse) and keeps nothing."""
 
     def __init__(self):
         self._local = threading.local()
 
     def take(self, content: bytes, *, day, page, seen_cursors):
-        if not hasattr(self._local, "cursor"):
-            self._local.cursor = duckdb.connect()
-        [(header,)] = self._local.cursor.execute(
-            page_staging.HEADER_SQL, {"body": content.decode()}
-        ).fetchall()
-        has_more, next_page = header
+        tail = page_staging.PAGE_TAIL.search(
+            content, max(0, len(content) - page_staging.TAIL_BYTES)
+        )
+        if tail is not None:
+            has_more, next_page = (value.decode() for value in tail.groups())
+        else:
+            if not hasattr(self._local, "cursor"):
+                self._local.cursor = duckdb.connect()
+            [(header,)] = self._local.cursor.execute(
+                page_staging.HEADER_SQL, {"body": content.decode()}
+            ).fetchall()
+            has_more, next_page = header
         return 0, json.loads(next_page) if has_more == "true" else None
 
 
