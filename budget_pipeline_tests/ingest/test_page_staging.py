@@ -95,6 +95,17 @@ def take(sink, content: bytes, seen=None, page_number=1, day=DAY):
     return sink.take(content, day=day, page=page_number, seen_cursors=seen or set())
 
 
+def assert_fails_when_staged_as_not_json(connection, content: bytes) -> None:
+    """The page is spooled, then fails when staged, naming its page; nothing of it is staged."""
+    with (
+        raw_page_sink(connection, STAGING, threads=1) as sink,
+        pytest.raises(BadResponseError, match=r"^2026-03-04 page 1: body is not JSON"),
+    ):
+        take(sink, content)
+        sink.flush()
+    assert staged(connection).empty
+
+
 def staged_in_one_batch(sink, *contents: bytes) -> int:
     for number, content in enumerate(contents, start=1):
         take(sink, content, page_number=number)
@@ -307,13 +318,7 @@ def test_a_number_only_duckdb_reads_is_a_bad_response_naming_the_page(connection
     assert amount in content
     with pytest.raises(ValueError):
         orjson.loads(content)
-    with (
-        raw_page_sink(connection, STAGING, threads=1) as sink,
-        pytest.raises(BadResponseError, match=r"^2026-03-04 page 1: body is not JSON"),
-    ):
-        take(sink, content)
-        sink.flush()
-    assert staged(connection).empty
+    assert_fails_when_staged_as_not_json(connection, content)
 
 
 def test_an_integer_too_large_for_a_bigint_takes_the_python_path(connection):
@@ -470,10 +475,4 @@ def test_a_page_whose_tail_is_good_but_body_is_not_json_fails_naming_the_page(
     connection, header_sql_unavailable
 ):
     broken = page([record()], has_more=False).replace(b'"actor":', b'"actor"', 1)
-    with (
-        raw_page_sink(connection, STAGING, threads=1) as sink,
-        pytest.raises(BadResponseError, match=r"^2026-03-04 page 1: body is not JSON"),
-    ):
-        take(sink, broken)
-        sink.flush()
-    assert staged(connection).empty
+    assert_fails_when_staged_as_not_json(connection, broken)
