@@ -53,8 +53,8 @@ def contract_checked(
 ) -> Generator[dg.AssetCheckResult, None, dg.AssetCheckResult]:
     """The blocking schema check, before anything is written: on failure the check is reported
     with its failure cases and the step fails, so the IO manager never sees the frame. Returns
-    the passing result (`passed = yield from contract_checked(...)`), for the asset to report
-    once its output is written."""
+    the passing result (`contract = yield from contract_checked(...)`), for the asset to
+    report once its output is written."""
     result = checks.schema_check(table, frame)
     if not result.passed:
         yield result
