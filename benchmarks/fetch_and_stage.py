@@ -37,18 +37,11 @@ class CursorOnlySink:
         self._local = threading.local()
 
     def take(self, content: bytes, *, day, page, seen_cursors):
-        tail = page_staging.PAGE_TAIL.search(
-            content, max(0, len(content) - page_staging.TAIL_BYTES)
+        if not hasattr(self._local, "cursor"):
+            self._local.cursor = duckdb.connect()
+        has_more, next_page = page_staging.page_tail(content) or page_staging.parsed_header(
+            self._local.cursor, content
         )
-        if tail is not None:
-            has_more, next_page = (value.decode() for value in tail.groups())
-        else:
-            if not hasattr(self._local, "cursor"):
-                self._local.cursor = duckdb.connect()
-            [(header,)] = self._local.cursor.execute(
-                page_staging.HEADER_SQL, {"body": content.decode()}
-            ).fetchall()
-            has_more, next_page = header
         return 0, json.loads(next_page) if has_more == "true" else None
 
 

@@ -177,6 +177,23 @@ PAGE_TAIL = re.compile(
 )
 TAIL_BYTES = 4096
 
+
+def page_tail(content: bytes) -> tuple[str, str] | None:
+    """has_more and next_page as JSON texts, when the page ends with them."""
+    tail = PAGE_TAIL.search(content, max(0, len(content) - TAIL_BYTES))
+    return None if tail is None else (tail[1].decode(), tail[2].decode())
+
+
+def parsed_header(cursor: duckdb.DuckDBPyConnection, content: bytes) -> tuple | None:
+    """has_more and next_page as JSON texts from one DuckDB parse of the whole body; None for a
+    body DuckDB cannot read."""
+    try:
+        [(header,)] = cursor.execute(HEADER_SQL, {"body": content.decode()}).fetchall()
+    except duckdb.Error:
+        return None
+    return header
+
+
 # The records of a batch of spooled pages, each with its verdict. A `data` that is null or
 # missing becomes one NULL record (so its page is doubted); a `data` that is not a list fails
 # the statement. All three fields of a page are declared: with `data` alone read_json was 15
@@ -277,24 +294,14 @@ class RawPageSink:
         """The `PageSink` of the client: returns (0, next cursor) for a spooled page, whose
         records are counted when `flush` stages them."""
         content.decode()  # UnicodeDecodeError is a ValueError: fetched again, as orjson's
-        tail = PAGE_TAIL.search(content, max(0, len(content) - TAIL_BYTES))
-        if tail is not None:
-            header = [value.decode() for value in tail.groups()]
-        good, next_page = _checked_header(*header, seen_cursors) if tail else (False, None)
-        if not good:
-            cursor = self._cursors.get()
-            try:
-                try:
-                    [(header,)] = cursor.execute(HEADER_SQL, {"body": content.decode()}).fetchall()
-                except duckdb.Error:
-                    header = None
-                good, next_page = (
-                    _checked_header(*header, seen_cursors) if header else (False, None)
-                )
-                if not good:
-                    return self._take_in_python(cursor, content, day, page, seen_cursors)
-            finally:
-                self._cursors.put(cursor)
+        cursor = self._cursors.get()
+        try:
+            header = page_tail(content) or parsed_header(cursor, content)
+            good, next_page = _checked_header(*header, seen_cursors) if header else (False, None)
+            if not good:
+                return self._take_in_python(cursor, content, day, page, seen_cursors)
+        finally:
+            self._cursors.put(cursor)
         path = self._spool / f"{day.isoformat()}_{page:05d}.json"
         path.write_bytes(content)
         with self._lock:
