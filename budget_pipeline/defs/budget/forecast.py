@@ -119,16 +119,12 @@ class MonthToDateSpend:
         # The last day with spend on or before as_of, if it is in as_of's month.
         row = self._days.searchsorted(as_of, side="right") - 1
         if row < 0 or self._days[row] < month_start(as_of):
-            actors = np.array([], dtype=int)
+            actors, totals = np.array([], dtype=int), np.array([])
         else:
             actors = np.flatnonzero(self._spent[row])
-            totals = self._totals[row]
-            actors = actors[np.lexsort((actors, -totals[actors]))]
-        self._ranked = pd.Series(
-            self._totals[row, actors] if len(actors) else [],
-            index=self._actors[actors],
-            dtype="float64",
-        )
+            actors = actors[np.lexsort((actors, -self._totals[row, actors]))]
+            totals = self._totals[row, actors]
+        self._ranked = pd.Series(totals, index=self._actors[actors], dtype="float64")
         self._ranked_workstreams = self._workstreams[actors]
         return self._ranked
 
