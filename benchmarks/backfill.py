@@ -399,7 +399,8 @@ def main() -> None:
                 baseline.seconds.append(run.seconds)
                 baseline_counts.append(warehouse_rows(run.home.warehouse))
                 best_baseline = faster(best_baseline, run)
-                remove_warehouse(run.home)
+                if not keep:
+                    remove_warehouse(run.home)  # its rows are counted; nothing reads it again
             progress(
                 f"repeat {repeat + 1}/{args.repeat}: bare {bare.seconds[-1]:.2f} s, "
                 f"backfill {backfill.seconds[-1]:.2f} s, floor {floor.seconds[-1]:.2f} s"
