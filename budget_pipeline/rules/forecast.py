@@ -145,41 +145,19 @@ def forecast_rows(
     span = pd.date_range(
         min(month_start(ready[0]), ready[0] - pd.Timedelta(days=RUN_RATE_DAYS - 1)), ready[-1]
     )
-    costs = _cost_matrix(daily_cost, span, columns)
+    # Days × columns, each column's days contiguous: the sums below add a column's days in the
+    # order (and with the arithmetic) of pandas' own column sums.
+    costs = np.ascontiguousarray(_cost_matrix(daily_cost, span, columns).to_numpy().T)
     usable = span.isin(loaded) & (span >= first_day)
+    ends = span.get_indexer(pd.DatetimeIndex(ready))
+    starts = span.get_indexer(pd.DatetimeIndex([month_start(day) for day in ready]))
 
-    frames = []
-    for as_of in ready:
-        start, last = month_start(as_of), month_end(as_of)
-        spent = costs.loc[start:as_of].sum()
-        spent[TOTAL] += seats_monthly_total
-        window = costs.loc[
-            (costs.index > as_of - pd.Timedelta(days=RUN_RATE_DAYS))
-            & (costs.index <= as_of)
-            & usable
-        ]
-        forecast = spent + _cost_to_come(window, as_of, last)
-        budget = pd.Series([lookup.get(ws, start) for ws in columns], index=columns, dtype=float)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "as_of": as_of,
-                    "month": start,
-                    "workstream": columns,
-                    "spent_to_date_usd": spent.to_numpy(),
-                    "forecast_usd": forecast.to_numpy(),
-                    "budget_usd": budget.to_numpy(),
-                    "forecast_vs_budget": [
-                        forecast_vs_budget(f, b) for f, b in zip(forecast, budget, strict=True)
-                    ],
-                    "status": [
-                        budget_status(s, f, b)
-                        for s, f, b in zip(spent, forecast, budget, strict=True)
-                    ],
-                }
-            )
-        )
-    return Forecast(_typed(pd.concat(frames, ignore_index=True)), skipped)
+    spent = np.stack([costs[:, s : e + 1].sum(axis=1) for s, e in zip(starts, ends, strict=True)])
+    spent[:, columns.index(TOTAL)] += seats_monthly_total
+    forecast = spent + _cost_to_come(costs, usable, span.weekday.to_numpy(), ready, ends)
+    months = [month_start(day) for day in ready]
+    budget = np.array([[lookup.get(ws, m) for ws in columns] for m in months], dtype=float)
+    return Forecast(_forecast_frame(ready, months, columns, spent, forecast, budget), skipped)
 
 
 def forecast_accuracy(
@@ -284,17 +262,73 @@ def _cost_matrix(daily_cost: pd.DataFrame, span: pd.DatetimeIndex, columns: list
     return matrix
 
 
-def _cost_to_come(window: pd.DataFrame, as_of: pd.Timestamp, last: pd.Timestamp) -> pd.Series:
-    """The sum over as_of+1 … last of each day's weekday rate, per column of `window`."""
-    remaining = pd.date_range(as_of + pd.Timedelta(days=1), last)
-    if len(remaining) == 0:
-        return pd.Series(0.0, index=window.columns)
-    by_weekday = window.groupby(window.index.weekday).mean()
-    overall = window.mean()
-    # A weekday absent from the window takes the column's mean of all its days.
-    rates = by_weekday.reindex(range(7)).fillna(overall)
-    days_left = pd.Series(remaining.weekday).value_counts().reindex(range(7), fill_value=0)
-    return rates.mul(days_left, axis=0).sum()
+def _cost_to_come(
+    costs: np.ndarray,
+    usable: np.ndarray,
+    weekdays: np.ndarray,
+    ready: list[pd.Timestamp],
+    ends: np.ndarray,
+) -> np.ndarray:
+    """Per as-of day (rows) and column: the sum over as_of+1 … month end of each day's weekday
+    rate, the rate being the mean of that weekday's usable days in the 28 days to as_of, or the
+    mean of all those days for a weekday without one.
+
+    The arithmetic is pandas' for the same frames (`window.groupby(weekday).mean()`, `mean()`,
+    `mul(...).sum()`), so the figures do not depend on how many days a run computes: a weekday's
+    days are added in date order with Kahan compensation, as pandas' grouped mean does.
+    """
+    n_days, n_columns = len(ready), costs.shape[0]
+    weekday_sum = np.zeros((n_days, 7, n_columns))
+    compensation = np.zeros((n_days, 7, n_columns))
+    weekday_days = np.zeros((n_days, 7), dtype=np.int64)
+    every_day = np.arange(n_days)
+    for offset in range(RUN_RATE_DAYS - 1, -1, -1):
+        day = ends - offset
+        counted = usable[day]
+        rows, weekday = every_day[counted], weekdays[day[counted]]
+        value = costs[:, day[counted]].T
+        y = value - compensation[rows, weekday]
+        t = weekday_sum[rows, weekday] + y
+        compensation[rows, weekday] = t - weekday_sum[rows, weekday] - y
+        weekday_sum[rows, weekday] = t
+        weekday_days[rows, weekday] += 1
+
+    to_come = np.zeros((n_days, n_columns))
+    for row, (as_of, end) in enumerate(zip(ready, ends, strict=True)):
+        remaining = pd.date_range(as_of + pd.Timedelta(days=1), month_end(as_of))
+        if len(remaining) == 0:
+            continue
+        window = np.flatnonzero(usable[end - RUN_RATE_DAYS + 1 : end + 1]) + end - RUN_RATE_DAYS + 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            overall = costs[:, window].sum(axis=1) / len(window)
+            by_weekday = weekday_sum[row] / weekday_days[row][:, None]
+        rates = np.where(weekday_days[row][:, None] > 0, by_weekday, overall)
+        days_left = np.bincount(remaining.weekday, minlength=7)
+        to_come[row] = np.nan_to_num(rates * days_left[:, None], nan=0.0).sum(axis=0)
+    return to_come
+
+
+def _forecast_frame(ready, months, columns, spent, forecast, budget) -> pd.DataFrame:
+    """The rows of every as-of day: one per column, in the order of `columns`."""
+    n_days, n_columns = spent.shape
+    spent, forecast, budget = spent.ravel(), forecast.ravel(), budget.ravel()
+    frame = pd.DataFrame(
+        {
+            "as_of": np.repeat(pd.DatetimeIndex(ready).to_numpy(), n_columns),
+            "month": np.repeat(pd.DatetimeIndex(months).to_numpy(), n_columns),
+            "workstream": np.tile(np.array(columns, dtype=object), n_days),
+            "spent_to_date_usd": spent,
+            "forecast_usd": forecast,
+            "budget_usd": budget,
+            "forecast_vs_budget": [
+                forecast_vs_budget(f, b) for f, b in zip(forecast, budget, strict=True)
+            ],
+            "status": [
+                budget_status(s, f, b) for s, f, b in zip(spent, forecast, budget, strict=True)
+            ],
+        }
+    )
+    return _typed(frame)
 
 
 def _empty_budgets() -> pd.DataFrame:

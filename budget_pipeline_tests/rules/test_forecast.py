@@ -6,6 +6,7 @@ are 4 Saturdays, 4 Sundays, 4 Mondays, 4 Tuesdays, 3 Wednesdays, 3 Thursdays and
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -306,3 +307,73 @@ def test_accuracy_needs_the_whole_month_on_or_after_the_first_partition_day():
     daily = costs(*[(str(d.date()), "search", 1.0) for d in june])
     assert forecast_accuracy(daily, june, day("2026-06-02"), WORKSTREAMS, 0.0).empty
     assert forecast_accuracy(daily, june.drop(day("2026-06-30")), JUNE_1, WORKSTREAMS, 0.0).empty
+
+
+def reference_forecast(as_of, daily_cost, loaded, first_day, workstreams, seats):
+    """The rule for one as-of day written the plain pandas way, a frame per step: the month so
+    far summed per workstream, and each remaining day's weekday mean over the usable days of
+    the last 28 (the mean of all of them for a weekday without one)."""
+    columns = [*sorted(set(workstreams) - {"Unassigned", "TOTAL"}), "Unassigned", "TOTAL"]
+    span = pd.date_range(min(as_of.replace(day=1), as_of - pd.Timedelta(days=27)), as_of)
+    pivot = daily_cost.pivot_table(
+        index="usage_date", columns="workstream", values="cost_usd", aggfunc="sum"
+    ).reindex(index=span, fill_value=0.0)
+    matrix = pivot.reindex(columns=columns).fillna(0.0)
+    matrix["TOTAL"] = pivot.sum(axis=1)
+    spent = matrix.loc[as_of.replace(day=1) :].sum()
+    spent["TOTAL"] += seats
+    window = matrix.loc[
+        span.isin(loaded) & (span >= first_day) & (span > as_of - pd.Timedelta(days=28))
+    ]
+    remaining = pd.date_range(as_of + pd.Timedelta(days=1), as_of + pd.offsets.MonthEnd(0))
+    rates = window.groupby(window.index.weekday).mean().reindex(range(7)).fillna(window.mean())
+    days_left = pd.Series(remaining.weekday).value_counts().reindex(range(7), fill_value=0)
+    return spent, spent + rates.mul(days_left, axis=0).sum()
+
+
+def random_costs(seed: int, span: pd.DatetimeIndex) -> pd.DataFrame:
+    """Costs of very different sizes on most days, so that a different order or way of adding
+    them changes the last digits."""
+    rng = np.random.default_rng(seed)
+    rows = [
+        (d, ws, float(rng.random() * 10.0 ** rng.integers(-2, 5)))
+        for d in span
+        for ws in ["search", "payments", "mobile", "Unassigned", "retired"]
+        if rng.random() < 0.85
+    ]
+    return pd.DataFrame(rows, columns=["usage_date", "workstream", "cost_usd"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_figure_is_the_rule_worked_out_one_day_at_a_time_to_the_last_bit(seed):
+    span = days("2026-05-01", "2026-08-31")
+    daily_cost = random_costs(seed, span)
+    rng = np.random.default_rng(seed)
+    loaded = span[rng.random(len(span)) > (0 if seed % 2 else 0.03)]
+    first_day = span[2]
+    as_of_days = span[40:]
+    workstreams = [*WORKSTREAMS, "mobile"]
+    forecast = forecast_rows(
+        as_of_days, daily_cost, loaded, first_day, workstreams, 300.0, NO_BUDGETS
+    )
+    assert len(forecast.rows) + 5 * len(forecast.skipped) == 5 * len(as_of_days)
+    for as_of, rows in forecast.rows.groupby("as_of"):
+        spent, forecast_usd = reference_forecast(
+            as_of, daily_cost, loaded, first_day, workstreams, 300.0
+        )
+        rows = rows.set_index("workstream")
+        assert rows["spent_to_date_usd"].to_dict() == spent.to_dict(), as_of
+        assert rows["forecast_usd"].to_dict() == forecast_usd.to_dict(), as_of
+
+
+def test_a_day_is_forecast_the_same_to_the_last_bit_in_a_long_range_as_on_its_own():
+    span = days("2026-05-01", "2026-08-31")
+    daily_cost = random_costs(7, span)
+    together = forecast_rows(
+        span[30:], daily_cost, span, span[0], WORKSTREAMS, 300.0, NO_BUDGETS
+    ).rows
+    alone = pd.concat(
+        forecast_rows([as_of], daily_cost, span, span[0], WORKSTREAMS, 300.0, NO_BUDGETS).rows
+        for as_of in span[30:]
+    )
+    pd.testing.assert_frame_equal(together, alone.reset_index(drop=True), check_exact=True)
