@@ -67,10 +67,7 @@ def main() -> None:
         ):
             staging = warehouse.staging_table(RAW_USAGE)
             for concurrency in [max(args.concurrency), *args.concurrency]:
-                connection.execute(
-                    f"CREATE OR REPLACE TABLE {staging} AS "
-                    f"SELECT * FROM {RAW_USAGE.qualified_name} LIMIT 0"
-                )
+                connection.execute(RAW_USAGE.create_statement(staging, replace=True))
                 with AnalyticsClient(base_url, API_KEY, max_concurrent_days=concurrency) as client:
                     started, cpu = time.perf_counter(), cpu_seconds()
                     for _ in client.load_days(days, CursorOnlySink()):

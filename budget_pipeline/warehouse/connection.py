@@ -68,9 +68,9 @@ def staged_replacement(
     mix, and a failure before the swap leaves the table untouched.
     """
     staging = staging_table(table)
-    connection.execute(
-        f"CREATE OR REPLACE TABLE {staging} AS SELECT * FROM {table.qualified_name} LIMIT 0"
-    )
+    # From the table's definition, not its copy: the staging table may take the table's place,
+    # and a copy would lose each column's storage setting.
+    connection.execute(table.create_statement(staging, replace=True))
     try:
         yield lambda frame: insert_frame(connection, table, frame, into=staging)
         _swap_in(connection, table, staging, first, last)

@@ -64,7 +64,7 @@ def page(records, has_more=False, next_page=None) -> bytes:
 @pytest.fixture
 def connection(tmp_path):
     with warehouse.connect(str(tmp_path / "pages.duckdb")) as connection:
-        connection.execute(f"CREATE TABLE {STAGING} AS SELECT * FROM budget.raw_usage LIMIT 0")
+        connection.execute(RAW_USAGE.create_statement(STAGING))
         yield connection
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from budget_pipeline.warehouse import connection as warehouse
-from budget_pipeline.warehouse.tables import DAILY_SPEND
+from budget_pipeline.warehouse.tables import DAILY_SPEND, RAW_USAGE
 
 
 def spend_rows(first: str, last: str, cost: float) -> pd.DataFrame:
@@ -96,3 +96,50 @@ def test_a_failure_before_the_swap_leaves_the_table_as_it_was(connection, replac
         write(spend_rows(*replaced, 9.0))
         raise RuntimeError("boom")
     assert table(connection) == expected(("2026-01-01", "2026-01-05", 1.0))
+
+
+def raw_rows(first: str, last: str) -> pd.DataFrame:
+    days = pd.date_range(first, last).astype("datetime64[ns]")
+    actors = [f"dev{k}@example.com" for k in range(50)]
+    rows = [
+        (day, actor, "user", None, None, k, k, 0, 0, 0, f'{{"actor": "{actor}", "n": {k}}}')
+        for day in days
+        for k, actor in enumerate(actors)
+    ]
+    return pd.DataFrame(rows, columns=RAW_USAGE.column_names)
+
+
+def record_json_storage(connection) -> set[str]:
+    connection.execute("CHECKPOINT")
+    return {
+        compression
+        for (compression,) in connection.execute(
+            "SELECT compression FROM pragma_storage_info('budget.raw_usage') "
+            "WHERE column_name = 'record_json' AND segment_type = 'VARCHAR'"
+        ).fetchall()
+    }
+
+
+@pytest.mark.parametrize(
+    "replaced",
+    [
+        ("2026-01-02", "2026-01-02"),  # staged rows copied into the table
+        ("2026-01-01", "2026-01-31"),  # the staging table takes the table's place
+    ],
+)
+def test_raw_records_stay_stored_with_zstd_whichever_way_a_range_is_swapped_in(
+    connection, replaced
+):
+    with warehouse.staged_replacement(
+        connection, RAW_USAGE, dt.date(2026, 1, 1), dt.date(2026, 1, 5)
+    ) as write:
+        write(raw_rows("2026-01-01", "2026-01-05"))
+    assert record_json_storage(connection) == {"ZSTD"}
+    first, last = replaced
+    with warehouse.staged_replacement(
+        connection, RAW_USAGE, dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    ) as write:
+        write(raw_rows(first, last))
+    assert record_json_storage(connection) == {"ZSTD"}
+    [(rows,)] = connection.execute("SELECT count(*) FROM budget.raw_usage").fetchall()
+    assert rows == 50 * len(pd.date_range("2026-01-01", max(last, "2026-01-05")))
