@@ -149,13 +149,13 @@ def forecast_rows(
     # order (and with the arithmetic) of pandas' own column sums.
     costs = np.ascontiguousarray(_cost_matrix(daily_cost, span, columns).to_numpy().T)
     usable = span.isin(loaded) & (span >= first_day)
+    months = [month_start(day) for day in ready]
     ends = span.get_indexer(pd.DatetimeIndex(ready))
-    starts = span.get_indexer(pd.DatetimeIndex([month_start(day) for day in ready]))
+    starts = span.get_indexer(pd.DatetimeIndex(months))
 
     spent = np.stack([costs[:, s : e + 1].sum(axis=1) for s, e in zip(starts, ends, strict=True)])
     spent[:, columns.index(TOTAL)] += seats_monthly_total
     forecast = spent + _cost_to_come(costs, usable, span.weekday.to_numpy(), ready, ends)
-    months = [month_start(day) for day in ready]
     budget = np.array([[lookup.get(ws, m) for ws in columns] for m in months], dtype=float)
     return Forecast(_forecast_frame(ready, months, columns, spent, forecast, budget), skipped)
 
