@@ -10,7 +10,9 @@ import hashlib
 import io
 import math
 import re
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -44,12 +46,44 @@ def content_hash(path: Path) -> str:
         raise ConfigFileError(path, None, "file not found") from error
 
 
-def _read_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a CSV file with their line numbers, after checking the header."""
+def _read_bytes(path: Path) -> bytes:
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        return path.read_bytes()
     except FileNotFoundError as error:
         raise ConfigFileError(path, None, "file not found") from error
+
+
+# Parsed files by their exact bytes: a run's steps ask for the same files a dozen times, and
+# judging a large seats.csv row by row is not free. Keyed by content, a changed file is always
+# parsed again; callers get copies, so none can change what the next one reads.
+_PARSED: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_PARSED_MAX = 16
+_PARSED_LOCK = threading.Lock()
+
+
+def _parsed_once(
+    parse: Callable[..., pd.DataFrame], path: Path, *arguments: Hashable
+) -> pd.DataFrame:
+    content = _read_bytes(path)
+    key = (parse.__name__, str(path), content, *arguments)
+    with _PARSED_LOCK:
+        if key in _PARSED:
+            _PARSED.move_to_end(key)
+            return _PARSED[key].copy()
+    frame = parse(path, content, *arguments)
+    with _PARSED_LOCK:
+        _PARSED[key] = frame
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    return frame.copy()
+
+
+def _read_rows(
+    path: Path, content: bytes, required: tuple[str, ...]
+) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV file with their line numbers, after checking the header."""
+    try:
+        text = content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ConfigFileError(path, None, f"not UTF-8 text ({error.reason})") from error
     if not text.strip():
@@ -101,8 +135,12 @@ def load_ledger(path: Path) -> pd.DataFrame:
     An actor written as `'=x` is the key `=x`: the `'` keeps a spreadsheet from running the name
     as a formula (ledger_paste_lines writes it so).
     """
+    return _parsed_once(_parse_ledger, path)
+
+
+def _parse_ledger(path: Path, content: bytes) -> pd.DataFrame:
     first_seen: dict[str, tuple[str, int]] = {}
-    for line, row in _read_rows(path, ("actor", "workstream")):
+    for line, row in _read_rows(path, content, ("actor", "workstream")):
         actor = spreadsheet_text(_required_text(path, line, "actor", row["actor"]))
         workstream = _required_text(path, line, "workstream", row["workstream"])
         if actor in first_seen:
@@ -126,9 +164,13 @@ def load_ledger(path: Path) -> pd.DataFrame:
 
 def load_prices(path: Path) -> pd.DataFrame:
     """prices.csv → one row per model with its four USD-per-million-token prices."""
+    return _parsed_once(_parse_prices, path)
+
+
+def _parse_prices(path: Path, content: bytes) -> pd.DataFrame:
     records: dict[str, dict[str, object]] = {}
     lines: dict[str, int] = {}
-    for line, row in _read_rows(path, ("model", *PRICE_COLUMNS)):
+    for line, row in _read_rows(path, content, ("model", *PRICE_COLUMNS)):
         model = _required_text(path, line, "model", row["model"])
         if model in records:
             raise ConfigFileError(
@@ -144,9 +186,13 @@ def load_prices(path: Path) -> pd.DataFrame:
 
 def load_seats(path: Path) -> pd.DataFrame:
     """seats.csv → one row per paid seat (email, monthly_cost_usd, note)."""
+    return _parsed_once(_parse_seats, path)
+
+
+def _parse_seats(path: Path, content: bytes) -> pd.DataFrame:
     seats: dict[str, dict[str, object]] = {}
     lines: dict[str, int] = {}
-    for line, row in _read_rows(path, ("email", "monthly_cost_usd", "note")):
+    for line, row in _read_rows(path, content, ("email", "monthly_cost_usd", "note")):
         email = _required_text(path, line, "email", row["email"])
         if email in seats:
             raise ConfigFileError(
@@ -165,10 +211,14 @@ def load_budgets(path: Path, ledger_workstreams: Iterable[str]) -> pd.DataFrame:
     without a row of its own. A workstream must be one of `ledger_workstreams`, `Unassigned`
     or `TOTAL`: a misspelt name would otherwise never match and its budget silently vanish.
     """
+    return _parsed_once(_parse_budgets, path, frozenset(ledger_workstreams))
+
+
+def _parse_budgets(path: Path, content: bytes, ledger_workstreams: frozenset[str]) -> pd.DataFrame:
     known = set(ledger_workstreams) | {UNASSIGNED, TOTAL}
     budgets: dict[tuple[str, str], dict[str, object]] = {}
     lines: dict[tuple[str, str], int] = {}
-    for line, row in _read_rows(path, ("workstream", "month", "budget_usd")):
+    for line, row in _read_rows(path, content, ("workstream", "month", "budget_usd")):
         workstream = _required_text(path, line, "workstream", row["workstream"])
         if workstream not in known:
             raise ConfigFileError(

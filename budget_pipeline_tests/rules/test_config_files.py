@@ -242,3 +242,24 @@ def test_budgets_are_optional_but_a_present_file_is_checked(tmp_path):
     (tmp_path / "budgets.csv").write_text(BUDGETS_HEADER + "searhc,,100\n")
     with pytest.raises(ConfigFileError, match=r"budgets\.csv, line 2: workstream searhc"):
         load_budgets_if_present(tmp_path / "budgets.csv", LEDGER_WORKSTREAMS)
+
+
+def test_a_file_edited_between_two_reads_is_read_again_and_no_reader_changes_another(tmp_path):
+    path = tmp_path / "seats.csv"
+    path.write_text(GOOD["seats.csv"])
+    first = load_seats(path)
+    first.loc[0, "monthly_cost_usd"] = 0.0  # a step changing its own copy
+    assert load_seats(path).loc[0, "monthly_cost_usd"] == 150.0
+    path.write_text(GOOD["seats.csv"].replace("a@example.com,150", "a@example.com,90"))
+    assert load_seats(path).loc[0, "monthly_cost_usd"] == 90.0
+    path.write_text(GOOD["seats.csv"].replace("a@example.com,150", "a@example.com,-1"))
+    with pytest.raises(ConfigFileError, match=r"seats\.csv, line 2: monthly_cost_usd is -1"):
+        load_seats(path)
+
+
+def test_the_same_budgets_file_is_judged_against_each_ledger(tmp_path):
+    path = tmp_path / "budgets.csv"
+    path.write_text(BUDGETS_HEADER + "search,,100\n")
+    assert len(load_budgets(path, LEDGER_WORKSTREAMS)) == 1
+    with pytest.raises(ConfigFileError, match=r"line 2: workstream search is not in"):
+        load_budgets(path, ("platform",))
