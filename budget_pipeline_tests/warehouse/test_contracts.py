@@ -34,3 +34,10 @@ def test_a_missing_value_in_a_required_text_column_fails():
     cases = failure_cases("workstream_cost", workstream_cost(["mobile", None]))
     assert cases["column"].tolist() == ["workstream"]
     assert "not_nullable" in cases["check"].iloc[0]
+
+
+def test_an_empty_text_where_one_is_required_is_named_with_its_row():
+    cases = failure_cases("workstream_cost", workstream_cost(["mobile", "", "search"]))
+    assert cases[["column", "check", "failure_case", "index"]].values.tolist() == [
+        ["workstream", "non_empty", "", "1"]
+    ]
