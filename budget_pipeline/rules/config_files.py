@@ -10,9 +10,8 @@ import hashlib
 import io
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -40,10 +39,7 @@ class ConfigFileError(ValueError):
 
 def content_hash(path: Path) -> str:
     """Data version of a config file: changes exactly when its bytes change."""
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    except FileNotFoundError as error:
-        raise ConfigFileError(path, None, "file not found") from error
+    return hashlib.sha256(_read_bytes(path)).hexdigest()[:16]
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -53,29 +49,19 @@ def _read_bytes(path: Path) -> bytes:
         raise ConfigFileError(path, None, "file not found") from error
 
 
-# Parsed files by their exact bytes: a run's steps ask for the same files a dozen times, and
-# judging a large seats.csv row by row is not free. Keyed by content, a changed file is always
-# parsed again; callers get copies, so none can change what the next one reads.
-_PARSED: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
-_PARSED_MAX = 16
-_PARSED_LOCK = threading.Lock()
-
-
 def _parsed_once(
     parse: Callable[..., pd.DataFrame], path: Path, *arguments: Hashable
 ) -> pd.DataFrame:
-    content = _read_bytes(path)
-    key = (parse.__name__, str(path), content, *arguments)
-    with _PARSED_LOCK:
-        if key in _PARSED:
-            _PARSED.move_to_end(key)
-            return _PARSED[key].copy()
-    frame = parse(path, content, *arguments)
-    with _PARSED_LOCK:
-        _PARSED[key] = frame
-        while len(_PARSED) > _PARSED_MAX:
-            _PARSED.popitem(last=False)
-    return frame.copy()
+    """`parse(path, content, *arguments)` of the file's current bytes; callers get copies, so
+    none can change what the next one reads."""
+    return _parsed(parse, path, _read_bytes(path), *arguments).copy()
+
+
+# Keyed by the exact bytes, so a changed file is always parsed again: a run's steps ask for the
+# same files a dozen times, and judging a large seats.csv row by row is not free.
+@lru_cache(maxsize=16)
+def _parsed(parse: Callable[..., pd.DataFrame], path: Path, content: bytes, *arguments: Hashable):
+    return parse(path, content, *arguments)
 
 
 def _read_rows(
