@@ -1,6 +1,14 @@
-"""Which days are processed together, so that a batch's size follows its rows, not its days."""
+"""Which days are processed together, so that a batch's size follows its rows, not its days; and
+how the next batch is read while the current one is worked on."""
+
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import pandas as pd
+
+T = TypeVar("T")
+_EXHAUSTED = object()
 
 
 def day_batches(
@@ -23,3 +31,22 @@ def day_batches(
     if len(days) > start:
         batches.append(days[start:])
     return batches
+
+
+def read_ahead(items: Iterable[T]) -> Iterator[T]:
+    """The items of `items`, each next one produced in a background thread while the caller
+    works on the current one.
+
+    For batches read by DuckDB (which runs without the GIL) and worked on in pandas (which holds
+    it): on two cores the reading then costs little more than nothing. At most two items exist at
+    once. An error producing an item is raised where the caller asks for that item; a caller that
+    stops early waits for the item in progress, so nothing is left reading once this ends. The
+    items must be produced on a DuckDB cursor of their own: the caller keeps using its
+    connection meanwhile.
+    """
+    iterator = iter(items)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="budget-read-ahead") as worker:
+        following = worker.submit(next, iterator, _EXHAUSTED)
+        while (item := following.result()) is not _EXHAUSTED:
+            following = worker.submit(next, iterator, _EXHAUSTED)
+            yield item

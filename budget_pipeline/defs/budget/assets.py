@@ -7,6 +7,7 @@ backfill of 90 days is one fetch loop and one vectorised pass, not 90 of each.
 import json
 import time
 from collections.abc import Iterator
+from contextlib import closing
 
 import dagster as dg
 import pandas as pd
@@ -45,7 +46,7 @@ from budget_pipeline.rules.idle_seats import (
 )
 from budget_pipeline.rules.pricing import API_ESTIMATE, price_usage
 from budget_pipeline.rules.spend import HISTORY_DAYS, day_totals, spend_with_alert, top_movers
-from budget_pipeline.warehouse.batching import day_batches
+from budget_pipeline.warehouse.batching import day_batches, read_ahead
 from budget_pipeline.warehouse.connection import staged_replacement, staging_table
 from budget_pipeline.warehouse.tables import (
     DAILY_SPEND,
@@ -214,23 +215,33 @@ def priced_usage(
                 [days[0].date(), days[-1].date()],
             ).fetchall()
         }
-        for batch in day_batches(days, records_per_day, PRICE_BATCH_RECORDS):
-            usage = model_usage(connection, batch[0].date(), batch[-1].date())
-            with failing_clearly():
-                frame = price_usage(usage, prices)
-            yield from contract_checked("priced_usage", frame)
-            write(frame)
-            rows += len(frame)
-            rows_per_day |= {
-                day_key(day): int(count)
-                for day, count in frame["usage_date"].value_counts().items()
-            }
-            preview = frame.head(PREVIEW_ROWS) if preview.empty else preview
-            summaries.append(
-                frame.groupby(["usage_date", "model", "price_source"], as_index=False)[
-                    ["cost_usd", "api_estimated_cost_usd"]
-                ].sum()
-            )
+        batches = day_batches(days, records_per_day, PRICE_BATCH_RECORDS)
+        # The next batch's breakdown is parsed (by DuckDB, on a cursor of its own) while this
+        # one is priced, checked and written; closed before its cursor when a batch fails.
+        with (
+            connection.cursor() as reader,
+            closing(
+                read_ahead(
+                    model_usage(reader, batch[0].date(), batch[-1].date()) for batch in batches
+                )
+            ) as usage_of_batches,
+        ):
+            for usage in usage_of_batches:
+                with failing_clearly():
+                    frame = price_usage(usage, prices)
+                yield from contract_checked("priced_usage", frame)
+                write(frame)
+                rows += len(frame)
+                rows_per_day |= {
+                    day_key(day): int(count)
+                    for day, count in frame["usage_date"].value_counts().items()
+                }
+                preview = frame.head(PREVIEW_ROWS) if preview.empty else preview
+                summaries.append(
+                    frame.groupby(["usage_date", "model", "price_source"], as_index=False)[
+                        ["cost_usd", "api_estimated_cost_usd"]
+                    ].sum()
+                )
     summary = pd.concat(summaries, ignore_index=True)
     totals = day_totals(summary, days)
     unpriced = summary.loc[summary["price_source"] == API_ESTIMATE]

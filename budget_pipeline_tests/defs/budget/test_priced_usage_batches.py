@@ -1,6 +1,9 @@
 """priced_usage prices a bounded number of records at a time: however the range is cut into
 batches, the table and each day's numbers are the same."""
 
+import threading
+
+import duckdb
 import pandas as pd
 
 from budget_pipeline.defs.budget import assets
@@ -39,3 +42,31 @@ def test_many_small_batches_write_what_one_batch_writes(pipeline, monkeypatch):
     metadata = event.materialization.metadata
     assert metadata["range_row_count"].value == len(one_batch)
     assert metadata["range_cost_usd"].value == round(one_batch["cost_usd"].sum(), 2)
+
+
+def test_a_batch_that_cannot_be_read_fails_the_run_and_leaves_the_table_as_it_was(
+    pipeline, monkeypatch
+):
+    assert pipeline.materialize(START, END, selection="key:raw_usage or key:priced_usage").success
+    before = priced(pipeline)
+    records_per_day = len(pipeline.table("raw_usage")) / 10
+    monkeypatch.setattr(assets, "PRICE_BATCH_RECORDS", int(records_per_day * 3))
+    calls = []
+
+    def second_batch_breaks(*args):
+        calls.append(args[1:])
+        if len(calls) == 2:
+            raise duckdb.IOException("disk went away while reading the second batch")
+        return model_usage(*args)
+
+    monkeypatch.setattr(assets, "model_usage", second_batch_breaks)
+    result = pipeline.materialize(START, END, selection="key:priced_usage", raise_on_error=False)
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "disk went away while reading the second batch" in str(failure.step_failure_data.error)
+    # The first batch was written to the staging table only: nothing of it was swapped in.
+    pd.testing.assert_frame_equal(priced(pipeline), before)
+    # The reader stopped with the step: no batch after the broken one was asked for.
+    assert len(calls) == 2
+    assert not [t for t in threading.enumerate() if t.name.startswith("budget-read-ahead")]
