@@ -144,7 +144,9 @@ class Series:
         return min(self.seconds)
 
 
-def materialize(module: str, home: Home, start: dt.date, end: dt.date) -> Materialization:
+def materialize(
+    module: str, home: Home, start: dt.date, end: dt.date, selection: str = "group:budget"
+) -> Materialization:
     """Wall time and peak RSS (MiB) of one `dagster asset materialize` process."""
     command = [
         str(BIN / "dagster"),
@@ -153,7 +155,7 @@ def materialize(module: str, home: Home, start: dt.date, end: dt.date) -> Materi
         "-m",
         module,
         "--select",
-        "group:budget",
+        selection,
         "--partition-range",
         f"{start.isoformat()}...{end.isoformat()}",
     ]
