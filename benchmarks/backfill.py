@@ -14,7 +14,7 @@ these `--repeat` times, interleaved (a, b, c, a, b, c, ...):
                 `floor_definitions.py` (Dagster's own cost), each repeat in a fresh DAGSTER_HOME.
 
 With `--baseline DIR` (a checkout of an earlier commit, e.g. `git worktree add DIR <commit>`),
-also, interleaved likewise:
+also, interleaved likewise, (b) and (b0) swapping places every repeat (a, b, c, b0, a, b0, c, b):
 
   (b0) baseline: (b) with the pipeline's code taken from DIR, so that a change is measured
                  against the code before it in the same run, rows and total cost included.
@@ -381,8 +381,9 @@ def main() -> None:
         best_floor: Materialization | None = None
         backfill_rss = 0.0
         counts: list[tuple[dict[str, int], float]] = []
-        for repeat in range(args.repeat):
-            bare.seconds.append(bare_download(base_url, days)[0])
+
+        def run_backfill(repeat: int) -> None:
+            nonlocal best_backfill, backfill_rss
             run = materialize(PIPELINE, new_home(f"backfill-{repeat}"), start, args.end)
             backfill.seconds.append(run.seconds)
             backfill_rss = max(backfill_rss, run.rss_mib)
@@ -391,18 +392,31 @@ def main() -> None:
             worse = previous if best_backfill is run else run
             if worse is not None and not keep:
                 remove_warehouse(worse.home)  # only the best run's warehouse is used again
+
+        def run_baseline(repeat: int) -> None:
+            nonlocal best_baseline
+            run = materialize(
+                PIPELINE, new_home(f"baseline-{repeat}", args.baseline), start, args.end
+            )
+            baseline.seconds.append(run.seconds)
+            baseline_counts.append(warehouse_rows(run.home.warehouse))
+            best_baseline = faster(best_baseline, run)
+            if not keep:
+                remove_warehouse(run.home)  # its rows are counted; nothing reads it again
+
+        for repeat in range(args.repeat):
+            bare.seconds.append(bare_download(base_url, days)[0])
+            # (b) and (b0) swap places every repeat: whichever ran straight after the bare
+            # download started up 0.3-0.8 s slower, in each of four runs (docs/performance.md).
+            first, last = run_backfill, run_baseline if args.baseline else None
+            if args.baseline and repeat % 2 == 1:
+                first, last = last, first
+            first(repeat)
             run = materialize(FLOOR, new_home(f"floor-{repeat}"), start, args.end)
             floor.seconds.append(run.seconds)
             best_floor = faster(best_floor, run)
-            if args.baseline:
-                run = materialize(
-                    PIPELINE, new_home(f"baseline-{repeat}", args.baseline), start, args.end
-                )
-                baseline.seconds.append(run.seconds)
-                baseline_counts.append(warehouse_rows(run.home.warehouse))
-                best_baseline = faster(best_baseline, run)
-                if not keep:
-                    remove_warehouse(run.home)  # its rows are counted; nothing reads it again
+            if last is not None:
+                last(repeat)
             progress(
                 f"repeat {repeat + 1}/{args.repeat}: bare {bare.seconds[-1]:.2f} s, "
                 f"backfill {backfill.seconds[-1]:.2f} s, floor {floor.seconds[-1]:.2f} s"
