@@ -38,7 +38,7 @@ def read_ahead(items: Iterable[T]) -> Iterator[T]:
     works on the current one.
 
     For batches read by DuckDB (which runs without the GIL) and worked on in pandas (which holds
-    it): on two cores the reading then costs little more than nothing. At most two items exist at
+    it): the reading then overlaps the work instead of adding to it. At most two items exist at
     once. An error producing an item is raised where the caller asks for that item; a caller that
     stops early waits for the item in progress, so nothing is left reading once this ends. The
     items must be produced on a DuckDB cursor of their own: the caller keeps using its
