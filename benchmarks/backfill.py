@@ -203,6 +203,34 @@ def rows_line(rows: dict[str, int], cost: float) -> str:
     return f"rows: {counts}\npriced_usage cost_usd total: {cost:.2f}"
 
 
+def make_home(
+    folder: Path,
+    name: str,
+    config: Path,
+    start: dt.date,
+    *,
+    project: Path = PROJECT,
+    base_url: str | None = None,
+) -> Home:
+    """A fresh DAGSTER_HOME `folder/name` whose runs use the warehouse `folder/name.duckdb`, the
+    configuration files of `config` and the code of `project`, for a range starting on `start`."""
+    home = folder / name
+    home.mkdir()
+    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    warehouse = folder / f"{name}.duckdb"
+    environment = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "ANTHROPIC_ADMIN_API_KEY": API_KEY,
+        **({"ANTHROPIC_BASE_URL": base_url} if base_url else {}),
+        "BUDGET_PIPELINE_CONFIG_DIR": str(config),
+        "BUDGET_PIPELINE_DUCKDB": str(warehouse),
+        "BUDGET_PIPELINE_START_DATE": (start - dt.timedelta(days=30)).isoformat(),
+        "PYTHONPATH": str(project),
+    }
+    return Home(name, home, warehouse, environment, project)
+
+
 def remove_warehouse(home: Home) -> None:
     for path in home.warehouse.parent.glob(f"{home.warehouse.name}*"):
         path.unlink()
@@ -348,21 +376,7 @@ def main() -> None:
     server, base_url = start_server(args.seats, args.latency)
 
     def new_home(name: str, project: Path = PROJECT) -> Home:
-        home = work / name
-        home.mkdir()
-        shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
-        warehouse = work / f"{name}.duckdb"
-        environment = {
-            **os.environ,
-            "DAGSTER_HOME": str(home),
-            "ANTHROPIC_ADMIN_API_KEY": API_KEY,
-            "ANTHROPIC_BASE_URL": base_url,
-            "BUDGET_PIPELINE_CONFIG_DIR": str(work / "config"),
-            "BUDGET_PIPELINE_DUCKDB": str(warehouse),
-            "BUDGET_PIPELINE_START_DATE": (start - dt.timedelta(days=30)).isoformat(),
-            "PYTHONPATH": str(project),
-        }
-        return Home(name, home, warehouse, environment, project)
+        return make_home(work, name, work / "config", start, project=project, base_url=base_url)
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

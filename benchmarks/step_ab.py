@@ -15,8 +15,6 @@ API server.
 """
 
 import argparse
-import datetime as dt
-import os
 import shutil
 import statistics
 import sys
@@ -26,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 # run as a script, this folder is on sys.path: the same runner as backfill.py
-from backfill import API_KEY, PIPELINE, PROJECT, Home, materialize
+from backfill import PIPELINE, PROJECT, Home, make_home, materialize
 
 from budget_pipeline.warehouse.tables import RAW_USAGE
 
@@ -67,27 +65,16 @@ def main() -> None:
     try:
         for pair in range(args.pairs):
             for side, project in (("current", PROJECT), ("baseline", args.baseline)):
-                home_path = scratch / f"{side}-{pair}"
-                home_path.mkdir()
-                shutil.copy(PROJECT / "dagster.yaml", home_path / "dagster.yaml")
-                copy = scratch / f"{side}-{pair}.duckdb"
-                shutil.copy(warehouse, copy)
-                environment = {
-                    **os.environ,
-                    "DAGSTER_HOME": str(home_path),
-                    "ANTHROPIC_ADMIN_API_KEY": API_KEY,
-                    "BUDGET_PIPELINE_CONFIG_DIR": str(args.work / "config"),
-                    "BUDGET_PIPELINE_DUCKDB": str(copy),
-                    # as backfill.py set it for the kept run
-                    "BUDGET_PIPELINE_START_DATE": (start - dt.timedelta(days=30)).isoformat(),
-                    "PYTHONPATH": str(project),
-                }
-                home = Home(side, home_path, copy, environment, project)
+                # The environment backfill.py gave the kept run, with a copy of its warehouse.
+                home = make_home(
+                    scratch, f"{side}-{pair}", args.work / "config", start, project=project
+                )
+                shutil.copy(warehouse, home.warehouse)
                 materialize(PIPELINE, home, start, end, selection=f"key:{args.step}")
                 own_seconds, whole_seconds = step_seconds(home, args.step)
                 own[side].append(own_seconds)
                 whole[side].append(whole_seconds)
-                copy.unlink()
+                home.warehouse.unlink()
             print(
                 f"pair {pair + 1}: own work {own['current'][-1]:.2f} s against "
                 f"{own['baseline'][-1]:.2f} s, whole step {whole['current'][-1]:.2f} s against "
