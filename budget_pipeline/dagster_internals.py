@@ -8,6 +8,7 @@ one fails there, loudly, instead of somewhere in a run.
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._core.definitions.observe import observe
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
+from dagster._core.storage.defs_state.base import DefsStateStorage
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -21,6 +22,7 @@ __all__ = [
     "ASSET_PARTITION_RANGE_START_TAG",
     "DbIOManager",
     "DbTypeHandler",
+    "DefsStateStorage",
     "DuckDbClient",
     "SqliteRunStorage",
     "StaleStatus",

@@ -12,6 +12,7 @@ import pytest
 from budget_pipeline.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
+    DefsStateStorage,
 )
 from budget_pipeline.defs.budget.assets import budget_assets
 from budget_pipeline.defs.config_files.assets import config_sources
@@ -87,8 +88,20 @@ def duckdb_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def instance():
+    """A fresh test instance; on teardown, a check that the test closed every instance it opened.
+
+    An instance that is opened and never closed (`build_schedule_context(instance=...)` outside
+    `with` opens one from the instance's ref) stays Dagster's "current" one. When the garbage
+    collector finally finds it, it hands that role back to the closed instance of its test, and
+    definitions resolved later outside an instance fail with "Attempted to resolve undefined
+    DagsterInstance weakref", in whichever test happens to run then. Checked here, while this
+    instance should still be the current one, the fault is reported in the test that made it."""
     with dg.instance_for_test() as test_instance:
         yield test_instance
+        assert DefsStateStorage.get() is test_instance.defs_state_storage, (
+            "the test opened a Dagster instance and never closed it: open contexts built with "
+            "an instance with `with`, e.g. `with dg.build_schedule_context(...) as context:`"
+        )
 
 
 class Pipeline:

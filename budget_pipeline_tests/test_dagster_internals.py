@@ -29,3 +29,12 @@ def test_a_test_instance_runs_on_sqlite_storage():
 def test_the_duckdb_client_still_has_the_hooks_the_io_manager_overrides():
     for hook in ("connect", "ensure_schema_exists", "delete_table_slice"):
         assert callable(getattr(dagster_internals.DuckDbClient, hook))
+
+
+def test_the_current_defs_state_storage_is_the_innermost_open_instances():
+    # The `instance` fixture's teardown check relies on this to find a test that left one open.
+    with dg.instance_for_test() as outer:
+        assert dagster_internals.DefsStateStorage.get() is outer.defs_state_storage
+        with dg.DagsterInstance.from_ref(outer.get_ref()) as inner:
+            assert dagster_internals.DefsStateStorage.get() is inner.defs_state_storage
+        assert dagster_internals.DefsStateStorage.get() is outer.defs_state_storage

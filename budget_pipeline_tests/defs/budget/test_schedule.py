@@ -41,10 +41,11 @@ def test_the_scheduled_run_materialises_three_days_in_one_run(pipeline):
         executor=dg.in_process_executor,
     )
     job = defs.resolve_job_def(budget_daily_job.name)
-    context = dg.build_schedule_context(
+    # Given an instance, the context opens its own from the instance's ref: `with` closes it.
+    with dg.build_schedule_context(
         scheduled_execution_time=at_six("2026-04-09"), instance=pipeline.instance
-    )
-    [request] = budget_daily_schedule.evaluate_tick(context).run_requests
+    ) as context:
+        [request] = budget_daily_schedule.evaluate_tick(context).run_requests
     result = job.execute_in_process(instance=pipeline.instance, tags=request.tags)
     assert result.success
     assert len(pipeline.instance.get_run_records()) == 1
