@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 # run as a script, this folder is on sys.path: the same runner as backfill.py
-from backfill import PIPELINE, PROJECT, Home, make_home, materialize
+from backfill import PIPELINE, PROJECT, Home, make_home, materialize, remove_warehouse
 
 from budget_pipeline.warehouse.tables import RAW_USAGE
 
@@ -74,7 +74,7 @@ def main() -> None:
                 own_seconds, whole_seconds = step_seconds(home, args.step)
                 own[side].append(own_seconds)
                 whole[side].append(whole_seconds)
-                home.warehouse.unlink()
+                remove_warehouse(home)
             print(
                 f"pair {pair + 1}: own work {own['current'][-1]:.2f} s against "
                 f"{own['baseline'][-1]:.2f} s, whole step {whole['current'][-1]:.2f} s against "
