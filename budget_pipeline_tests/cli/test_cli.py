@@ -52,10 +52,12 @@ def test_range_backfill_through_the_dagster_cli(api_server, config_dir, tmp_path
     for step in ("raw_usage", "priced_usage", "workstream_cost", "daily_spend", "idle_seats"):
         assert f"✓ {step}" in completed.stdout
     assert "DEBUG" not in completed.stdout + completed.stderr
+    # next to the warehouse, never in DAGSTER_HOME/logs/ (Dagster's telemetry uploader ships it)
     assert (
         "STEP_SUCCESS"
-        in (home / "logs" / "budget-pipeline-2026-03-02...2026-04-15.log").read_text()
+        in (tmp_path / "run_logs" / "budget-pipeline-2026-03-02...2026-04-15.log").read_text()
     )
+    assert not (home / "logs").is_dir() or not any((home / "logs").iterdir())
     assert "Spend per workstream" in completed.stdout
     assert "Alert days: 2" in completed.stdout
     assert "idle.person@example.com" in completed.stdout
