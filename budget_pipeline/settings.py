@@ -4,11 +4,18 @@ Dagster's `EnvVar` at run time (defs/resources.py), so their values never enter 
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 
 API_KEY_ENV = "ANTHROPIC_ADMIN_API_KEY"
 WEBHOOK_ENV = "BUDGET_PIPELINE_ALERT_WEBHOOK"
 WEBSERVER_URL_ENV = "BUDGET_PIPELINE_WEBSERVER_URL"
+SOURCE_ENV = "BUDGET_PIPELINE_SOURCE"
+START_DATE_ENV = "BUDGET_PIPELINE_START_DATE"
+LOG_DIR_ENV = "BUDGET_PIPELINE_LOG_DIR"
+
+# Every value BUDGET_PIPELINE_SOURCE accepts: the CLI, the resource and their messages read it here.
+SOURCES = ("api", "demo")
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_CONFIG_DIR = "config"
@@ -19,6 +26,13 @@ DEFAULT_REPORTS_DIR = "reports"
 # alerts and no idle-seat rows (docs/rules.md).
 DEFAULT_START_DATE = "2026-01-01"
 DEFAULT_ALERT_MAX_AGE_DAYS = 3
+# Next to the warehouse, and not named `logs`: when the warehouse's folder is DAGSTER_HOME, a
+# `logs` folder would be the one Dagster's telemetry uploader sends away (docs/operations.md).
+DEFAULT_LOG_FOLDER_NAME = "run_logs"
+
+
+class SettingError(ValueError):
+    """A variable set to a value the pipeline cannot use; the message names the variable."""
 
 
 def _get(name: str, default: str) -> str:
@@ -27,7 +41,10 @@ def _get(name: str, default: str) -> str:
 
 def source() -> str:
     """`api` when an admin key is set, else the built-in `demo` organisation."""
-    return _get("BUDGET_PIPELINE_SOURCE", "api" if os.environ.get(API_KEY_ENV) else "demo")
+    value = _get(SOURCE_ENV, "api" if os.environ.get(API_KEY_ENV) else "demo")
+    if value not in SOURCES:
+        raise SettingError(f"{SOURCE_ENV} is {value!r}: expected one of {', '.join(SOURCES)}")
+    return value
 
 
 def base_url() -> str:
@@ -51,7 +68,19 @@ def reports_dir() -> str:
 
 
 def start_date() -> dt.date:
-    return dt.date.fromisoformat(_get("BUDGET_PIPELINE_START_DATE", DEFAULT_START_DATE))
+    text = _get(START_DATE_ENV, DEFAULT_START_DATE)
+    try:
+        # ASCII digits only: `fromisoformat` alone also takes `20260101` and other digits.
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise SettingError(f"{START_DATE_ENV} is {text!r}: not a day (YYYY-MM-DD)") from None
+
+
+def log_dir() -> Path:
+    """Where `budget-pipeline` keeps each run's full log."""
+    return Path(_get(LOG_DIR_ENV, str(Path(duckdb_path()).parent / DEFAULT_LOG_FOLDER_NAME)))
 
 
 def alert_max_age_days() -> int:

@@ -9,14 +9,19 @@ Dagster's full log, which is otherwise kept in a file. A failure ends with its c
 import argparse
 import datetime as dt
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 from budget_pipeline import settings
+from budget_pipeline.cli import preflight
 from budget_pipeline.cli.progress import RunProgress
+from budget_pipeline.cli.run_log import run_log_path
 from budget_pipeline.cli.summary import budget_summary
+from budget_pipeline.cli.warehouse_busy import SUMMARY_LOCK_WAIT_SECONDS, busy_line
 from budget_pipeline.rules.config_files import ConfigFileError, judge_config_files
+from budget_pipeline.warehouse import connection as warehouse
 
 
 def materialize_command(start: dt.date, end: dt.date, selection: str = "group:budget") -> list[str]:
@@ -55,20 +60,22 @@ def _failure_of_run(run_id: str, dagster_home: str | None) -> tuple[str | None, 
     return step, text.strip().splitlines()[0] if text else None
 
 
-def _log_file(environment: dict[str, str], start: dt.date, end: dt.date) -> Path:
-    folder = Path(environment.get("DAGSTER_HOME", ".")) / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"budget-pipeline-{start}...{end}.log"
+def shell_line(command: list[str], environment: dict[str, str]) -> str:
+    """`command` as a shell runs it, quoted, with the DAGSTER_HOME it runs with: pasted into a
+    terminal, it is the same run on the same instance (the README sets DAGSTER_HOME for the
+    `budget-pipeline` command alone, so the terminal may not have it)."""
+    home = environment.get("DAGSTER_HOME")
+    return shlex.join([f"DAGSTER_HOME={home}", *command] if home else command)
 
 
 def backfill(start: dt.date, end: dt.date, selection: str, verbose: bool = False) -> int:
     command = materialize_command(start, end, selection)
-    print("$ dagster " + " ".join(command[1:]), flush=True)
     environment = _environment()
+    print("$ " + shell_line(command, environment), flush=True)
     if verbose:
         return subprocess.run(command, env=environment, check=False).returncode
 
-    log_path = _log_file(environment, start, end)
+    log_path = run_log_path(start, end)
     progress = RunProgress()
     with (
         log_path.open("w") as log,
@@ -124,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         start, end = args.start, args.end
         selection = getattr(args, "select", "group:budget")
+    if problem := _problem_before_dagster(args.command, start, end):
+        print(problem, file=sys.stderr)
+        return 1
     if args.command != "summary":
         # A typo in a config file fails here, in one line, before any day is fetched.
         try:
@@ -134,8 +144,27 @@ def main(argv: list[str] | None = None) -> int:
         returncode = backfill(start, end, selection, verbose=args.verbose)
         if returncode != 0:
             return returncode
+    return _print_summary(start, end)
+
+
+def _problem_before_dagster(command: str, start: dt.date, end: dt.date) -> str | None:
+    if command == "summary":
+        return preflight.problem_before_summary(start, end)
+    return preflight.problem_before_run(start, end, _environment().get("DAGSTER_HOME"))
+
+
+def _print_summary(start: dt.date, end: dt.date) -> int:
+    path = settings.duckdb_path()
+    try:
+        # Held open while the summary reads: no writer can take the file in between, and the
+        # summary's own open, in this process, does not wait again.
+        with warehouse.connect(path, read_only=True, lock_wait_seconds=SUMMARY_LOCK_WAIT_SECONDS):
+            text = budget_summary(path, start, end)
+    except warehouse.WarehouseLockedError as error:
+        print(busy_line(path, error, _environment().get("DAGSTER_HOME")), file=sys.stderr)
+        return 1
     print()
-    print(budget_summary(settings.duckdb_path(), start, end))
+    print(text)
     return 0
 
 

@@ -73,7 +73,9 @@ class AnalyticsApiResource(dg.ConfigurableResource):
                     )
                 base_url, api_key = self.base_url, self.api_key
             else:
-                raise dg.Failure(f"unknown source {self.source!r}: expected 'api' or 'demo'")
+                raise dg.Failure(
+                    f"unknown source {self.source!r}: expected one of {', '.join(settings.SOURCES)}"
+                )
             client = stack.enter_context(
                 AnalyticsClient(
                     base_url,

@@ -413,7 +413,9 @@ class AnalyticsClient:
                 cause = f"timed out ({type(exc).__name__})"
             except httpx.UnsupportedProtocol as exc:
                 raise ApiError(
-                    self._redact(f"{where}: cannot reach the API: {exc}"), day=day, page=page
+                    self._redact(f"{where}: cannot reach the API at {self.base_url}: {exc}"),
+                    day=day,
+                    page=page,
                 ) from None
             except httpx.LocalProtocolError as exc:
                 # Made on this side before anything was sent (an illegal header): it would fail
@@ -424,7 +426,9 @@ class AnalyticsClient:
                     page=page,
                 ) from None
             except httpx.TransportError as exc:
-                cause = self._redact(f"connection failed ({type(exc).__name__}: {exc})")
+                cause = self._redact(
+                    f"connection failed ({type(exc).__name__}: {exc}) to {self.base_url}"
+                )
             else:
                 status = response.status_code
                 if status == 200:

@@ -111,11 +111,13 @@ def ensure_tables(connection: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def connect(path: str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: str, *, read_only: bool = False, lock_wait_seconds: float = LOCK_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse; a read-only open never creates the file or the tables."""
     if not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    connection = _connect_waiting_for_lock(path, read_only)
+    connection = _connect_waiting_for_lock(path, read_only, lock_wait_seconds)
     try:
         # DuckDB's default is 80 % of the machine: without a limit it keeps a whole backfill's
         # uncommitted rows in memory instead of writing them to the file as it goes.
@@ -127,10 +129,12 @@ def connect(path: str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCo
         connection.close()
 
 
-def _connect_waiting_for_lock(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _connect_waiting_for_lock(
+    path: str, read_only: bool, wait_seconds: float
+) -> duckdb.DuckDBPyConnection:
     """DuckDB lets one process write a file at a time. Runs are serialised by a Dagster pool, but
     a person may hold the file open in a DuckDB shell: wait a while, then say so plainly."""
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    deadline = time.monotonic() + wait_seconds
     delay = 0.1
     while True:
         try:

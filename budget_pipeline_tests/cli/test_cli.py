@@ -2,6 +2,7 @@
 loopback API server, sharing one DAGSTER_HOME, then the summary."""
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -52,10 +53,12 @@ def test_range_backfill_through_the_dagster_cli(api_server, config_dir, tmp_path
     for step in ("raw_usage", "priced_usage", "workstream_cost", "daily_spend", "idle_seats"):
         assert f"✓ {step}" in completed.stdout
     assert "DEBUG" not in completed.stdout + completed.stderr
+    # next to the warehouse, never in DAGSTER_HOME/logs/ (Dagster's telemetry uploader ships it)
     assert (
         "STEP_SUCCESS"
-        in (home / "logs" / "budget-pipeline-2026-03-02...2026-04-15.log").read_text()
+        in (tmp_path / "run_logs" / "budget-pipeline-2026-03-02...2026-04-15.log").read_text()
     )
+    assert not (home / "logs").is_dir() or not any((home / "logs").iterdir())
     assert "Spend per workstream" in completed.stdout
     assert "Alert days: 2" in completed.stdout
     assert "idle.person@example.com" in completed.stdout
@@ -121,3 +124,46 @@ def test_a_failed_run_ends_with_its_cause_and_the_run_id(api_server, config_dir,
     assert "401" in cause
     assert "sk-ant-admin-wrong" not in completed.stdout + completed.stderr
     assert "DEBUG" not in completed.stdout + completed.stderr
+
+
+def test_the_printed_command_pasted_into_a_shell_is_the_same_run_on_the_same_instance(
+    api_server, config_dir, tmp_path
+):
+    environment = _cli_environment(api_server, config_dir, tmp_path)
+    # As the README runs it from the repository root: no DAGSTER_HOME, a dagster.yaml in the
+    # current folder, which the CLI then takes as the instance.
+    home = Path(environment.pop("DAGSTER_HOME"))
+    selection = "key:raw_usage or key:priced_usage"
+    completed = _budget_pipeline(
+        environment, home, "backfill", "2026-03-02", "2026-03-02", "--select", selection
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    [printed] = [line[2:] for line in completed.stdout.splitlines() if line.startswith("$ ")]
+    assert shlex.split(printed) == [
+        f"DAGSTER_HOME={home}",
+        str(Path(sys.executable).parent / "dagster"),
+        *("asset", "materialize", "-m", "budget_pipeline.definitions"),
+        *("--select", selection, "--partition-range", "2026-03-02...2026-03-02"),
+    ]
+
+    # pasted into a shell elsewhere, without DAGSTER_HOME: the same run, on the same instance
+    pasted = subprocess.run(
+        ["bash", "-c", printed],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert pasted.returncode == 0, pasted.stdout[-3000:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        first, second = instance.get_runs()
+        assert (
+            first.asset_selection
+            == second.asset_selection
+            == {
+                dg.AssetKey("raw_usage"),
+                dg.AssetKey("priced_usage"),
+            }
+        )
+        assert first.tags == second.tags

@@ -6,6 +6,7 @@ import logging
 import math
 import random
 import re
+import socket
 import threading
 import time
 
@@ -261,6 +262,22 @@ def test_dropped_connections_exhausted_name_the_transport_cause(server, make_cli
 
     with pytest.raises(RetriesExhaustedError, match=r"2026-06-02 page 1: .*connection failed"):
         make_client(retry=RetryPolicy(max_attempts=2, base_delay=0.01)).fetch_day(DAY)
+
+
+def test_an_api_that_cannot_be_reached_is_named_by_its_base_url_never_the_key():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens there
+    with (
+        AnalyticsClient(
+            base_url, SECRET, retry=RetryPolicy(max_attempts=2, base_delay=0.01)
+        ) as client,
+        pytest.raises(RetriesExhaustedError) as caught,
+    ):
+        client.fetch_day(DAY)
+    assert "connection failed (ConnectError: " in str(caught.value)
+    assert f"to {base_url}" in str(caught.value)
+    assert SECRET not in str(caught.value)
 
 
 # -- final errors --------------------------------------------------------------------------------
