@@ -71,6 +71,14 @@ def test_changes_against_last_week_and_without_a_verdict():
     assert "no comparison: there is no idle-seat verdict as of 2026-04-05" in first
 
 
+def test_a_seat_retyped_in_another_case_is_the_same_seat_from_week_to_week():
+    retyped = ("C@X.com", *BARELY[1:4], "completely idle", *BARELY[5:])
+    text = digest.digest_text(AS_OF, seats(IDLE, retyped), seats(IDLE, BARELY), 14)
+    assert "• C@X.com: barely active → completely idle" in text
+    assert "newly listed" not in text
+    assert "active again" not in text
+
+
 def test_ledger_lines_are_the_largest_unassigned_actors_of_the_window_and_parse_back():
     priced = pd.DataFrame(
         {
