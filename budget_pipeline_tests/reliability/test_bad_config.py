@@ -1,11 +1,15 @@
 """A bad configuration file stops the run at its first step, with `file, line N: problem`, before
-anything is fetched or written (docs/rules.md). Files from Excel are accepted."""
+anything is fetched or written (docs/rules.md). Files from Excel, and
+emails typed in another case than the API's, are accepted."""
 
+import pandas as pd
 import pytest
 
 from budget_pipeline_tests.reliability.conftest import (
+    REFERENCE_END,
     assert_tables_equal,
     read_tables,
+    rows_of_days,
     step_failures,
 )
 
@@ -142,3 +146,44 @@ def test_config_files_saved_by_excel_give_the_clean_tables(pipeline, reference):
     assert pipeline.materialize(START, END).success
 
     assert_tables_equal(read_tables(pipeline.duckdb_file), reference.days(START, END))
+
+
+def test_emails_typed_in_another_case_match_the_apis(pipeline, reference):
+    # The API spells every email in lower case; the files now spell them otherwise.
+    def retyped(actor: str) -> str:
+        if "@" not in actor:
+            return actor  # an API key name matches only as written
+        local, domain = actor.split("@")
+        return f"{local.capitalize()}@{domain.upper()}"
+
+    for name in ("workstreams.csv", "seats.csv"):
+        path = pipeline.config_dir / name
+        rows = [row.split(",", 1) for row in path.read_text().splitlines()]
+        path.write_text(
+            "\n".join([",".join(rows[0])] + [f"{retyped(a)},{rest}" for a, rest in rows[1:]]) + "\n"
+        )
+    end = "2026-03-15"  # the first as-of day whose 14-day window is loaded
+
+    assert pipeline.materialize(START, end).success
+
+    # Spend goes to the person's workstream: the days also in the reference run equal it.
+    tables = rows_of_days(read_tables(pipeline.duckdb_file), START, REFERENCE_END)
+    for name in ("priced_usage", "workstream_cost", "daily_spend"):
+        pd.testing.assert_frame_equal(
+            tables[name], reference.days(START, REFERENCE_END)[name], check_dtype=False
+        )
+    # A seat whose records are spelt otherwise is not idle: each listed seat has exactly the
+    # sessions and lines of the records of its email, in any case, and keeps the file's spelling.
+    usage = pipeline.table("raw_usage")
+    window = usage.loc[pd.to_datetime(usage["usage_date"]).between(START, end)]
+    per_person = window.groupby("actor")[["num_sessions", "lines_added"]].sum()
+    idle = pipeline.table("idle_seats")
+    assert set(idle["as_of"]) == {pd.Timestamp(end)}
+    assert len(idle) < 40  # before, all 40 seats read "completely idle"
+    for seat in idle.itertuples():
+        assert seat.email == retyped(seat.email.lower())
+        person = per_person.reindex([seat.email.lower()], fill_value=0).iloc[0]
+        assert (seat.sessions, seat.lines_added) == tuple(person), seat.email
+    busiest = per_person["num_sessions"].idxmax()
+    assert per_person.loc[busiest, "lines_added"] >= 20
+    assert retyped(busiest) not in set(idle["email"])
