@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from budget_pipeline.rules.actors import actor_keys
+from budget_pipeline.rules.actors import actor_keys, looked_up_by_actor_key
 from budget_pipeline.text_safety import reversible_spreadsheet_cell
 from budget_pipeline.warehouse.tables import WORKSTREAM_COST
 
@@ -19,8 +19,8 @@ MAX_UNASSIGNED_SHARE = 0.15
 def workstream_of(actors: pd.Series, ledger: pd.DataFrame) -> pd.Series:
     """The ledger workstream of each actor; `Unassigned` for actors the ledger does not know.
     An email matches the ledger's whatever its case, a key name only as written (`actor_key`)."""
-    mapping = dict(zip(actor_keys(ledger["actor"]), ledger["workstream"], strict=True))
-    return actor_keys(actors).map(mapping).fillna(UNASSIGNED).astype("object")
+    by_key = dict(zip(actor_keys(ledger["actor"]), ledger["workstream"], strict=True))
+    return looked_up_by_actor_key(actors, by_key, UNASSIGNED)
 
 
 def cost_per_workstream(priced_usage: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from budget_pipeline.rules.actors import actor_keys
+from budget_pipeline.rules.actors import actor_keys, looked_up_by_actor_key
 from budget_pipeline.rules.attribution import workstream_of
 from budget_pipeline.warehouse.tables import BARELY_ACTIVE, COMPLETELY_IDLE, IDLE_SEATS
 
@@ -64,9 +64,9 @@ def idle_seats_as_of(
     emails = pd.Index(seats["email"])
     seat_of = dict(zip(actor_keys(seats["email"]), seats["email"], strict=True))
     seat_usage = usage.loc[usage["usage_date"].isin(span)]
-    seat_usage = seat_usage.assign(actor=actor_keys(seat_usage["actor"]).map(seat_of)).dropna(
-        subset=["actor"]
-    )
+    seat_usage = seat_usage.assign(
+        actor=looked_up_by_actor_key(seat_usage["actor"], seat_of, None)
+    ).dropna(subset=["actor"])
     per_day = seat_usage.groupby(["usage_date", "actor"])[["num_sessions", "lines_added"]].sum()
     per_day = per_day.assign(records=seat_usage.groupby(["usage_date", "actor"]).size())
 
@@ -87,7 +87,9 @@ def idle_seats_as_of(
     last_position = np.maximum.accumulate(seen_position, axis=0)
     last_seen_by_seat = (
         pd.to_datetime(last_seen_before)
-        .groupby(actor_keys(last_seen_before.index.to_series()).map(seat_of).to_numpy())
+        .groupby(
+            looked_up_by_actor_key(last_seen_before.index.to_series(), seat_of, None).to_numpy()
+        )
         .max()
     )
     before = last_seen_by_seat.reindex(emails).to_numpy(dtype="datetime64[ns]")
