@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from budget_pipeline.rules.actors import actor_keys
 from budget_pipeline.rules.attribution import ledger_paste_lines
 from budget_pipeline.rules.forecast import TOTAL
 from budget_pipeline.rules.forecast_readout import at_risk, days_left, has_budgets
@@ -50,18 +51,22 @@ class SeatChanges:
 
 
 def seat_changes(current: pd.DataFrame, previous: pd.DataFrame) -> SeatChanges:
-    before = previous.set_index("email")["status"]
-    now = current.set_index("email")["status"]
+    """Seats are told apart by `actor_key`: a seat whose email was retyped in another case
+    between the two weeks is the same seat, shown as this week spells it."""
+    current_keys, previous_keys = actor_keys(current["email"]), actor_keys(previous["email"])
+    before = previous.set_index(previous_keys)["status"]
+    now = current.set_index(current_keys)["status"]
+    spelling = dict(zip(current_keys, current["email"], strict=True))
     both = now.index.intersection(before.index)
-    moved = [email for email in both if now[email] != before[email]]
+    moved = [key for key in both if now[key] != before[key]]
     return SeatChanges(
-        newly_listed=current.loc[~current["email"].isin(before.index)],
-        active_again=previous.loc[~previous["email"].isin(now.index)],
+        newly_listed=current.loc[~current_keys.isin(before.index)],
+        active_again=previous.loc[~previous_keys.isin(now.index)],
         status_changed=pd.DataFrame(
             {
-                "email": moved,
-                "status_before": [before[e] for e in moved],
-                "status": [now[e] for e in moved],
+                "email": [spelling[key] for key in moved],
+                "status_before": [before[key] for key in moved],
+                "status": [now[key] for key in moved],
             }
         ),
     )

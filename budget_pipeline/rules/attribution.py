@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from budget_pipeline.rules.actors import actor_keys, looked_up_by_actor_key
 from budget_pipeline.text_safety import reversible_spreadsheet_cell
 from budget_pipeline.warehouse.tables import WORKSTREAM_COST
 
@@ -16,9 +17,10 @@ MAX_UNASSIGNED_SHARE = 0.15
 
 
 def workstream_of(actors: pd.Series, ledger: pd.DataFrame) -> pd.Series:
-    """The ledger workstream of each actor; `Unassigned` for actors the ledger does not know."""
-    mapping = dict(zip(ledger["actor"], ledger["workstream"], strict=True))
-    return actors.map(mapping).fillna(UNASSIGNED).astype("object")
+    """The ledger workstream of each actor; `Unassigned` for actors the ledger does not know.
+    An email matches the ledger's whatever its case, a key name only as written (`actor_key`)."""
+    by_key = dict(zip(actor_keys(ledger["actor"]), ledger["workstream"], strict=True))
+    return looked_up_by_actor_key(actors, by_key, UNASSIGNED)
 
 
 def cost_per_workstream(priced_usage: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
@@ -26,7 +28,9 @@ def cost_per_workstream(priced_usage: pd.DataFrame, ledger: pd.DataFrame) -> pd.
     if priced_usage.empty:
         return empty_workstream_cost()
     attributed = priced_usage[["usage_date", "actor", "cost_usd"]].assign(
-        workstream=lambda frame: workstream_of(frame["actor"], ledger)
+        workstream=lambda frame: workstream_of(frame["actor"], ledger),
+        # one person whose email the API spells two ways is one actor
+        actor=lambda frame: actor_keys(frame["actor"]),
     )
     per_workstream = attributed.groupby(
         ["usage_date", "workstream"], as_index=False, sort=True
@@ -102,13 +106,15 @@ def ledger_paste_lines(actors: Iterable[str]) -> list[str]:
     contain a comma or a quote. workstreams.csv may be kept in a spreadsheet, so an actor that
     starts like a formula (`=HYPERLINK(...)`) is written with a leading `'`; the ledger reader
     drops that mark again, so the line still maps the key's exact name. A pasted line left without
-    its workstream stops the next run naming the line, so it cannot slip in unnoticed.
+    its workstream stops the next run naming the line, so it cannot slip in unnoticed. A name
+    holding a line break gets no line: a value of workstreams.csv is one line (a quoted line
+    break is read as a quote left open), so no line could map it.
     """
     lines = []
     for actor in actors:
+        if "\n" in actor or "\r" in actor:
+            continue
         buffer = io.StringIO()
-        # The writer quotes a field holding a character of its line terminator, so a name with a
-        # carriage return or a line break stays one quoted field of one record.
         csv.writer(buffer, lineterminator="\r\n").writerow([reversible_spreadsheet_cell(actor), ""])
         lines.append(buffer.getvalue().removesuffix("\r\n"))
     return lines

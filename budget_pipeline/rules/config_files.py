@@ -10,12 +10,13 @@ import hashlib
 import io
 import math
 import re
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
+from budget_pipeline.rules.actors import actor_key
 from budget_pipeline.rules.attribution import UNASSIGNED
 from budget_pipeline.rules.forecast import TOTAL
 from budget_pipeline.text_safety import spreadsheet_text
@@ -74,16 +75,16 @@ def _read_rows(
         raise ConfigFileError(path, None, f"not UTF-8 text ({error.reason})") from error
     if not text.strip():
         raise ConfigFileError(path, 1, f"file is empty; expected a header: {','.join(required)}")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [name.strip() for name in next(reader)]
+    records = _records(path, text)
+    _, names = next(records)
+    header = [name.strip() for name in names]
     missing = [name for name in required if name not in header]
     if missing:
         raise ConfigFileError(
             path, 1, f"missing column {', '.join(missing)} (header is: {','.join(header)})"
         )
     rows = []
-    for values in reader:
-        line = reader.line_num
+    for line, values in records:
         if not values or all(not value.strip() for value in values):
             continue
         if len(values) > len(header):
@@ -97,6 +98,64 @@ def _read_rows(
     return rows
 
 
+# A value is one line of text: a note, an email, a key name, a number. A longer one is a quote
+# left open swallowing the rows after it, or not a value at all (the csv module's own limit,
+# 128 KiB, would fail with a bare traceback).
+MAX_VALUE_CHARACTERS = 1_000
+
+
+def _records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+    """Each record of `text` with the line it starts on (blank lines count, as an editor counts
+    them). A quote left open would otherwise make one value of every row after it: a value
+    holding a line break, one running to the end of the file and one over the length limit are
+    refused on the line where the quote opened."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise ConfigFileError(path, start, _csv_problem(str(error))) from None
+        for value in values:
+            if "\n" in value or "\r" in value:
+                raise ConfigFileError(
+                    path,
+                    start,
+                    f"a quoted value runs over a line break (to line {reader.line_num}); values "
+                    "are one line: is a quote left open?",
+                )
+            if len(value) > MAX_VALUE_CHARACTERS:
+                raise ConfigFileError(path, start, _too_long(f"{len(value):,}"))
+        yield start, values
+
+
+def _csv_problem(message: str) -> str:
+    if "unexpected end of data" in message:
+        return "a quote opened on this line is never closed: the value runs to the end of the file"
+    if "field larger than field limit" in message:
+        return _too_long(f"more than {csv.field_size_limit():,}")
+    if "expected after" in message:
+        return (
+            "text after a closing quote; a quoted value ends at a comma or at the end of the "
+            'line (a quote inside it is written "")'
+        )
+    return f"not readable as CSV ({message})"
+
+
+def _too_long(characters: str) -> str:
+    return (
+        f"a value of {characters} characters; at most {MAX_VALUE_CHARACTERS:,} are allowed (is a "
+        "quote left open?)"
+    )
+
+
+# Python's float() also reads other scripts' digits (`١٥٠`) and `1_000`: a number a person
+# cannot check against the sheet. Digits 0-9, a point and an exponent are what every tool writes.
+_ASCII_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def _non_negative_number(path: Path, line: int, column: str, value: str) -> float:
     try:
         number = float(value)
@@ -104,6 +163,10 @@ def _non_negative_number(path: Path, line: int, column: str, value: str) -> floa
         raise ConfigFileError(path, line, f"{column} is {value!r}, not a number") from None
     if math.isnan(number) or math.isinf(number):
         raise ConfigFileError(path, line, f"{column} is {value!r}, not a finite number")
+    if _ASCII_NUMBER.fullmatch(value) is None:
+        raise ConfigFileError(
+            path, line, f"{column} is {value!r}, not a number written with the digits 0-9"
+        )
     if number < 0:
         raise ConfigFileError(path, line, f"{column} is {value}, must not be negative")
     return number
@@ -119,31 +182,48 @@ def load_ledger(path: Path) -> pd.DataFrame:
     """workstreams.csv → one row per actor (actor, workstream).
 
     An actor written as `'=x` is the key `=x`: the `'` keeps a spreadsheet from running the name
-    as a formula (ledger_paste_lines writes it so).
+    as a formula (ledger_paste_lines writes it so). Actors are told apart by `actor_key`, so two
+    spellings of one email are refused; the first spelling is kept.
     """
     return _parsed_once(_parse_ledger, path)
 
 
 def _parse_ledger(path: Path, content: bytes) -> pd.DataFrame:
-    first_seen: dict[str, tuple[str, int]] = {}
+    first_seen: dict[str, tuple[str, str, int]] = {}  # actor key → actor, workstream, line
     for line, row in _read_rows(path, content, ("actor", "workstream")):
         actor = spreadsheet_text(_required_text(path, line, "actor", row["actor"]))
         workstream = _required_text(path, line, "workstream", row["workstream"])
-        if actor in first_seen:
-            earlier, earlier_line = first_seen[actor]
+        if workstream == TOTAL:
+            raise ConfigFileError(
+                path,
+                line,
+                f"workstream {TOTAL} is reserved: in {BUDGETS_FILE} it is the whole "
+                "organisation; give the workstream another name",
+            )
+        key = actor_key(actor)
+        if key in first_seen:
+            earlier_actor, earlier, earlier_line = first_seen[key]
+            spelt = "" if earlier_actor == actor else f" (as {earlier_actor})"
             if earlier != workstream:
                 raise ConfigFileError(
                     path,
                     line,
                     f"actor {actor} is mapped to {workstream} here and to {earlier} on line "
-                    f"{earlier_line}; an actor has one primary workstream",
+                    f"{earlier_line}{spelt}; an actor has one primary workstream",
+                )
+            if spelt:
+                raise ConfigFileError(
+                    path,
+                    line,
+                    f"actor {actor} is listed twice (first on line {earlier_line} as "
+                    f"{earlier_actor}); emails match whatever their case",
                 )
             continue
-        first_seen[actor] = (workstream, line)
+        first_seen[key] = (actor, workstream, line)
     return pd.DataFrame(
         {
-            "actor": pd.Series(list(first_seen), dtype="object"),
-            "workstream": pd.Series([ws for ws, _ in first_seen.values()], dtype="object"),
+            "actor": pd.Series([actor for actor, _, _ in first_seen.values()], dtype="object"),
+            "workstream": pd.Series([ws for _, ws, _ in first_seen.values()], dtype="object"),
         }
     )
 
@@ -171,22 +251,26 @@ def _parse_prices(path: Path, content: bytes) -> pd.DataFrame:
 
 
 def load_seats(path: Path) -> pd.DataFrame:
-    """seats.csv → one row per paid seat (email, monthly_cost_usd, note)."""
+    """seats.csv → one row per paid seat (email, monthly_cost_usd, note), the email as the file
+    spells it; two rows whose emails differ only by case are one seat listed twice."""
     return _parsed_once(_parse_seats, path)
 
 
 def _parse_seats(path: Path, content: bytes) -> pd.DataFrame:
-    seats: dict[str, dict[str, object]] = {}
+    seats: dict[str, dict[str, object]] = {}  # by actor key
     lines: dict[str, int] = {}
     for line, row in _read_rows(path, content, ("email", "monthly_cost_usd", "note")):
         email = _required_text(path, line, "email", row["email"])
-        if email in seats:
+        key = actor_key(email)
+        if key in seats:
+            earlier = seats[key]["email"]
+            spelt = "" if earlier == email else f" as {earlier}; emails match whatever their case"
             raise ConfigFileError(
-                path, line, f"seat {email} is listed twice (first on line {lines[email]})"
+                path, line, f"seat {email} is listed twice (first on line {lines[key]}{spelt})"
             )
         cost = _non_negative_number(path, line, "monthly_cost_usd", row["monthly_cost_usd"])
-        seats[email] = {"email": email, "monthly_cost_usd": cost, "note": row["note"]}
-        lines[email] = line
+        seats[key] = {"email": email, "monthly_cost_usd": cost, "note": row["note"]}
+        lines[key] = line
     return pd.DataFrame(list(seats.values()), columns=["email", "monthly_cost_usd", "note"])
 
 
@@ -235,12 +319,25 @@ def load_budgets_if_present(path: Path, ledger_workstreams: Iterable[str]) -> pd
     return load_budgets(path, ledger_workstreams)
 
 
+# Budgets are for months the pipeline can count: the tables hold nanosecond timestamps (years
+# 1677-2262), and a year far outside this range is a typo, never a plan.
+FIRST_BUDGET_YEAR, LAST_BUDGET_YEAR = 2000, 2099
+
+
 def _budget_month(path: Path, line: int, value: str) -> pd.Timestamp:
     if not value:
         return pd.NaT
-    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value) is None:
+    # [0-9], not \d: \d also takes other scripts' digits (`٢٠٢٦-12`).
+    if re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value) is None:
         raise ConfigFileError(
             path, line, f"month is {value!r}; expected YYYY-MM, or empty for every month"
+        )
+    if not FIRST_BUDGET_YEAR <= int(value[:4]) <= LAST_BUDGET_YEAR:
+        raise ConfigFileError(
+            path,
+            line,
+            f"month is {value!r}; expected a month from {FIRST_BUDGET_YEAR}-01 to "
+            f"{LAST_BUDGET_YEAR}-12",
         )
     return pd.Timestamp(f"{value}-01")
 

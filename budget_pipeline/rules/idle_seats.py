@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from budget_pipeline.rules.actors import actor_keys, looked_up_by_actor_key
 from budget_pipeline.rules.attribution import workstream_of
 from budget_pipeline.warehouse.tables import BARELY_ACTIVE, COMPLETELY_IDLE, IDLE_SEATS
 
@@ -54,13 +55,18 @@ def idle_seats_as_of(
 
     `usage` holds raw_usage rows (usage_date, actor, num_sessions, lines_added) from the first
     window's start to the last as-of day; `last_seen_before` maps an actor to its last record
-    before that span, so that `last_active` reaches back beyond the window.
+    before that span, so that `last_active` reaches back beyond the window. A record counts for
+    the seat whose email matches its actor (`actor_key`); rows show the seats.csv spelling.
     """
     if len(as_of_days) == 0 or seats.empty:
         return empty_idle_seats()
     span = pd.date_range(window_start(as_of_days.min(), rules), as_of_days.max())
     emails = pd.Index(seats["email"])
-    seat_usage = usage.loc[usage["actor"].isin(emails) & usage["usage_date"].isin(span)]
+    seat_of = dict(zip(actor_keys(seats["email"]), seats["email"], strict=True))
+    seat_usage = usage.loc[usage["usage_date"].isin(span)]
+    seat_usage = seat_usage.assign(
+        actor=looked_up_by_actor_key(seat_usage["actor"], seat_of, None)
+    ).dropna(subset=["actor"])
     per_day = seat_usage.groupby(["usage_date", "actor"])[["num_sessions", "lines_added"]].sum()
     per_day = per_day.assign(records=seat_usage.groupby(["usage_date", "actor"]).size())
 
@@ -79,7 +85,14 @@ def idle_seats_as_of(
     # Last day with any record: forward-fill the day index of days that had one.
     seen_position = np.where(matrix("records") > 0, np.arange(len(span))[:, None], -1)
     last_position = np.maximum.accumulate(seen_position, axis=0)
-    before = pd.to_datetime(last_seen_before.reindex(emails)).to_numpy(dtype="datetime64[ns]")
+    last_seen_by_seat = (
+        pd.to_datetime(last_seen_before)
+        .groupby(
+            looked_up_by_actor_key(last_seen_before.index.to_series(), seat_of, None).to_numpy()
+        )
+        .max()
+    )
+    before = last_seen_by_seat.reindex(emails).to_numpy(dtype="datetime64[ns]")
     last_active = np.where(
         last_position >= 0,
         span.to_numpy()[np.clip(last_position, 0, None)],

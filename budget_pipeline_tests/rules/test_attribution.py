@@ -38,3 +38,26 @@ def test_cost_goes_to_the_ledger_workstream_and_unknown_actors_to_unassigned():
     assert pd.isna(share.iloc[1])
     top = top_unassigned_actors(usage, LEDGER)
     assert top.to_dict("records") == [{"actor": "contractor@partner.example", "cost_usd": 20.0}]
+
+
+def test_an_email_matches_the_ledger_in_any_case_and_a_key_name_only_as_written():
+    ledger = pd.DataFrame(
+        {"actor": ["Alice@Example.com", "CI-Bot"], "workstream": ["payments", "platform"]}
+    )
+    usage = priced(
+        [
+            ("2026-06-01", "alice@example.com", 30.0),  # the API's spelling
+            ("2026-06-01", "ALICE@example.com", 10.0),  # the same person spelt otherwise
+            ("2026-06-01", "CI-Bot", 5.0),
+            ("2026-06-01", "ci-bot", 55.0),  # another key: not in the ledger
+        ]
+    )
+    cost = cost_per_workstream(usage, ledger).set_index("workstream")
+    # payments 40 of 100, platform 5, Unassigned 55; Alice is one actor, spelt two ways
+    assert cost["cost_usd"].to_dict() == {"payments": 40.0, "platform": 5.0, UNASSIGNED: 55.0}
+    assert cost["share"].to_dict() == pytest.approx(
+        {"payments": 0.4, "platform": 0.05, UNASSIGNED: 0.55}
+    )
+    assert cost["actors"].to_dict() == {"payments": 1, "platform": 1, UNASSIGNED: 1}
+    top = top_unassigned_actors(usage, ledger)
+    assert top.to_dict("records") == [{"actor": "ci-bot", "cost_usd": 55.0}]

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from budget_pipeline.rules.config_files import (
+    MAX_VALUE_CHARACTERS,
     ConfigFileError,
     load_budgets,
     load_budgets_if_present,
@@ -21,6 +22,7 @@ LOADERS = {
     "budgets.csv": lambda path: load_budgets(path, LEDGER_WORKSTREAMS),
 }
 BUDGETS_HEADER = "workstream,month,budget_usd\n"
+SEATS_HEADER = "email,monthly_cost_usd,note\n"
 PRICES_HEADER = "model,input_per_mtok,output_per_mtok,cache_write_per_mtok,cache_read_per_mtok\n"
 GOOD = {
     "workstreams.csv": "actor,workstream\na@example.com,search\nci-bot,platform\n",
@@ -179,6 +181,131 @@ def load(tmp_path, name: str, text: str | bytes) -> pd.DataFrame:
             1,
             "file is empty; expected a header: workstream,month,budget_usd",
         ),
+        # A quote left open made one note of every row after it: 2 of 5 seats, no error.
+        (
+            "seats.csv",
+            SEATS_HEADER + 'a@example.com,150,\nb@example.com,150,"On leave\n'
+            "c@example.com,150,\nd@example.com,150,\ne@example.com,150,\n",
+            3,
+            "a quote opened on this line is never closed: the value runs to the end of the file",
+        ),
+        (
+            "workstreams.csv",
+            'actor,workstream\na@example.com,search\n"b@example.com,platform\n'
+            "c@example.com,search\n",
+            3,
+            "a quote opened on this line is never closed",
+        ),
+        (
+            "seats.csv",
+            SEATS_HEADER + 'a@example.com,150,\nb@example.com,150,"On leave',
+            3,
+            "a quote opened on this line is never closed",
+        ),
+        ("seats.csv", '"' + SEATS_HEADER + "a@example.com,150,\\n", 1, "never closed"),
+        (
+            "seats.csv",
+            SEATS_HEADER + 'a@example.com,150,"On leave\nuntil May"\nb@example.com,150,\n',
+            2,
+            "a quoted value runs over a line break (to line 3); values are one line: is a quote "
+            "left open?",
+        ),
+        (
+            "workstreams.csv",
+            'actor,workstream\n"a@example.com\r\nb@example.com",search\n',
+            2,
+            "a quoted value runs over a line break",
+        ),
+        (
+            "seats.csv",
+            SEATS_HEADER + 'a@example.com,150,"On leave" until May\n',
+            2,
+            "text after a closing quote; a quoted value ends at a comma or at the end of the line",
+        ),
+        (
+            "seats.csv",
+            SEATS_HEADER + "a@example.com,150,\nb@example.com,150," + "x" * 128 * 1024 + "\n",
+            3,
+            "a value of 131,072 characters; at most 1,000 are allowed (is a quote left open?)",
+        ),
+        (
+            # past the csv module's own limit, which would fail with a bare traceback
+            "seats.csv",
+            SEATS_HEADER + "a@example.com,150,\nb@example.com,150," + "x" * 200 * 1024 + "\n",
+            3,
+            "a value of more than 131,072 characters; at most 1,000 are allowed",
+        ),
+        (
+            "seats.csv",
+            SEATS_HEADER + "a@example.com,150," + "x" * 1001 + "\n",
+            2,
+            "a value of 1,001 characters; at most 1,000 are allowed",
+        ),
+        (
+            "budgets.csv",
+            BUDGETS_HEADER + "search,2026-06,100\nsearch,3026-12,100\n",
+            3,
+            "month is '3026-12'; expected a month from 2000-01 to 2099-12",
+        ),
+        ("budgets.csv", BUDGETS_HEADER + "search,0000-01,100\n", 2, "from 2000-01 to 2099-12"),
+        ("budgets.csv", BUDGETS_HEADER + "search,1999-12,100\n", 2, "from 2000-01 to 2099-12"),
+        (
+            "budgets.csv",
+            BUDGETS_HEADER + "search,\u0662\u0660\u0662\u0666-12,100\n",
+            2,
+            "month is '\u0662\u0660\u0662\u0666-12'; expected YYYY-MM",
+        ),
+        (
+            "budgets.csv",
+            BUDGETS_HEADER + "search,2026-12,\u0661\u0660\u0660\n",
+            2,
+            "budget_usd is '\u0661\u0660\u0660', not a number written with the digits 0-9",
+        ),
+        (
+            "seats.csv",
+            SEATS_HEADER + "a@example.com,\uff11\uff15\uff10,\n",
+            2,
+            "monthly_cost_usd is '\uff11\uff15\uff10', not a number written with the digits 0-9",
+        ),
+        (
+            "prices.csv",
+            PRICES_HEADER + "claude-opus-4,15,75,18.75,\u0661.5\n",
+            2,
+            "cache_read_per_mtok is '\u0661.5', not a number written with the digits 0-9",
+        ),
+        (
+            "prices.csv",
+            PRICES_HEADER + "claude-opus-4,1_5,75,18.75,1.5\n",
+            2,
+            "input_per_mtok is '1_5', not a number written with the digits 0-9",
+        ),
+        (
+            "workstreams.csv",
+            "actor,workstream\na@example.com,search\nci-bot,TOTAL\n",
+            3,
+            "workstream TOTAL is reserved: in budgets.csv it is the whole organisation",
+        ),
+        (
+            "workstreams.csv",
+            "actor,workstream\nalice@example.com,search\n Alice@Example.COM ,search\n",
+            3,
+            "actor Alice@Example.COM is listed twice (first on line 2 as alice@example.com); "
+            "emails match whatever their case",
+        ),
+        (
+            "workstreams.csv",
+            "actor,workstream\nalice@example.com,search\nAlice@example.com,platform\n",
+            3,
+            "actor Alice@example.com is mapped to platform here and to search on line 2 (as "
+            "alice@example.com); an actor has one primary workstream",
+        ),
+        (
+            "seats.csv",
+            SEATS_HEADER + "alice@example.com,150,\nb@example.com,150,\nALICE@example.com,90,\n",
+            4,
+            "seat ALICE@example.com is listed twice (first on line 2 as alice@example.com; emails "
+            "match whatever their case)",
+        ),
     ],
 )
 def test_a_bad_file_names_file_line_and_problem(tmp_path, name, text, line, problem):
@@ -263,3 +390,32 @@ def test_the_same_budgets_file_is_judged_against_each_ledger(tmp_path):
     assert len(load_budgets(path, LEDGER_WORKSTREAMS)) == 1
     with pytest.raises(ConfigFileError, match=r"line 2: workstream search is not in"):
         load_budgets(path, ("platform",))
+
+
+def test_api_key_names_that_differ_only_by_case_are_two_actors(tmp_path):
+    text = "actor,workstream\nCI-Bot,platform\nci-bot,search\n"
+    ledger = load(tmp_path, "workstreams.csv", text)
+    assert ledger.to_dict("records") == [
+        {"actor": "CI-Bot", "workstream": "platform"},
+        {"actor": "ci-bot", "workstream": "search"},
+    ]
+
+
+def test_emails_keep_the_files_spelling(tmp_path):
+    seats = load(tmp_path, "seats.csv", SEATS_HEADER + "Alice@Example.com,150,\n")
+    assert list(seats["email"]) == ["Alice@Example.com"]
+
+
+def test_a_one_line_note_of_the_longest_allowed_length_and_quotes_inside_quotes_are_read(
+    tmp_path,
+):
+    note = "x" * MAX_VALUE_CHARACTERS
+    text = SEATS_HEADER + f"a@example.com,150,{note}\n" + 'b@example.com,150,"Says ""hi"""\n'
+    seats = load(tmp_path, "seats.csv", text)
+    assert list(seats["note"]) == [note, 'Says "hi"']
+
+
+def test_numbers_written_with_a_sign_a_point_or_an_exponent_are_read(tmp_path):
+    text = BUDGETS_HEADER + "search,2000-01,+1e3\nsearch,2099-12,.5\nplatform,,12.\n"
+    budgets = load(tmp_path, "budgets.csv", text)
+    assert list(budgets["budget_usd"]) == [1000.0, 0.5, 12.0]

@@ -101,3 +101,51 @@ def test_trailing_sums_match_the_window_summed_day_by_day():
     for row in range(40):
         expected = per_day[max(0, row - 13) : row + 1].sum(axis=0)
         assert (sums[row] == expected).all(), row
+
+
+def test_a_seat_matches_its_records_whatever_the_case_of_either_email():
+    seats = pd.DataFrame(
+        {
+            "email": ["Alice@Example.com", "bob@example.com", "carol@example.com"],
+            "monthly_cost_usd": [150.0, 150.0, 100.0],
+            "note": ["", "", ""],
+        }
+    )
+    ledger = pd.DataFrame({"actor": ["ALICE@example.com"], "workstream": ["search"]})
+    long_ago = pd.Timestamp("2026-05-02")
+    rows = usage(
+        [
+            (AS_OF, "alice@example.com", 2, 15),  # the API's spelling of the seat
+            (AS_OF - pd.Timedelta(days=3), "ALICE@EXAMPLE.COM", 1, 4),
+            (AS_OF, "Bob@Example.com", 1, 400),
+        ]
+    )
+    listed = idle_seats_as_of(
+        pd.DatetimeIndex([AS_OF]),
+        rows,
+        seats,
+        ledger,
+        last_seen_before=pd.Series({"Carol@Example.com": long_ago, "bob@example.com": long_ago}),
+    )
+    # Alice: 3 sessions, 19 lines over the window → barely active, in the ledger's search,
+    # shown as seats.csv spells her; Bob has 400 lines → not listed; Carol never in the window
+    # but seen before it under another spelling.
+    assert listed[["email", "workstream", "sessions", "lines_added", "status"]].to_dict(
+        "records"
+    ) == [
+        {
+            "email": "carol@example.com",
+            "workstream": "Unassigned",
+            "sessions": 0,
+            "lines_added": 0,
+            "status": COMPLETELY_IDLE,
+        },
+        {
+            "email": "Alice@Example.com",
+            "workstream": "search",
+            "sessions": 3,
+            "lines_added": 19,
+            "status": BARELY_ACTIVE,
+        },
+    ]
+    assert list(listed["last_active"]) == [long_ago, AS_OF]
