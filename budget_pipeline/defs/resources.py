@@ -10,7 +10,9 @@ from pydantic import Field
 from budget_pipeline import settings
 from budget_pipeline.defs.notifier import notifier_from_environment
 from budget_pipeline.ingest.client import (
+    DEFAULT_MAX_PAGES_PER_DAY,
     DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_MAX_SECONDS_PER_DAY,
     DEFAULT_REQUEST_DEADLINE,
     AnalyticsClient,
     RetryPolicy,
@@ -45,6 +47,14 @@ class AnalyticsApiResource(dg.ConfigurableResource):
     request_deadline_seconds: float = Field(
         default=DEFAULT_REQUEST_DEADLINE,
         description="longest one request may take, body included, before it is retried",
+    )
+    max_pages_per_day: int = Field(
+        default=DEFAULT_MAX_PAGES_PER_DAY,
+        description="most pages one day may have; more is a cursor that never ends: the run fails",
+    )
+    max_seconds_per_day: float = Field(
+        default=DEFAULT_MAX_SECONDS_PER_DAY,
+        description="longest one day's pages may take (checked before each page); then it fails",
     )
     max_attempts: int = Field(default=6, description="attempts per page before the run fails")
     base_delay_seconds: float = Field(default=0.5, description="first backoff delay")
@@ -82,6 +92,8 @@ class AnalyticsApiResource(dg.ConfigurableResource):
                     request_deadline=self.request_deadline_seconds,
                     max_concurrent_days=self.max_concurrent_days,
                     page_limit=self.page_limit,
+                    max_pages_per_day=self.max_pages_per_day,
+                    max_seconds_per_day=self.max_seconds_per_day,
                     retry=RetryPolicy(
                         max_attempts=self.max_attempts,
                         base_delay=self.base_delay_seconds,

@@ -2,7 +2,8 @@
 
 It speaks real HTTP on 127.0.0.1 so that the demo source and the tests exercise exactly the
 client code path used against api.anthropic.com, including its faults: scripted 429s, 5xx,
-dropped connections, truncated bodies, slow or trickled pages and inconsistent pagination.
+dropped connections, truncated bodies, slow or trickled pages, inconsistent or endless
+pagination and a gateway's HTML error page that echoes the request.
 """
 
 import argparse
@@ -42,7 +43,7 @@ _ERROR_TYPES = {
     529: "overloaded_error",
 }
 
-FaultKind = Literal["status", "drop", "truncate", "slow", "trickle", "body"]
+FaultKind = Literal["status", "drop", "truncate", "slow", "trickle", "body", "endless", "html_echo"]
 
 
 @dataclass
@@ -58,7 +59,9 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     message: str | None = None
     error_type: str | None = None
-    # "slow": seconds before the answer; "trickle": seconds between the body's bytes.
+    # "slow", "endless": seconds before the answer; "trickle": seconds between the body's bytes.
+    # "endless" answers a page without records that has more and a new cursor (a cursor that
+    # never ends: give it many `times`).
     delay: float = 0.0
     payload: dict[str, Any] | None = None
     # For "drop": send the headers and half of the announced body before closing.
@@ -238,6 +241,10 @@ class UsageApiServer:
         with self._lock:
             self._faults.append(fault)
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
     def pending_faults(self) -> list[Fault]:
         with self._lock:
             return list(self._faults)
@@ -310,14 +317,17 @@ class UsageApiServer:
         fault = self._take_fault(day, page_index)
         if fault is not None:
             handler.entry.fault = fault.kind
-        if fault is not None and fault.kind not in ("slow", "trickle"):
+        if fault is not None and fault.kind not in ("slow", "trickle", "endless"):
             self._send_fault(handler, fault)
             return
-        if fault is not None and fault.kind == "slow":
+        if fault is not None and fault.kind in ("slow", "endless"):
             time.sleep(fault.delay)
         self.hold.wait(self.hold_timeout)
         if self.page_latency:
             time.sleep(self.page_latency)
+        if fault is not None and fault.kind == "endless":
+            self._send_endless_page(handler, day, offset, page_index)
+            return
 
         key = (day, offset, limit)
         payload = self._pages.get(key) if self.cache_pages else None
@@ -331,6 +341,14 @@ class UsageApiServer:
                 self._pages[key] = payload
         trickle = fault.delay if fault is not None and fault.kind == "trickle" else None
         self._send_bytes(handler, 200, payload, None, trickle=trickle)
+
+    def _send_endless_page(
+        self, handler: _Handler, day: datetime.date, offset: int, page_index: int
+    ) -> None:
+        """A cursor that never ends: no records, always more, and each time a new cursor."""
+        next_page = encode_cursor(day, offset, page_index + 1)
+        payload = orjson.dumps({"data": [], "has_more": True, "next_page": next_page})
+        self._send_bytes(handler, 200, payload, None)
 
     def _parse_request(
         self, handler: _Handler, query_text: str

@@ -25,6 +25,7 @@ from budget_pipeline import __version__
 from budget_pipeline.ingest.errors import (
     ApiError,
     BadResponseError,
+    DayTooLongError,
     FinalApiError,
     RetriesExhaustedError,
     RetryAfterTooLongError,
@@ -37,6 +38,7 @@ __all__ = [
     "AnalyticsClient",
     "ApiError",
     "BadResponseError",
+    "DayTooLongError",
     "FinalApiError",
     "RetriesExhaustedError",
     "RetryAfterTooLongError",
@@ -52,6 +54,12 @@ MAX_PAGE_LIMIT = 1000
 DEFAULT_REQUEST_DEADLINE = 120.0
 # A retry-after longer than this is not waited out: the run fails and says how long was asked.
 DEFAULT_MAX_RETRY_AFTER = 120.0
+# A day with more pages than this, or still paging after this long, is a cursor that never
+# ends (always has_more, always a new cursor): the run fails naming the day instead of holding
+# the warehouse for ever. 1,000 pages of 1,000 records is far more than any organisation's day;
+# the time is checked before each page, so a page's own retries may overrun it.
+DEFAULT_MAX_PAGES_PER_DAY = 1000
+DEFAULT_MAX_SECONDS_PER_DAY = 1800.0
 
 # 529 is Anthropic's "overloaded"; every 5xx is the server's problem, not the request's.
 _TRANSIENT_STATUSES = frozenset({429, 529})
@@ -191,6 +199,8 @@ class AnalyticsClient:
         retry: RetryPolicy = RetryPolicy(),
         max_concurrent_days: int = 4,
         page_limit: int = MAX_PAGE_LIMIT,
+        max_pages_per_day: int = DEFAULT_MAX_PAGES_PER_DAY,
+        max_seconds_per_day: float = DEFAULT_MAX_SECONDS_PER_DAY,
         logger: logging.Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -206,6 +216,12 @@ class AnalyticsClient:
             raise ValueError("max_concurrent_days must be at least 1")
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
             raise ValueError(f"page_limit must be between 1 and {MAX_PAGE_LIMIT}")
+        if max_pages_per_day < 1:
+            raise ValueError("max_pages_per_day must be at least 1")
+        if not 0 < max_seconds_per_day < math.inf:
+            raise ValueError("max_seconds_per_day must be a positive number of seconds")
+        self.max_pages_per_day = max_pages_per_day
+        self.max_seconds_per_day = max_seconds_per_day
         self.base_url = base_url.rstrip("/")
         self.retry = retry
         self.max_concurrent_days = max_concurrent_days
@@ -345,6 +361,7 @@ class AnalyticsClient:
             seen.add(next_page)
             cursor = next_page
             page += 1
+            self._check_day_bounds(day, page, started)
         # A day's progress goes to the module's logger, not the caller's: through a run's
         # context.log every line is an event-log write (~40 ms), 90 of them per 90-day backfill.
         _PROGRESS_LOG.debug(
@@ -354,6 +371,30 @@ class AnalyticsClient:
             time.monotonic() - started,
         )
         return parts
+
+    def _check_day_bounds(self, day: datetime.date, page: int, started: float) -> None:
+        """DayTooLongError before asking for `page` of `day` when the day has had its pages or
+        its time."""
+        elapsed = time.monotonic() - started
+        if page > self.max_pages_per_day:
+            bound, limit = "max_pages_per_day", self.max_pages_per_day
+            reached = f"{page - 1:,} pages, the most a day may have ({bound} {limit:,})"
+        elif elapsed > self.max_seconds_per_day:
+            bound, limit = "max_seconds_per_day", self.max_seconds_per_day
+            reached = (
+                f"{elapsed:,.0f} s and {page - 1:,} pages, longer than a day may take "
+                f"({bound} {limit:g})"
+            )
+        else:
+            return
+        raise DayTooLongError(
+            f"{day.isoformat()}: the API still had more pages after {reached}; its cursor "
+            "seems never to end, so the day is not written; not retried",
+            day=day,
+            page=page,
+            bound=bound,
+            limit=limit,
+        )
 
     def _pause(self, seconds: float, cancel: threading.Event | None) -> None:
         if seconds <= 0:

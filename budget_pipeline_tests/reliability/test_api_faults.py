@@ -398,3 +398,23 @@ def test_a_retry_after_past_the_maximum_fails_the_run_saying_how_long_was_asked(
     assert len(requests_for_page(pipeline.server, DAY, 1)) == 1
     for name, frame in read_tables(pipeline.duckdb_file).items():
         assert frame.empty, name
+
+
+def test_a_cursor_that_never_ends_fails_the_run_naming_the_day_and_writes_nothing(pipeline):
+    # always has_more, always a new cursor, never a record
+    pipeline.api = api(pipeline, max_pages_per_day=30)
+    pipeline.server.add_fault(Fault(kind="endless", day=DAY, page_index=None, times=10_000))
+
+    result = pipeline.materialize(START, END, raise_on_error=False)
+
+    failure = step_failures(result)["raw_usage"]
+    assert (
+        "2026-03-03: the API still had more pages after 30 pages, the most a day may have "
+        "(max_pages_per_day 30)" in failure
+    )
+    assert len([r for r in pipeline.server.usage_requests() if r.fault == "endless"]) == 30
+    for name, frame in read_tables(pipeline.duckdb_file).items():
+        assert frame.empty, name
+    # the warehouse was let go: once the API behaves, the same range loads
+    pipeline.server.clear_faults()
+    assert pipeline.materialize(START, END).success
