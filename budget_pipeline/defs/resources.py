@@ -1,3 +1,4 @@
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -101,6 +102,8 @@ class AnalyticsApiResource(dg.ConfigurableResource):
                         max_retry_after=self.max_retry_after_seconds,
                     ),
                     logger=logger,
+                    # Should a gateway ever echo it, the webhook URL is kept out of the errors too.
+                    also_redact=[os.environ.get(settings.WEBHOOK_ENV, "")],
                 )
             )
             yield client

@@ -43,6 +43,9 @@ _ERROR_TYPES = {
     529: "overloaded_error",
 }
 
+# An "html_echo" page is the fault's `message`, then this and the key, then the request's other
+# headers one a line: the key starts len(message) + len(ECHO_KEY_PREFIX) characters in.
+ECHO_KEY_PREFIX = "<pre>x-api-key: "
 FaultKind = Literal["status", "drop", "truncate", "slow", "trickle", "body", "endless", "html_echo"]
 
 
@@ -389,6 +392,8 @@ class UsageApiServer:
             message = fault.message or f"scripted fault {status}"
             body = error_body(status, message, fault.error_type)
             return self._send_json(handler, status, body, fault.headers)
+        if fault.kind == "html_echo":
+            return self._send_echo_page(handler, fault)
         if fault.kind == "body":
             return self._send_json(handler, fault.status or 200, fault.payload or {}, fault.headers)
         if fault.kind == "truncate":
@@ -409,6 +414,20 @@ class UsageApiServer:
         with contextlib.suppress(OSError):
             handler.connection.shutdown(socket.SHUT_RDWR)
         return None
+
+    def _send_echo_page(self, handler: _Handler, fault: Fault) -> int:
+        """What a gateway in front of the API may answer: an HTML page, not the API's JSON,
+        showing the request it refused with every header, the key included."""
+        status = fault.status or 403
+        others = "".join(
+            f"\n{name}: {value}"
+            for name, value in handler.headers.items()
+            if name.lower() != "x-api-key"
+        )
+        key = handler.headers.get("x-api-key", "")
+        page = f"{fault.message or ''}{ECHO_KEY_PREFIX}{key}{others}</pre></body></html>"
+        self._send_bytes(handler, status, page.encode(), fault.headers, content_type="text/html")
+        return status
 
     def _send_error(self, handler: _Handler, status: int, message: str) -> int:
         return self._send_json(handler, status, error_body(status, message))
@@ -431,10 +450,11 @@ class UsageApiServer:
         headers: dict[str, str] | None,
         *,
         trickle: float | None = None,
+        content_type: str = "application/json",
     ) -> None:
         handler.entry.status = status
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(payload)))
         handler.send_header("request-id", f"req_demo_{time.monotonic_ns():x}")
         for name, value in (headers or {}).items():

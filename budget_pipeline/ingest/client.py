@@ -151,13 +151,22 @@ class _Cancelled(Exception):
     pass
 
 
-def _api_error_of(response: httpx.Response, content: bytes) -> tuple[str | None, str]:
+# Characters of a body that is not the API's JSON error (a gateway's HTML page) kept in a message.
+ERROR_PAGE_CHARS = 200
+
+
+def _api_error_of(
+    response: httpx.Response, content: bytes, redacted: Callable[[str], str]
+) -> tuple[str | None, str]:
+    """The API's error type and message; for any other body, its first characters, redacted
+    before they are cut: a page that echoes the request headers, cut in the middle of the key,
+    would keep most of it in a form no redaction recognises."""
     try:
         error = orjson.loads(content)["error"]
-        return str(error.get("type")), str(error.get("message"))
+        return redacted(str(error.get("type"))), redacted(str(error.get("message")))
     except (ValueError, KeyError, TypeError, AttributeError):
-        text = content.decode("utf-8", "replace").strip().replace("\n", " ")
-        return None, (text[:200] or response.reason_phrase or "no error body")
+        text = redacted(content.decode("utf-8", "replace").strip().replace("\n", " "))
+        return None, (text[:ERROR_PAGE_CHARS] or response.reason_phrase or "no error body")
 
 
 _PROGRESS_LOG = logging.getLogger("budget_pipeline.api")
@@ -203,11 +212,14 @@ class AnalyticsClient:
         max_seconds_per_day: float = DEFAULT_MAX_SECONDS_PER_DAY,
         logger: logging.Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        also_redact: Sequence[str] = (),
     ):
+        """`also_redact`: the process's other credentials (the webhook URL), kept out of this
+        client's errors too should a server ever echo them."""
         if not api_key:
             raise ValueError("an admin API key is required")
         # Every spelling of the key as given is redacted, even the ones the cleaned key lacks.
-        self._secrets = (api_key,)
+        self._secrets = (api_key, *(secret for secret in also_redact if secret))
         protect_in_http_logs(api_key)
         api_key, stripped = normalised_admin_key(api_key)
         if not 0 < request_deadline < math.inf:
@@ -474,7 +486,7 @@ class AnalyticsClient:
                     except ValueError:
                         cause = "HTTP 200 with a body that is not valid JSON (truncated response)"
                 else:
-                    error_type, api_message = _api_error_of(response, content)
+                    error_type, api_message = _api_error_of(response, content, self._redact)
                     described = self._redact(
                         f"HTTP {status} {error_type or 'error'}: {api_message}"
                     )
@@ -495,7 +507,7 @@ class AnalyticsClient:
                         raise RetryAfterTooLongError(
                             f"{where}: {described}; the API asked to wait "
                             f"{_seconds_text(retry_after)} before retrying (retry-after: "
-                            f"{header[:60]!r}), more than the maximum of "
+                            f"{self._redact(header)[:60]!r}), more than the maximum of "
                             f"{_seconds_text(self.retry.max_retry_after)}; not retried",
                             day=day,
                             page=page,
