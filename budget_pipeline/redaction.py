@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import httpx
@@ -27,6 +27,10 @@ _PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 # Printable ASCII that no quoting changes, and how long a run of it must be to stand for the secret.
 _UNESCAPED_RUN = re.compile(r"[!#-&(-\[\]-~]+")
 _MIN_RUN_FORM = 8
+# Any piece of a secret this long is redacted wherever it appears, so a text cut in the middle of
+# a secret keeps at most 11 of its characters: no more than the prefix every admin key shares
+# (`sk-ant-admin`).
+MIN_FRAGMENT = 12
 
 
 def _escapings(text: str) -> set[str]:
@@ -100,12 +104,72 @@ def _pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
 
 
+def _secret_parts(secret: str) -> set[str]:
+    """What of `secret` gives it away: a key whole, a URL its path and query (the host is no
+    secret: a Slack webhook's secret is its path), in every spelling."""
+    if "://" not in secret:
+        return set(_forms(secret))
+    parts: set[str] = set()
+    for url in {secret, secret.strip()}:
+        try:
+            parts.add(urlsplit(url)._replace(scheme="", netloc="").geturl())
+            parsed = httpx.URL(url.strip())
+        except (httpx.InvalidURL, TypeError, ValueError):
+            continue
+        parts |= {parsed.raw_path.decode("ascii"), parsed.path}
+    spellings: set[str] = set()
+    for part in parts:
+        spellings |= {part} | _escapings(part)
+    return spellings
+
+
+@functools.lru_cache(maxsize=64)
+def _fragments(secrets: frozenset[str]) -> tuple[frozenset[str], re.Pattern[str]] | None:
+    """Every MIN_FRAGMENT-long piece of every secret's telling part, and a pattern of the runs
+    of text made only of the characters those pieces use (where a piece can be)."""
+    pieces = {
+        part[start : start + MIN_FRAGMENT]
+        for secret in secrets
+        if secret
+        for part in _secret_parts(secret)
+        for start in range(len(part) - MIN_FRAGMENT + 1)
+    }
+    if not pieces:
+        return None
+    alphabet = "".join(re.escape(char) for char in sorted(set("".join(pieces))))
+    return frozenset(pieces), re.compile(f"[{alphabet}]{{{MIN_FRAGMENT},}}")
+
+
+def _fragment_spans(text: str, secrets: frozenset[str]) -> Iterator[tuple[int, int]]:
+    """Where `text` has runs of characters made of pieces of a secret."""
+    fragments = _fragments(secrets)
+    if fragments is None:
+        return
+    pieces, runs = fragments
+    for run in runs.finditer(text):
+        chars = run.group()
+        for start in range(len(chars) - MIN_FRAGMENT + 1):
+            if chars[start : start + MIN_FRAGMENT] in pieces:
+                yield run.start() + start, run.start() + start + MIN_FRAGMENT
+
+
 def redact(text: str, secrets: Iterable[str], replacement: str = REDACTED) -> str:
-    """`text` with every spelling of every secret replaced."""
-    pattern = _pattern(frozenset(secrets))
+    """`text` with every spelling of every secret replaced, and every piece of one that is at
+    least MIN_FRAGMENT characters long: a text cut short (an error page cut to a length, a
+    gateway echoing part of a header) may hold a secret that is no longer whole."""
+    secrets = frozenset(secrets)
+    pattern = _pattern(secrets)
     if pattern is None or not text:
         return text
-    return pattern.sub(replacement, text)
+    # Both on the text as given: a spelling replaced first would break the pieces around it.
+    spans = sorted([m.span() for m in pattern.finditer(text)] + [*_fragment_spans(text, secrets)])
+    kept: list[str] = []
+    done = 0
+    for start, end in spans:
+        if start > done or not kept:
+            kept += [text[done:start], replacement]
+        done = max(done, end)
+    return "".join(kept) + text[done:]
 
 
 # httpx logs each request's URL at INFO and httpcore each failure's exception at DEBUG, each to a

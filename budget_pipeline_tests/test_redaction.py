@@ -1,11 +1,14 @@
 """One redaction for the admin key and the webhook URL: every spelling httpx really prints, made
 by making httpx raise against a loopback server, never reaches the text a user sees."""
 
+import json
+from urllib.parse import quote
+
 import httpx
 import pytest
 
 from budget_pipeline.demo.server import UsageApiServer
-from budget_pipeline.redaction import REDACTED, redact, secret_forms
+from budget_pipeline.redaction import MIN_FRAGMENT, REDACTED, redact, secret_forms
 from budget_pipeline_tests.webhook_receiver import WebhookReceiver
 
 KEY = "sk-ant-admin-SECRET-0123456789"
@@ -78,3 +81,31 @@ def test_secret_forms_cover_the_configured_stripped_escaped_and_encoded_spelling
     } <= forms
     assert secret_forms("") == set()
     assert redact("nothing secret here", [KEY]) == "nothing secret here"
+
+
+ADMIN_KEY = "sk-ant-admin01-Qm7xZ2pL9vT4rW8kN3bH6dF1sJ5gY0cA-_uE2iO7aR4tK9mX3nB8vC1zL6qP5wS0yD"
+
+
+@pytest.mark.parametrize("piece", [ADMIN_KEY[:40], ADMIN_KEY[-30:], ADMIN_KEY[25:37]])
+@pytest.mark.parametrize(
+    "spelling",
+    [str, repr, json.dumps, lambda text: quote(text, safe=""), lambda text: repr(text.encode())],
+    ids=["plain", "repr", "json", "percent-encoded", "bytes"],
+)
+def test_a_long_piece_of_the_key_is_redacted_in_every_spelling(piece, spelling):
+    text = f"error page: {spelling(piece)} (cut)"
+    redacted = redact(text, [ADMIN_KEY])
+    assert redacted.startswith("error page: ") and redacted.endswith(" (cut)")
+    assert REDACTED in redacted
+    secret_part = ADMIN_KEY[len("sk-ant-admin01-") :]
+    assert not any(secret_part[i : i + 6] in redacted for i in range(len(secret_part) - 5))
+
+
+def test_a_long_piece_of_a_webhook_path_is_redacted_but_its_host_is_kept():
+    url = "http://Hooks.Example/services/T0/B0/Odd-s3cr3t Hook|é~token"
+    path = "/services/T0/B0/Odd-s3cr3t Hook|é~token"
+    for text in (path[8:30], quote(path)[10:40], json.dumps(path)[12:-1]):
+        redacted = redact(f"seen at hooks.example: {text}", [url])
+        assert redacted == f"seen at hooks.example: {REDACTED}", text
+    # a piece shorter than MIN_FRAGMENT is too short to give a secret away, and is kept
+    assert redact("3cr3t Hook", [url]) == "3cr3t Hook" and len("3cr3t Hook") < MIN_FRAGMENT

@@ -5,6 +5,7 @@ from pydantic import Field
 
 from budget_pipeline import settings
 from budget_pipeline.notify import webhook
+from budget_pipeline.redaction import redact
 
 WEBHOOK_ENV = settings.WEBHOOK_ENV
 
@@ -36,6 +37,8 @@ class AlertNotifier(dg.ConfigurableResource):
         """Deliver `text`, giving up after `within_seconds` if given; True when it reached the
         webhook or, without one, the log."""
         log = log or _fallback_log
+        # The message may quote an error that quoted the URL: it is never posted or logged.
+        text = redact(text, [self.webhook_url or ""], webhook.REDACTED)
         if not self.webhook_url:
             log.info(f"notification (no {WEBHOOK_ENV} set, logged only):\n{text}")
             return True

@@ -1,3 +1,4 @@
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -10,7 +11,9 @@ from pydantic import Field
 from budget_pipeline import settings
 from budget_pipeline.defs.notifier import notifier_from_environment
 from budget_pipeline.ingest.client import (
+    DEFAULT_MAX_PAGES_PER_DAY,
     DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_MAX_SECONDS_PER_DAY,
     DEFAULT_REQUEST_DEADLINE,
     AnalyticsClient,
     RetryPolicy,
@@ -45,6 +48,14 @@ class AnalyticsApiResource(dg.ConfigurableResource):
     request_deadline_seconds: float = Field(
         default=DEFAULT_REQUEST_DEADLINE,
         description="longest one request may take, body included, before it is retried",
+    )
+    max_pages_per_day: int = Field(
+        default=DEFAULT_MAX_PAGES_PER_DAY,
+        description="most pages one day may have; more is a cursor that never ends: the run fails",
+    )
+    max_seconds_per_day: float = Field(
+        default=DEFAULT_MAX_SECONDS_PER_DAY,
+        description="longest one day's pages may take (checked before each page); then it fails",
     )
     max_attempts: int = Field(default=6, description="attempts per page before the run fails")
     base_delay_seconds: float = Field(default=0.5, description="first backoff delay")
@@ -84,6 +95,8 @@ class AnalyticsApiResource(dg.ConfigurableResource):
                     request_deadline=self.request_deadline_seconds,
                     max_concurrent_days=self.max_concurrent_days,
                     page_limit=self.page_limit,
+                    max_pages_per_day=self.max_pages_per_day,
+                    max_seconds_per_day=self.max_seconds_per_day,
                     retry=RetryPolicy(
                         max_attempts=self.max_attempts,
                         base_delay=self.base_delay_seconds,
@@ -91,6 +104,8 @@ class AnalyticsApiResource(dg.ConfigurableResource):
                         max_retry_after=self.max_retry_after_seconds,
                     ),
                     logger=logger,
+                    # Should a gateway ever echo it, the webhook URL is kept out of the errors too.
+                    also_redact=[os.environ.get(settings.WEBHOOK_ENV, "")],
                 )
             )
             yield client

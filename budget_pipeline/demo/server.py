@@ -2,7 +2,8 @@
 
 It speaks real HTTP on 127.0.0.1 so that the demo source and the tests exercise exactly the
 client code path used against api.anthropic.com, including its faults: scripted 429s, 5xx,
-dropped connections, truncated bodies, slow or trickled pages and inconsistent pagination.
+dropped connections, truncated bodies, slow or trickled pages, inconsistent or endless
+pagination and a gateway's HTML error page that echoes the request.
 """
 
 import argparse
@@ -42,7 +43,10 @@ _ERROR_TYPES = {
     529: "overloaded_error",
 }
 
-FaultKind = Literal["status", "drop", "truncate", "slow", "trickle", "body"]
+# An "html_echo" page is the fault's `message`, then this and the key, then the request's other
+# headers one a line: the key starts len(message) + len(ECHO_KEY_PREFIX) characters in.
+ECHO_KEY_PREFIX = "<pre>x-api-key: "
+FaultKind = Literal["status", "drop", "truncate", "slow", "trickle", "body", "endless", "html_echo"]
 
 
 @dataclass
@@ -58,7 +62,9 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     message: str | None = None
     error_type: str | None = None
-    # "slow": seconds before the answer; "trickle": seconds between the body's bytes.
+    # "slow", "endless": seconds before the answer; "trickle": seconds between the body's bytes.
+    # "endless" answers a page without records that has more and a new cursor (a cursor that
+    # never ends: give it many `times`).
     delay: float = 0.0
     payload: dict[str, Any] | None = None
     # For "drop": send the headers and half of the announced body before closing.
@@ -238,6 +244,10 @@ class UsageApiServer:
         with self._lock:
             self._faults.append(fault)
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
     def pending_faults(self) -> list[Fault]:
         with self._lock:
             return list(self._faults)
@@ -310,14 +320,17 @@ class UsageApiServer:
         fault = self._take_fault(day, page_index)
         if fault is not None:
             handler.entry.fault = fault.kind
-        if fault is not None and fault.kind not in ("slow", "trickle"):
+        if fault is not None and fault.kind not in ("slow", "trickle", "endless"):
             self._send_fault(handler, fault)
             return
-        if fault is not None and fault.kind == "slow":
+        if fault is not None and fault.kind in ("slow", "endless"):
             time.sleep(fault.delay)
         self.hold.wait(self.hold_timeout)
         if self.page_latency:
             time.sleep(self.page_latency)
+        if fault is not None and fault.kind == "endless":
+            self._send_endless_page(handler, day, offset, page_index)
+            return
 
         key = (day, offset, limit)
         payload = self._pages.get(key) if self.cache_pages else None
@@ -331,6 +344,14 @@ class UsageApiServer:
                 self._pages[key] = payload
         trickle = fault.delay if fault is not None and fault.kind == "trickle" else None
         self._send_bytes(handler, 200, payload, None, trickle=trickle)
+
+    def _send_endless_page(
+        self, handler: _Handler, day: datetime.date, offset: int, page_index: int
+    ) -> None:
+        """A cursor that never ends: no records, always more, and each time a new cursor."""
+        next_page = encode_cursor(day, offset, page_index + 1)
+        payload = orjson.dumps({"data": [], "has_more": True, "next_page": next_page})
+        self._send_bytes(handler, 200, payload, None)
 
     def _parse_request(
         self, handler: _Handler, query_text: str
@@ -371,6 +392,8 @@ class UsageApiServer:
             message = fault.message or f"scripted fault {status}"
             body = error_body(status, message, fault.error_type)
             return self._send_json(handler, status, body, fault.headers)
+        if fault.kind == "html_echo":
+            return self._send_echo_page(handler, fault)
         if fault.kind == "body":
             return self._send_json(handler, fault.status or 200, fault.payload or {}, fault.headers)
         if fault.kind == "truncate":
@@ -391,6 +414,20 @@ class UsageApiServer:
         with contextlib.suppress(OSError):
             handler.connection.shutdown(socket.SHUT_RDWR)
         return None
+
+    def _send_echo_page(self, handler: _Handler, fault: Fault) -> int:
+        """What a gateway in front of the API may answer: an HTML page, not the API's JSON,
+        showing the request it refused with every header, the key included."""
+        status = fault.status or 403
+        others = "".join(
+            f"\n{name}: {value}"
+            for name, value in handler.headers.items()
+            if name.lower() != "x-api-key"
+        )
+        key = handler.headers.get("x-api-key", "")
+        page = f"{fault.message or ''}{ECHO_KEY_PREFIX}{key}{others}</pre></body></html>"
+        self._send_bytes(handler, status, page.encode(), fault.headers, content_type="text/html")
+        return status
 
     def _send_error(self, handler: _Handler, status: int, message: str) -> int:
         return self._send_json(handler, status, error_body(status, message))
@@ -413,10 +450,11 @@ class UsageApiServer:
         headers: dict[str, str] | None,
         *,
         trickle: float | None = None,
+        content_type: str = "application/json",
     ) -> None:
         handler.entry.status = status
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(payload)))
         handler.send_header("request-id", f"req_demo_{time.monotonic_ns():x}")
         for name, value in (headers or {}).items():

@@ -25,6 +25,7 @@ from budget_pipeline import __version__
 from budget_pipeline.ingest.errors import (
     ApiError,
     BadResponseError,
+    DayTooLongError,
     FinalApiError,
     RetriesExhaustedError,
     RetryAfterTooLongError,
@@ -37,6 +38,7 @@ __all__ = [
     "AnalyticsClient",
     "ApiError",
     "BadResponseError",
+    "DayTooLongError",
     "FinalApiError",
     "RetriesExhaustedError",
     "RetryAfterTooLongError",
@@ -52,6 +54,12 @@ MAX_PAGE_LIMIT = 1000
 DEFAULT_REQUEST_DEADLINE = 120.0
 # A retry-after longer than this is not waited out: the run fails and says how long was asked.
 DEFAULT_MAX_RETRY_AFTER = 120.0
+# A day with more pages than this, or still paging after this long, is a cursor that never
+# ends (always has_more, always a new cursor): the run fails naming the day instead of holding
+# the warehouse for ever. 1,000 pages of 1,000 records is far more than any organisation's day;
+# the time is checked before each page, so a page's own retries may overrun it.
+DEFAULT_MAX_PAGES_PER_DAY = 1000
+DEFAULT_MAX_SECONDS_PER_DAY = 1800.0
 
 # 529 is Anthropic's "overloaded"; every 5xx is the server's problem, not the request's.
 _TRANSIENT_STATUSES = frozenset({429, 529})
@@ -143,13 +151,22 @@ class _Cancelled(Exception):
     pass
 
 
-def _api_error_of(response: httpx.Response, content: bytes) -> tuple[str | None, str]:
+# Characters of a body that is not the API's JSON error (a gateway's HTML page) kept in a message.
+ERROR_PAGE_CHARS = 200
+
+
+def _api_error_of(
+    response: httpx.Response, content: bytes, redacted: Callable[[str], str]
+) -> tuple[str | None, str]:
+    """The API's error type and message; for any other body, its first characters, redacted
+    before they are cut: a page that echoes the request headers, cut in the middle of the key,
+    would keep most of it in a form no redaction recognises."""
     try:
         error = orjson.loads(content)["error"]
-        return str(error.get("type")), str(error.get("message"))
+        return redacted(str(error.get("type"))), redacted(str(error.get("message")))
     except (ValueError, KeyError, TypeError, AttributeError):
-        text = content.decode("utf-8", "replace").strip().replace("\n", " ")
-        return None, (text[:200] or response.reason_phrase or "no error body")
+        text = redacted(content.decode("utf-8", "replace").strip().replace("\n", " "))
+        return None, (text[:ERROR_PAGE_CHARS] or response.reason_phrase or "no error body")
 
 
 _PROGRESS_LOG = logging.getLogger("budget_pipeline.api")
@@ -191,13 +208,18 @@ class AnalyticsClient:
         retry: RetryPolicy = RetryPolicy(),
         max_concurrent_days: int = 4,
         page_limit: int = MAX_PAGE_LIMIT,
+        max_pages_per_day: int = DEFAULT_MAX_PAGES_PER_DAY,
+        max_seconds_per_day: float = DEFAULT_MAX_SECONDS_PER_DAY,
         logger: logging.Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        also_redact: Sequence[str] = (),
     ):
+        """`also_redact`: the process's other credentials (the webhook URL), kept out of this
+        client's errors too should a server ever echo them."""
         if not api_key:
             raise ValueError("an admin API key is required")
         # Every spelling of the key as given is redacted, even the ones the cleaned key lacks.
-        self._secrets = (api_key,)
+        self._secrets = (api_key, *(secret for secret in also_redact if secret))
         protect_in_http_logs(api_key)
         api_key, stripped = normalised_admin_key(api_key)
         if not 0 < request_deadline < math.inf:
@@ -206,6 +228,12 @@ class AnalyticsClient:
             raise ValueError("max_concurrent_days must be at least 1")
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
             raise ValueError(f"page_limit must be between 1 and {MAX_PAGE_LIMIT}")
+        if max_pages_per_day < 1:
+            raise ValueError("max_pages_per_day must be at least 1")
+        if not 0 < max_seconds_per_day < math.inf:
+            raise ValueError("max_seconds_per_day must be a positive number of seconds")
+        self.max_pages_per_day = max_pages_per_day
+        self.max_seconds_per_day = max_seconds_per_day
         self.base_url = base_url.rstrip("/")
         self.retry = retry
         self.max_concurrent_days = max_concurrent_days
@@ -345,6 +373,7 @@ class AnalyticsClient:
             seen.add(next_page)
             cursor = next_page
             page += 1
+            self._check_day_bounds(day, page, started)
         # A day's progress goes to the module's logger, not the caller's: through a run's
         # context.log every line is an event-log write (~40 ms), 90 of them per 90-day backfill.
         _PROGRESS_LOG.debug(
@@ -354,6 +383,30 @@ class AnalyticsClient:
             time.monotonic() - started,
         )
         return parts
+
+    def _check_day_bounds(self, day: datetime.date, page: int, started: float) -> None:
+        """DayTooLongError before asking for `page` of `day` when the day has had its pages or
+        its time."""
+        elapsed = time.monotonic() - started
+        if page > self.max_pages_per_day:
+            bound, limit = "max_pages_per_day", self.max_pages_per_day
+            reached = f"{page - 1:,} pages, the most a day may have ({bound} {limit:,})"
+        elif elapsed > self.max_seconds_per_day:
+            bound, limit = "max_seconds_per_day", self.max_seconds_per_day
+            reached = (
+                f"{elapsed:,.0f} s and {page - 1:,} pages, longer than a day may take "
+                f"({bound} {limit:g})"
+            )
+        else:
+            return
+        raise DayTooLongError(
+            f"{day.isoformat()}: the API still had more pages after {reached}; its cursor "
+            "seems never to end, so the day is not written; not retried",
+            day=day,
+            page=page,
+            bound=bound,
+            limit=limit,
+        )
 
     def _pause(self, seconds: float, cancel: threading.Event | None) -> None:
         if seconds <= 0:
@@ -437,7 +490,7 @@ class AnalyticsClient:
                     except ValueError:
                         cause = "HTTP 200 with a body that is not valid JSON (truncated response)"
                 else:
-                    error_type, api_message = _api_error_of(response, content)
+                    error_type, api_message = _api_error_of(response, content, self._redact)
                     described = self._redact(
                         f"HTTP {status} {error_type or 'error'}: {api_message}"
                     )
@@ -458,7 +511,7 @@ class AnalyticsClient:
                         raise RetryAfterTooLongError(
                             f"{where}: {described}; the API asked to wait "
                             f"{_seconds_text(retry_after)} before retrying (retry-after: "
-                            f"{header[:60]!r}), more than the maximum of "
+                            f"{self._redact(header)[:60]!r}), more than the maximum of "
                             f"{_seconds_text(self.retry.max_retry_after)}; not retried",
                             day=day,
                             page=page,

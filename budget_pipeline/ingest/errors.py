@@ -72,3 +72,13 @@ class RetryAfterTooLongError(ApiError):
 
 class BadResponseError(ApiError):
     """A 200 whose content breaks the documented contract; retrying would get the same."""
+
+
+class DayTooLongError(ApiError):
+    """A day still had more pages after the most pages, or the longest time, a day may take:
+    a cursor that never ends would otherwise hold the run (and the warehouse) for ever."""
+
+    def __init__(self, message: str, *, day: datetime.date, page: int, bound: str, limit: float):
+        super().__init__(message, day=day, page=page)
+        self.bound = bound
+        self.limit = limit

@@ -105,9 +105,11 @@ def _all(items: str, check: str) -> str:
 _STRING = r'"(?:[^"\\]|\\.)*"'
 _TOKEN_KIND_LIST = "[" + ", ".join(f"'{kind}'" for kind in TOKEN_KINDS) + "]"
 # tool_actions as DuckDB prints it (minified): an object of tools, each an object of at most an
-# accepted and a rejected count, in digits. One regular expression instead of parsing the
-# text again (that was a quarter of the batch's CPU); other tool shapes take the Python path.
-_TOOL = rf'{_STRING}:\{{(?:"(?:accepted|rejected)":[0-9]+(?:,"(?:accepted|rejected)":[0-9]+)?)?\}}'
+# accepted and a rejected count, in at most 18 digits (so it fits BIGINT). One regular
+# expression instead of parsing the text again (that was a quarter of the batch's CPU); other
+# tool shapes take the Python path.
+_TOOL_COUNT = '"(?:accepted|rejected)":[0-9]{1,18}'
+_TOOL = rf"{_STRING}:\{{(?:{_TOOL_COUNT}(?:,{_TOOL_COUNT})?)?\}}"
 _TOOLS_OK = f"regexp_full_match(v.tool_actions, '\\{{(?:{_TOOL}(?:,{_TOOL})*)?\\}}')"
 # The common model_breakdown as DuckDB prints it: entries of the documented shape (keys in
 # its order, counts of at most 18 digits so they fit BIGINT, an amount without exponent so it is
@@ -127,14 +129,17 @@ _ENTRY_OK = f"""(
     AND isfinite(TRY_CAST(item.estimated_cost.amount AS DOUBLE))
 )"""
 
+# A time of the requested day in UTC (a time without an offset is UTC), as APIs print it: any
+# other time (another offset, a fraction of another length) is judged by the Python contract.
+_UTC_TIME = r"[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{3}|\.[0-9]{6})?(Z|[+-]00:00)?"
+
 # What validation.record_problem accepts, in SQL; stricter where that is simpler (those records
 # take the Python path, which accepts them): a name must hold a visible ASCII character (Python's
 # strip() knows more whitespace than SQL's trim), a model entry needs an estimated_cost object
 # with its amount, an accepted/rejected count must be written as plain digits, and an amount
 # must be finite (DuckDB reads NaN and 1e999, the contract's JSON reader refuses the page).
 RECORD_OK = f"""coalesce(
-    (v.date = '"' || day || '"'
-        OR (starts_with(v.date, '"' || day) AND substr(v.date, 12, 1) IN ('T', ' ')))
+    (v.date = '"' || day || '"' OR regexp_full_match(v.date, '"' || day || '{_UTC_TIME}"'))
     AND CASE v.actor.type
         WHEN '"user_actor"' THEN {_string("v.actor.email_address")}
             AND regexp_matches(v.actor.email_address ->> '$', '[!-~]')
@@ -412,6 +417,45 @@ class RawPageSink:
         records, next_page = parsed_records(content, day=day, page=page, seen_cursors=seen)
         insert_frame(cursor, RAW_USAGE, raw_usage_rows(day, records), into=self._staging)
         return len(records), next_page
+
+
+# Records staged more than once on a day, found by a hash of the record (cheap on a year of a
+# large organisation) and confirmed on the record itself.
+_DUPLICATES_SQL = """
+WITH candidates AS (
+    SELECT usage_date, hash(record_json) AS digest
+    FROM @staging@ GROUP BY ALL HAVING count(*) > 1
+)
+SELECT usage_date, actor, count(*) - 1 AS extra
+FROM @staging@ JOIN candidates USING (usage_date)
+WHERE hash(record_json) = digest
+GROUP BY usage_date, actor, record_json HAVING count(*) > 1
+ORDER BY usage_date, actor
+"""
+
+
+def refuse_duplicate_records(connection, staging: str) -> None:
+    """BadResponseError naming the first day on which a record was staged twice or more.
+
+    The API sends one record per actor, day and split (such as terminal): two records that are
+    the same to the last byte are one record sent twice (pages that overlap), and summing both
+    would double that actor's spend. Which copy is true cannot be known, so the day is refused
+    rather than corrected; records that merely share an actor and day are summed as usual.
+    """
+    duplicates = connection.execute(_DUPLICATES_SQL.replace("@staging@", staging)).fetchall()
+    if not duplicates:
+        return
+    day = duplicates[0][0]
+    on_day = [(a, extra) for d, a, extra in duplicates if d == day]
+    copies = sum(extra for _, extra in on_day)
+    actors = ", ".join(a for a, _ in on_day[:3]) + (", ..." if len(on_day) > 3 else "")
+    raise BadResponseError(
+        f"{day.isoformat()}: duplicate record(s): the API sent {copies} exact copy(ies) of "
+        f"records it had already sent that day (actor(s) {actors}), as pages that overlap "
+        "would; counting them would double that usage, so the day is refused and nothing "
+        "is written",
+        day=day,
+    )
 
 
 def spool_root() -> Path:

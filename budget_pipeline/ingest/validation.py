@@ -10,6 +10,7 @@ Record numbers in messages are 0-based indexes into the page's `data` list; page
 
 import datetime
 import json
+import re
 from typing import Any, NamedTuple
 
 from budget_pipeline.ingest.errors import BadResponseError
@@ -18,6 +19,10 @@ _CORE_COUNTS = ("num_sessions", "commits_by_claude_code", "pull_requests_by_clau
 _LINE_COUNTS = ("added", "removed")
 # The token kinds every model entry must report (docs/rules.md, "Fetching usage").
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_creation")
+# The warehouse stores counts as BIGINT: a larger one would be read back as NULL, then summed as 0.
+MAX_COUNT = 2**63 - 1
+# A date, or a date and time, in ISO 8601's extended form (ASCII digits only).
+_DATE_OR_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ].+)?", re.ASCII | re.DOTALL)
 
 
 class Page(NamedTuple):
@@ -39,9 +44,11 @@ def _is_count(value: object) -> bool:
 
 
 def _count_problem(where: str, value: object) -> str | None:
-    if _is_count(value):
-        return None
-    return f"{where} is {_show(value)} (must be a non-negative integer)"
+    if not _is_count(value):
+        return f"{where} is {_show(value)} (must be a non-negative integer)"
+    if value > MAX_COUNT:
+        return f"{where} is {value} (more than 2^63 - 1, the largest count the warehouse holds)"
+    return None
 
 
 def _actor_problem(actor: object) -> str | None:
@@ -60,15 +67,42 @@ def _actor_problem(actor: object) -> str | None:
     return None
 
 
+def _utc_day(value: str) -> datetime.date | None:
+    """The UTC day of an ISO 8601 date or time (a time without an offset is UTC); None when
+    `value` is neither."""
+    if not _DATE_OR_TIME.fullmatch(value):
+        return None
+    if len(value) == 10:
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            return None
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC)
+    return moment.date()
+
+
 def _date_problem(value: object, day: datetime.date) -> str | None:
     expected = day.isoformat()
-    if (
-        isinstance(value, str)
-        and value[:10] == expected
-        and (len(value) == 10 or value[10] in "T ")
-    ):
-        return None
-    return f"date is {_show(value)} (requested day is {expected})"
+    if not isinstance(value, str):
+        return f"date is {_show(value)} (requested day is {expected})"
+    # A record belongs to the UTC day it is dated on: one dated 23:00 at UTC-5 is the next
+    # day's usage, whatever its first ten characters say.
+    utc_day = _utc_day(value)
+    if utc_day is None:
+        return f"date is {_show(value)} (not an ISO 8601 date or time; requested day is {expected})"
+    if utc_day != day:
+        if value[:10] == expected:
+            return (
+                f"date is {_show(value)} ({utc_day.isoformat()} in UTC; requested day is "
+                f"{expected})"
+            )
+        return f"date is {_show(value)} (requested day is {expected})"
+    return None
 
 
 def _core_metrics_problem(metrics: object) -> str | None:

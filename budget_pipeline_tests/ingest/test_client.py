@@ -18,6 +18,7 @@ from budget_pipeline.ingest.client import (
     AnalyticsClient,
     ApiError,
     BadResponseError,
+    DayTooLongError,
     FinalApiError,
     RetriesExhaustedError,
     RetryAfterTooLongError,
@@ -410,6 +411,44 @@ def test_repeated_cursor_is_a_pagination_loop(server, make_client):
         BadResponseError, match=r"2026-06-02 page 2: cursor repeats: pagination loop"
     ):
         make_client(page_limit=7).fetch_day(DAY)
+
+
+def test_a_cursor_that_never_ends_fails_the_day_at_its_page_bound(server, make_client):
+    client = make_client(max_pages_per_day=25)
+    server.add_fault(Fault(kind="endless", day=DAY, times=1000))
+
+    with pytest.raises(DayTooLongError) as too_long:
+        client.fetch_day(DAY)
+
+    message = str(too_long.value)
+    assert message.startswith("2026-06-02: the API still had more pages after 25 pages")
+    assert "(max_pages_per_day 25)" in message and "not retried" in message
+    assert too_long.value.day == DAY and too_long.value.bound == "max_pages_per_day"
+    assert len(_usage(server)) == 25  # stopped at the bound, page 26 never asked for
+
+
+def test_a_cursor_that_never_ends_fails_the_day_at_its_time_bound(server, make_client):
+    client = make_client(max_seconds_per_day=0.5)
+    server.add_fault(Fault(kind="endless", day=DAY, times=1000, delay=0.05))
+
+    started = time.monotonic()
+    with pytest.raises(DayTooLongError) as too_long:
+        client.fetch_day(DAY)
+
+    assert time.monotonic() - started < 2.0
+    message = str(too_long.value)
+    assert message.startswith("2026-06-02: the API still had more pages after ")
+    assert "longer than a day may take (max_seconds_per_day 0.5)" in message
+    assert too_long.value.bound == "max_seconds_per_day"
+
+
+def test_a_day_of_exactly_the_most_pages_is_complete(server, make_client):
+    records = ORG.records_for(DAY)
+    pages = -(-len(records) // 7)
+    client = make_client(max_pages_per_day=pages)
+    assert client.fetch_day(DAY) == records
+    with pytest.raises(DayTooLongError, match=f"after {pages - 1} pages"):
+        make_client(max_pages_per_day=pages - 1).fetch_day(DAY)
 
 
 def test_has_more_without_cursor_is_rejected(server, make_client):

@@ -144,6 +144,9 @@ ODD_BUT_VALID = {
     "no estimated_cost": changed("model_breakdown.0.estimated_cost", None),
     "plain date": record(date=DAY.isoformat()),
     "date with a space": record(date=f"{DAY.isoformat()} 00:00:00"),
+    "time at another offset on the same UTC day": record(date="2026-03-05T01:30:00+02:00"),
+    "time with milliseconds": record(date=f"{DAY.isoformat()}T23:59:59.999Z"),
+    "largest count the warehouse holds": changed("model_breakdown.0.tokens.input", 2**63 - 1),
     "null customer_type": record(customer_type=None),
     "no terminal_type": {k: v for k, v in record().items() if k != "terminal_type"},
     "non-ASCII email": record(actor={"type": "user_actor", "email_address": "ünï@例え.jp"}),
@@ -166,6 +169,14 @@ def test_valid_records_are_kept_whichever_path_takes_them(connection, name):
 BAD = {
     "another day": record(date="2026-03-05T00:00:00Z"),
     "date prefix only": record(date=f"{DAY.isoformat()}X"),
+    "offset landing on the next UTC day": record(date=f"{DAY.isoformat()}T23:00:00-05:00"),
+    "offset landing on the previous UTC day": record(date=f"{DAY.isoformat()}T01:00:00+02:00"),
+    "garbage time": record(date=f"{DAY.isoformat()}Tgarbage"),
+    "hour 25": record(date=f"{DAY.isoformat()}T25:00:00Z"),
+    "tokens of 2^63": changed("model_breakdown.0.tokens.input", 2**63),
+    "extra token kind of 2^63": changed("model_breakdown.0.tokens.cache_creation_1h", 2**63),
+    "sessions of 2^63": changed("core_metrics.num_sessions", 2**63),
+    "accepted of 2^63": record(tool_actions={"edit_tool": {"accepted": 2**63, "rejected": 0}}),
     "no actor": {k: v for k, v in record().items() if k != "actor"},
     "actor not an object": record(actor="a@example.com"),
     "unknown actor type": record(actor={"type": "robot", "email_address": "r@x"}),
@@ -476,3 +487,28 @@ def test_a_page_whose_tail_is_good_but_body_is_not_json_fails_naming_the_page(
 ):
     broken = page([record()], has_more=False).replace(b'"actor":', b'"actor"', 1)
     assert_fails_when_staged_as_not_json(connection, broken)
+
+
+@pytest.mark.parametrize("odd_page", [False, True], ids=["fast-path", "one-copy-in-python"])
+def test_a_record_staged_twice_on_a_day_is_refused_as_a_duplicate(connection, odd_page):
+    records = TEST_ORGANISATION.records_for(DAY)
+    overlap = records[4:8]  # pages that overlap by one record
+    if odd_page:
+        overlap = [*overlap, ODD_BUT_VALID["cost as a bare number"]]
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        staged_in_one_batch(sink, page(records[:5]), page(overlap))
+
+    with pytest.raises(BadResponseError, match=r"^2026-03-04: duplicate record\(s\)") as refused:
+        raw_pages.refuse_duplicate_records(connection, STAGING)
+    actor = records[4]["actor"]
+    assert (actor.get("email_address") or actor["api_key_name"]) in str(refused.value)
+    assert "1 exact copy(ies)" in str(refused.value)
+
+
+def test_records_sharing_actor_and_day_but_not_every_field_are_no_duplicates(connection):
+    split = [record(), record(terminal_type="jetbrains"), record(date=f"{DAY.isoformat()}")]
+    with raw_page_sink(connection, STAGING, threads=1) as sink:
+        staged_in_one_batch(sink, page(split[:1]), page(split[1:]))
+
+    raw_pages.refuse_duplicate_records(connection, STAGING)
+    assert len(staged(connection)) == 3

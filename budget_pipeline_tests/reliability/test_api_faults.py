@@ -179,6 +179,18 @@ def _fractional_tokens(record):
     record["model_breakdown"][0]["tokens"]["output"] = 2.5
 
 
+def _tokens_of_2_to_the_63(record):
+    record["model_breakdown"][0]["tokens"]["input"] = 2**63
+
+
+def _offset_into_the_next_utc_day(record):
+    record["date"] = "2026-03-03T23:00:00-05:00"
+
+
+def _garbage_time(record):
+    record["date"] = "2026-03-03Tnoon"
+
+
 BAD_RESPONSES = [
     pytest.param(
         with_bad_record(_other_day),
@@ -187,6 +199,26 @@ BAD_RESPONSES = [
         id="record-of-another-day",
     ),
     pytest.param(with_bad_record(_no_actor), None, "page 2 record 5: actor is null", id="no-actor"),
+    pytest.param(
+        with_bad_record(_offset_into_the_next_utc_day),
+        None,
+        'page 2 record 5: date is "2026-03-03T23:00:00-05:00" (2026-03-04 in UTC; requested day '
+        "is 2026-03-03)",
+        id="offset-landing-on-the-next-utc-day",
+    ),
+    pytest.param(
+        with_bad_record(_garbage_time),
+        None,
+        'page 2 record 5: date is "2026-03-03Tnoon" (not an ISO 8601 date or time',
+        id="garbage-time",
+    ),
+    pytest.param(
+        with_bad_record(_tokens_of_2_to_the_63),
+        None,
+        "page 2 record 5: model_breakdown[0].tokens.input is 9223372036854775808 (more than "
+        "2^63 - 1, the largest count the warehouse holds)",
+        id="tokens-of-2-to-the-63",
+    ),
     pytest.param(
         with_bad_record(_negative_tokens),
         None,
@@ -234,6 +266,45 @@ def test_a_bad_response_fails_the_rerun_and_keeps_the_loaded_days(
     assert len(requests_for_page(pipeline.server, DAY, 1)) == 1
     # no partial day: the re-run's days still hold what the clean run wrote
     assert_tables_equal(read_tables(pipeline.duckdb_file), reference.tables)
+
+
+def test_a_record_sent_twice_by_overlapping_pages_refuses_the_day_and_keeps_the_loaded_days(
+    pipeline, reference
+):
+    reference.copy_to(pipeline.duckdb_file)
+    records = day_records()
+    # page 2 starts with the last record of page 1 once more
+    records.insert(PAGE_LIMIT, copy.deepcopy(records[PAGE_LIMIT - 1]))
+    actor = records[PAGE_LIMIT]["actor"]
+    pipeline.server.set_records(DAY, records)
+    pipeline.api = api(pipeline)
+
+    result = pipeline.materialize(START, END, raise_on_error=False)
+
+    assert not result.success
+    failure = step_failures(result)["raw_usage"]
+    assert "2026-03-03: duplicate record(s): the API sent 1 exact copy(ies)" in failure
+    assert (actor.get("email_address") or actor["api_key_name"]) in failure
+    # nothing counted twice, nothing of the run written: the loaded days are as they were
+    assert_tables_equal(read_tables(pipeline.duckdb_file), reference.tables)
+
+
+def test_records_that_only_share_actor_and_day_are_all_counted(pipeline, reference):
+    records = day_records()
+    split = copy.deepcopy(records[3])  # the same actor and day from another terminal
+    split["terminal_type"] = "jetbrains-split"
+    pipeline.server.set_records(DAY, [*records, split])
+    pipeline.api = api(pipeline)
+
+    assert pipeline.materialize(START, END).success
+
+    raw = read_tables(pipeline.duckdb_file)["raw_usage"]
+    on_day = raw.loc[pd.to_datetime(raw["usage_date"]).dt.date == DAY]
+    assert len(on_day) == len(records) + 1
+    spend = read_tables(pipeline.duckdb_file)["daily_spend"]
+    clean = reference.days(START, END)["daily_spend"]
+    day = pd.to_datetime(spend["usage_date"]).dt.date == DAY
+    assert spend.loc[day, "cost_usd"].item() > clean.loc[day, "cost_usd"].item()
 
 
 def test_an_unknown_new_field_is_kept_in_record_json_and_changes_nothing_else(pipeline, reference):
@@ -327,3 +398,23 @@ def test_a_retry_after_past_the_maximum_fails_the_run_saying_how_long_was_asked(
     assert len(requests_for_page(pipeline.server, DAY, 1)) == 1
     for name, frame in read_tables(pipeline.duckdb_file).items():
         assert frame.empty, name
+
+
+def test_a_cursor_that_never_ends_fails_the_run_naming_the_day_and_writes_nothing(pipeline):
+    # always has_more, always a new cursor, never a record
+    pipeline.api = api(pipeline, max_pages_per_day=30)
+    pipeline.server.add_fault(Fault(kind="endless", day=DAY, page_index=None, times=10_000))
+
+    result = pipeline.materialize(START, END, raise_on_error=False)
+
+    failure = step_failures(result)["raw_usage"]
+    assert (
+        "2026-03-03: the API still had more pages after 30 pages, the most a day may have "
+        "(max_pages_per_day 30)" in failure
+    )
+    assert len([r for r in pipeline.server.usage_requests() if r.fault == "endless"]) == 30
+    for name, frame in read_tables(pipeline.duckdb_file).items():
+        assert frame.empty, name
+    # the warehouse was let go: once the API behaves, the same range loads
+    pipeline.server.clear_faults()
+    assert pipeline.materialize(START, END).success

@@ -2,16 +2,29 @@
 output, the Dagster event log, run config, tags, snapshots, or any file the instance writes."""
 
 import datetime as dt
+import logging
+import random
+import string
 
 import dagster as dg
+import pytest
 
-from budget_pipeline.demo.server import Fault, UsageApiServer
+from budget_pipeline.defs.notifier import AlertNotifier
+from budget_pipeline.defs.operations.sensors import run_failure_notifier
+from budget_pipeline.demo.server import ECHO_KEY_PREFIX, Fault, UsageApiServer
+from budget_pipeline.ingest.client import (
+    ERROR_PAGE_CHARS,
+    AnalyticsClient,
+    FinalApiError,
+    RetryPolicy,
+)
 from budget_pipeline_tests.conftest import TEST_ORGANISATION
 from budget_pipeline_tests.reliability.conftest import (
     cli_environment,
     dagster_home,
     run_materialize,
 )
+from budget_pipeline_tests.webhook_receiver import WebhookReceiver
 
 SECRET_KEY = "sk-ant-admin-SECRET-0123456789"
 SECRET_HOOK = "http://127.0.0.1:9/hooks/SECRET-HOOK-abcdef"
@@ -91,3 +104,104 @@ def test_a_key_read_with_a_line_break_is_used_and_appears_nowhere(config_dir, tm
     for secret in ("SECRET-0123456789", "SECRET-HOOK-abcdef"):
         assert not [text for text in outputs + recorded if secret in text], secret
         assert not [data for data in file_bytes(home, tmp_path) if secret.encode() in data]
+
+
+# -- a gateway's HTML page that echoes the request, cut to ERROR_PAGE_CHARS in the error ---------
+
+# Shaped like a real admin key: the shared prefix, then ~90 random characters.
+_RANDOM_PART = "".join(random.Random(23).choices(string.ascii_letters + string.digits + "-_", k=88))
+ADMIN_KEY = f"sk-ant-admin01-{_RANDOM_PART}AA"
+HOOK_TOKEN = "T0SECRET1/B0SECRET2/" + "".join(random.Random(5).choices(string.ascii_letters, k=24))
+PAGE_HEAD = "<html><body><h1>403</h1>"
+PIECE = 8  # any run of this many characters of a secret's own part counts as a leak
+
+
+def leaked(texts, secret_part: str) -> list[str]:
+    """The pieces of `secret_part` (PIECE characters or more) found in any of `texts`."""
+    pieces = {secret_part[i : i + PIECE] for i in range(len(secret_part) - PIECE + 1)}
+    return sorted(
+        piece
+        for text in texts
+        for piece in pieces
+        if (piece.encode() in text if isinstance(text, bytes) else piece in text)
+    )
+
+
+def echo_page(secret: str, offset: int, hook_url: str) -> str:
+    """The `message` of an html_echo fault that puts `secret` (the key, which the page echoes,
+    or the webhook URL, as a referer) `offset` characters into the page."""
+    if secret == "key":
+        return PAGE_HEAD + "x" * (offset - len(PAGE_HEAD) - len(ECHO_KEY_PREFIX))
+    referer = "<p>Referer: "
+    return PAGE_HEAD + "x" * (offset - len(PAGE_HEAD) - len(referer)) + f"{referer}{hook_url}</p>"
+
+
+@pytest.mark.parametrize("secret", ["key", "webhook-url"])
+def test_an_echo_page_cut_at_any_point_of_a_secret_keeps_no_piece_of_it(secret, caplog):
+    caplog.set_level(logging.DEBUG)
+    hook_url = f"https://hooks.slack.com/services/{HOOK_TOKEN}"
+    length = len(ADMIN_KEY if secret == "key" else hook_url)
+    # the secret starting at every offset from wholly before the cut to wholly after it
+    offsets = range(ERROR_PAGE_CHARS - length - 2, ERROR_PAGE_CHARS + 2)
+    texts = []
+    with (
+        UsageApiServer(TEST_ORGANISATION, api_key=ADMIN_KEY) as server,
+        AnalyticsClient(
+            server.base_url, ADMIN_KEY, also_redact=[hook_url], retry=RetryPolicy(max_attempts=1)
+        ) as client,
+    ):
+        for offset in offsets:
+            page = echo_page(secret, offset, hook_url)
+            server.add_fault(Fault(kind="html_echo", status=403, message=page))
+            with pytest.raises(FinalApiError) as refused:
+                client.fetch_day(dt.date(2026, 3, 3))
+            error = refused.value
+            texts += [str(error), repr(error), error.api_message, repr(vars(error))]
+            assert "2026-03-03 page 1: HTTP 403 error: <html><body><h1>403</h1>" in str(error)
+
+    assert len(texts) == 4 * len(offsets)
+    assert not leaked([*texts, caplog.text], _RANDOM_PART), secret
+    assert not leaked([*texts, caplog.text], HOOK_TOKEN), secret
+
+
+def test_an_echo_page_cut_inside_the_key_leaves_no_piece_of_it_anywhere(config_dir, tmp_path):
+    """One real run end to end: the key crosses the cut, the webhook URL is on the page too."""
+    home = dagster_home(tmp_path)
+    with (
+        UsageApiServer(TEST_ORGANISATION, api_key=ADMIN_KEY) as server,
+        WebhookReceiver() as receiver,
+    ):
+        hook_token = receiver.url.split("/services/")[1]
+        head = f"{PAGE_HEAD}<p>Referer: {receiver.url}</p>"
+        key_at = ERROR_PAGE_CHARS - len(ADMIN_KEY) // 2  # half of the key before the cut
+        page = head + "x" * (key_at - len(head) - len(ECHO_KEY_PREFIX))
+        environment = cli_environment(
+            home,
+            server,
+            config_dir,
+            tmp_path / "warehouse.duckdb",
+            ANTHROPIC_ADMIN_API_KEY=ADMIN_KEY,
+            BUDGET_PIPELINE_ALERT_WEBHOOK=receiver.url,
+        )
+        server.add_fault(Fault(kind="html_echo", status=403, message=page, day=dt.date(2026, 3, 3)))
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            notifier = AlertNotifier(webhook_url=receiver.url, backoff_seconds=0.01)
+            with dg.build_sensor_context(
+                instance=instance, resources={"alert_notifier": notifier}
+            ) as context:
+                run_failure_notifier.evaluate_tick(context)  # from now on
+                failed = run_materialize("2026-03-02", "2026-03-04", environment, tmp_path)
+                run_failure_notifier.evaluate_tick(context)
+        posts = receiver.texts
+
+    assert failed.returncode != 0
+    outputs = [failed.stdout, failed.stderr]
+    recorded = instance_texts(home)
+    stored = file_bytes(home, tmp_path)
+    # the scan covers what matters: the page reached the output, the event log and the post
+    assert any("HTTP 403 error: <html><body><h1>403</h1><p>Referer: " in t for t in outputs)
+    assert any("HTTP 403 error: <html><body><h1>403</h1><p>Referer: " in t for t in recorded)
+    assert len(posts) == 1 and "HTTP 403 error: &lt;html&gt;" in posts[0], posts
+    for texts in (outputs, recorded, stored, posts):
+        assert not leaked(texts, _RANDOM_PART)
+        assert not leaked(texts, hook_token)

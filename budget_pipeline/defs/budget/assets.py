@@ -31,7 +31,7 @@ from budget_pipeline.defs.resources import (
     ThresholdsResource,
     WarehouseResource,
 )
-from budget_pipeline.ingest.page_staging import raw_page_sink
+from budget_pipeline.ingest.page_staging import raw_page_sink, refuse_duplicate_records
 from budget_pipeline.ingest.records import model_usage
 from budget_pipeline.rules.attribution import (
     LEDGER_FOLLOW_UP_DAYS,
@@ -136,6 +136,7 @@ def raw_usage(
             for _day, _ in client.load_days([d.date() for d in days], sink):
                 progress.day_done(sink.records_staged)
             sink.flush()
+        refuse_duplicate_records(connection, staging)
         # The Pandera contract on every staged row, before anything is swapped in.
         rows = 0
         for frame in _staged_frames(connection, staging):
