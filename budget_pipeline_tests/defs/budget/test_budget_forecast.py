@@ -184,3 +184,18 @@ def test_a_warehouse_written_before_run_rate_days_gains_the_column_in_place(pipe
     # a range longer than the rest: the other days join the new rows, which take the table's place
     assert pipeline.materialize("2026-06-01", "2026-06-03", selection="budget_forecast").success
     assert forecast_table(pipeline)["run_rate_days"].notna().all()
+
+
+def test_a_budget_warning_from_two_loaded_weekdays_says_it_is_an_early_guess(pipeline):
+    result = pipeline.materialize("2026-06-01", "2026-06-02")
+    [evaluation] = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "budget_forecast_within_budget"
+    ]
+    assert evaluation.metadata["run_rate_days"].value == 2
+    assert not evaluation.passed  # weekday spend put on the weekends: heading past a budget
+    assert evaluation.description.endswith(
+        "; the run rate stands on 2 loaded days only (fewer than 7): a weekday not loaded yet "
+        "is forecast at the mean of those days, so a forecast over budget is an early guess"
+    )
