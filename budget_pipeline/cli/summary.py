@@ -12,6 +12,8 @@ from budget_pipeline.rules.forecast_readout import (
     has_budgets,
     in_reading_order,
     missing_forecast_reason,
+    run_rate_days,
+    run_rate_warning,
 )
 from budget_pipeline.rules.idle_seats import COMPLETELY_IDLE, IdleSeatRules, listed_monthly_cost
 from budget_pipeline.warehouse import connection as warehouse
@@ -28,7 +30,13 @@ def budgets_lines(
         reason = missing_forecast_reason(day, loaded_days, pd.Timestamp(first_day))
         return [f"Budgets: no forecast for {as_of}: {reason}"]
     left = days_left(day)
-    lines = [f"Budgets as of {as_of} ({day:%B %Y}, {left} day{'s' if left != 1 else ''} left):"]
+    days = run_rate_days(rows)
+    run_rate = "" if days is None else f", run rate of {days} loaded day{'s' if days != 1 else ''}"
+    lines = [
+        f"Budgets as of {as_of} ({day:%B %Y}, {left} day{'s' if left != 1 else ''} left{run_rate}):"
+    ]
+    if warning := run_rate_warning(days):
+        lines.append(f"  warning: {warning}")
     shown = in_reading_order(rows)
     shown = shown.loc[shown["budget_usd"].notna() | (shown["workstream"] == TOTAL)]
     for row in shown.itertuples():

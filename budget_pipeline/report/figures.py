@@ -89,7 +89,7 @@ class BudgetFigures:
 
     @property
     def is_preview(self) -> bool:
-        """The forecast still has days to come: the month is not over (or not all loaded)."""
+        """The forecast still has days to come: the month has not ended (or not all loaded)."""
         return self.as_of is not None and self.days_left > 0
 
 

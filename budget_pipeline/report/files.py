@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from budget_pipeline.report.figures import ReportFigures
+from budget_pipeline.report.focus import FOCUS_DECIMALS
 from budget_pipeline.report.month import Month
 from budget_pipeline.report.page import NEVER_SEEN, render_page
 from budget_pipeline.text_safety import spreadsheet_safe_frame
@@ -67,6 +68,12 @@ def _csv(frame: pd.DataFrame) -> str:
     )
 
 
+def focus_csv(focus: pd.DataFrame) -> str:
+    """The FOCUS export's text: every cost, price and quantity with FOCUS_DECIMALS decimals, so
+    a split cost reads 0.7396823000, never 0.7396822999999999."""
+    return spreadsheet_safe_frame(focus).to_csv(index=False, float_format=f"%.{FOCUS_DECIMALS}f")
+
+
 def write_report(
     figures: ReportFigures, focus: pd.DataFrame, base_dir: str | Path, generated_at: str
 ) -> ReportFiles:
@@ -74,7 +81,6 @@ def write_report(
     files.html.parent.mkdir(parents=True, exist_ok=True)
     _write(files.workstream_cost_csv, _csv(workstream_export(figures)))
     _write(files.idle_seats_csv, _csv(idle_seats_export(figures)))
-    # FOCUS readers expect full precision in cost columns: no float_format rounding.
-    _write(files.focus_csv, spreadsheet_safe_frame(focus).to_csv(index=False))
+    _write(files.focus_csv, focus_csv(focus))
     _write(files.html, render_page(figures, files.exports, generated_at))
     return files

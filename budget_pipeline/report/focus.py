@@ -91,6 +91,9 @@ TOKEN_TYPES = {
 }
 API_ESTIMATE_TOKENS = "all"
 RESOURCE_TYPES = {"user": "User", "api_key": "API key"}
+# Decimals of every number in the file: a token row's cost can be a millionth of a dollar, and
+# ten decimals keep the rows' sum equal to the month total far below a cent.
+FOCUS_DECIMALS = 10
 
 
 def _timestamp(day: pd.Timestamp) -> str:

@@ -115,7 +115,7 @@ def row_label(workstream: str) -> str:
 
 
 def as_of_wording(b: BudgetFigures) -> str:
-    """ "forecast as of 15 Mar, 16 days left", or that the month is over."""
+    """ "forecast as of 15 Mar, 16 days left", or that the month has ended."""
     if b.is_preview:
         left = f"{b.days_left} day{'s' if b.days_left != 1 else ''} left"
         return f"forecast as of {b.as_of:%d %b}, {left}"
@@ -222,13 +222,13 @@ def _budget_section(b: BudgetFigures) -> str:
     if b.is_preview:
         state = (
             f'<p><strong class="warn">Preview — {escape(as_of_wording(b))}</strong> in '
-            f"{escape(b.month.label)}: the month is not over, so the forecast is what was spent "
+            f"{escape(b.month.label)}: the month has not ended, so the forecast is what was spent "
             "so far plus, for each remaining day, that weekday's average spend over the last "
             "four weeks.</p>"
         )
     else:
         state = (
-            f"<p><strong>{escape(b.month.label)} is over</strong>: as of "
+            f"<p><strong>{escape(b.month.label)} has ended</strong>: as of "
             f"{b.as_of:%d %B} the forecast is what was spent.</p>"
         )
     if b.later_days_reason:
@@ -329,7 +329,7 @@ def _headline(f: ReportFigures) -> str:
 
 
 def _in_brief(f: ReportFigures) -> str:
-    """The page in five sentences, for the reader who stops after the first screen."""
+    """The page in up to seven sentences, for the reader who stops after the first screen."""
     points = [
         f"Claude Code cost <strong>{money(f.total_cost_usd)}</strong> in "
         f"{escape(f.month.label)}: {money(f.token_cost_usd)} of tokens and "

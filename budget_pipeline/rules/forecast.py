@@ -29,6 +29,9 @@ TOTAL = "TOTAL"
 
 
 RUN_RATE_DAYS = 28
+# Below this many loaded days a weekday may have no day of its own in the window and takes the
+# mean of all of them (two loaded weekdays put weekday spend on the weekends): readers are warned.
+MIN_RUN_RATE_DAYS = 7
 ACCURACY_DAYS = (7, 14, 21)
 
 FORECAST_COLUMNS = tuple(BUDGET_FORECAST.column_names)
@@ -157,7 +160,9 @@ def forecast_rows(
     spent[:, columns.index(TOTAL)] += seats_monthly_total
     forecast = spent + _cost_to_come(costs, usable, span.weekday.to_numpy(), ready, ends)
     budget = np.array([[lookup.get(ws, m) for ws in columns] for m in months], dtype=float)
-    return Forecast(_forecast_frame(ready, months, columns, spent, forecast, budget), skipped)
+    run_rate_days = np.array([usable[end - RUN_RATE_DAYS + 1 : end + 1].sum() for end in ends])
+    frame = _forecast_frame(ready, months, columns, spent, forecast, budget, run_rate_days)
+    return Forecast(frame, skipped)
 
 
 def forecast_accuracy(
@@ -308,7 +313,7 @@ def _cost_to_come(
     return to_come
 
 
-def _forecast_frame(ready, months, columns, spent, forecast, budget) -> pd.DataFrame:
+def _forecast_frame(ready, months, columns, spent, forecast, budget, run_rate_days) -> pd.DataFrame:
     """The rows of every as-of day: one per column, in the order of `columns`."""
     n_days, n_columns = spent.shape
     spent, forecast, budget = spent.ravel(), forecast.ravel(), budget.ravel()
@@ -326,6 +331,7 @@ def _forecast_frame(ready, months, columns, spent, forecast, budget) -> pd.DataF
             "status": [
                 budget_status(s, f, b) for s, f, b in zip(spent, forecast, budget, strict=True)
             ],
+            "run_rate_days": np.repeat(run_rate_days, n_columns),
         }
     )
     return _typed(frame)
@@ -350,6 +356,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
             "budget_usd": "float64",
             "forecast_vs_budget": "float64",
             "status": "object",
+            "run_rate_days": "int64",
         }
     )
     frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")

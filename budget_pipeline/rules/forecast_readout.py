@@ -9,6 +9,7 @@ import pandas as pd
 
 from budget_pipeline.rules.attribution import UNASSIGNED
 from budget_pipeline.rules.forecast import (
+    MIN_RUN_RATE_DAYS,
     TOTAL,
     forecast_unavailable_reason,
     month_end,
@@ -60,6 +61,25 @@ def has_budgets(rows: pd.DataFrame) -> bool:
 def days_left(as_of: pd.Timestamp) -> int:
     """Days of the month still to come after `as_of`."""
     return int((month_end(as_of) - pd.Timestamp(as_of).normalize()).days)
+
+
+def run_rate_days(rows: pd.DataFrame) -> int | None:
+    """How many loaded days the run rate of these rows (one as-of day) stands on; None for rows
+    written before the warehouse recorded it."""
+    if "run_rate_days" not in rows.columns or rows["run_rate_days"].isna().all():
+        return None
+    return int(rows["run_rate_days"].dropna().min())
+
+
+def run_rate_warning(days: int | None) -> str | None:
+    """What to tell a reader of a forecast whose run rate stands on too few days, else None."""
+    if days is None or days >= MIN_RUN_RATE_DAYS:
+        return None
+    return (
+        f"the run rate stands on {days} loaded day{'s' if days != 1 else ''} only (fewer than "
+        f"{MIN_RUN_RATE_DAYS}): a weekday not loaded yet is forecast at the mean of those "
+        "days, so a forecast over budget is an early guess"
+    )
 
 
 def missing_forecast_reason(

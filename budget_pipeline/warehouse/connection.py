@@ -92,11 +92,13 @@ def _swap_in(connection, table: Table, staging: str, first: dt.date, last: dt.da
     if kept >= staged:
         with transaction(connection):
             delete_days(connection, table, first, last)
-            connection.execute(f"INSERT INTO {table.qualified_name} SELECT * FROM {staging}")
+            connection.execute(
+                f"INSERT INTO {table.qualified_name} BY NAME SELECT * FROM {staging}"
+            )
         return
     # Committed before the swap but invisible until it: only this step writes the table.
     connection.execute(
-        f"INSERT INTO {staging} SELECT * FROM {table.qualified_name} WHERE {outside}",
+        f"INSERT INTO {staging} BY NAME SELECT * FROM {table.qualified_name} WHERE {outside}",
         [first, last],
     )
     with transaction(connection):
@@ -108,6 +110,27 @@ def ensure_tables(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     for table in TABLES.values():
         connection.execute(table.create_statement())
+    add_new_columns(connection)
+
+
+def add_new_columns(connection: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse written before a column was added to its table gains it in place, NULL in the
+    rows already there: upgraded, never rebuilt. Rows move between a table and its staging table
+    by column name, so the added column's place at the end does not matter."""
+    present = set(
+        connection.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = ?",
+            [SCHEMA],
+        ).fetchall()
+    )
+    for table in TABLES.values():
+        for column in table.columns:
+            if (table.name, column.name) not in present:
+                connection.execute(
+                    f"ALTER TABLE {table.qualified_name} "
+                    f"ADD COLUMN IF NOT EXISTS {column.name} {column.sql_type}"
+                )
 
 
 @contextmanager

@@ -260,6 +260,13 @@ BUDGET_FORECAST = Table(
             nullable=True,
             allowed=(OVER_BUDGET, FORECAST_OVER_BUDGET, ON_TRACK),
         ),
+        # Last, so that a warehouse written before it gains it in place (connection.py).
+        _count(
+            "run_rate_days",
+            "loaded days of the 28 up to as_of that the run rate is the mean of (below 7: an "
+            "early guess; NULL in rows written before this column existed)",
+            min_value=1,
+        ),
     ),
     unique_together=("as_of", "workstream"),
     row_checks=(

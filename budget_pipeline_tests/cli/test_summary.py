@@ -19,7 +19,12 @@ def test_the_summary_states_every_budget_as_of_the_last_day(pipeline):
 
     summary = budget_summary(str(pipeline.duckdb_file), dt.date(2026, 4, 1), dt.date(2026, 4, 6))
     block = budgets_block(summary)
-    assert block[0] == "Budgets as of 2026-04-06 (April 2026, 24 days left):"
+    assert (
+        block[0]
+        == "Budgets as of 2026-04-06 (April 2026, 24 days left, run rate of 6 loaded days):"
+    )
+    warning, *block[1:] = block[1:]
+    assert warning.startswith("  warning: the run rate stands on 6 loaded days only")
     with_budget = rows.loc[rows["budget_usd"].notna()]
     assert "Unassigned" not in with_budget.index and "TOTAL" in with_budget.index
     assert [line.split()[0] for line in block[1:]] == [
@@ -51,3 +56,31 @@ def test_without_a_forecast_for_the_last_day_the_summary_says_why(pipeline):
         "partition day 2026-04-02: its spend so far is unknown"
     ]
     assert pd.Timestamp("2026-04-03") not in set(pipeline.table("budget_forecast")["as_of"])
+
+
+def test_a_forecast_from_two_loaded_weekdays_says_so_and_warns(pipeline):
+    # a Monday and a Tuesday: the weekends of June are forecast at their mean
+    assert pipeline.materialize("2026-06-01", "2026-06-02").success
+    path = str(pipeline.duckdb_file)
+
+    block = budgets_block(budget_summary(path, dt.date(2026, 6, 1), dt.date(2026, 6, 2)))
+    assert (
+        block[0] == "Budgets as of 2026-06-02 (June 2026, 28 days left, run rate of 2 loaded days):"
+    )
+    assert block[1] == (
+        "  warning: the run rate stands on 2 loaded days only (fewer than 7): a weekday not "
+        "loaded yet is forecast at the mean of those days, so a forecast over budget is an "
+        "early guess"
+    )
+    assert block[-1].split()[0] == "TOTAL"
+
+
+def test_a_week_of_loaded_days_is_enough_for_the_run_rate_to_stand_on(pipeline):
+    assert pipeline.materialize("2026-06-01", "2026-06-07").success
+    path = str(pipeline.duckdb_file)
+
+    block = budgets_block(budget_summary(path, dt.date(2026, 6, 1), dt.date(2026, 6, 7)))
+    assert (
+        block[0] == "Budgets as of 2026-06-07 (June 2026, 23 days left, run rate of 7 loaded days):"
+    )
+    assert not any("warning" in line for line in block)

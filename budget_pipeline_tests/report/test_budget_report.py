@@ -247,6 +247,8 @@ def test_focus_export_has_the_columns_and_sums_to_the_month(march_report):
         assert row["BillingPeriodEnd"] == "2026-04-01T00:00:00Z"
         assert row["ProviderName"] == row["PublisherName"] == row["InvoiceIssuerName"]
         assert row["x_Workstream"]
+        # a fixed number of decimals: never float noise like 0.7396822999999999
+        assert re.fullmatch(r"\d+\.\d{10}", row["EffectiveCost"]), row["EffectiveCost"]
     assert set(effective) == {"Usage", "Purchase"}
     assert effective["Usage"] == pytest.approx(token_total, abs=1e-6)
     assert effective["Purchase"] == pytest.approx(seat_total)

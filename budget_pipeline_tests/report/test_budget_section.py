@@ -80,7 +80,9 @@ def test_the_budget_section_states_the_forecast_table_to_the_cent(march_report):
     assert f"{len(over)} workstreams over their budget ({', '.join(over)})" in first_card
     assert re.search(r"<h2>(.*?)</h2>", html).group(1) == "1. Budget: spent and forecast"
     # A finished month is no preview.
-    assert "March 2026 is over" in html and "Preview" not in html
+    # "is over" would read as over budget: a finished month has ended.
+    assert "March 2026 has ended" in html and "Preview" not in html
+    assert "is over" not in html
 
 
 def test_the_burn_up_climbs_day_by_day_to_the_budget_line(march_report):
@@ -149,6 +151,7 @@ def test_the_current_month_is_a_preview_with_its_forecast_line(march_report):
     html = page_for(march_report, "2026-03", up_to_the_15th)
     total = forecast_as_of(march_report, "2026-03-15").loc["TOTAL"]
     assert "Preview — forecast as of 15 Mar, 16 days left" in html
+    assert "the month has not ended, so the forecast is" in html
     assert "Budget — forecast as of 15 Mar, 16 days left" in html
     table = table_with(parse(html), "Forecast for")
     assert table[TOTAL_LABEL][1:3] == [

@@ -1,8 +1,12 @@
 """The FOCUS 1.2 export on a hand-sized month: one priced row, one unpriced row, two seats."""
 
+import csv
+import io
+
 import pandas as pd
 import pytest
 
+from budget_pipeline.report.files import focus_csv
 from budget_pipeline.report.focus import FOCUS_COLUMNS, focus_cost_export
 from budget_pipeline.report.month import Month
 
@@ -93,3 +97,22 @@ def test_effective_cost_follows_the_warehouse_when_prices_changed_since():
     assert sonnet["EffectiveCost"].sum() == pytest.approx(9.60)
     assert sonnet.loc["claude-sonnet-4-6-2026 input tokens", "EffectiveCost"] == pytest.approx(6.0)
     assert sonnet.loc["claude-sonnet-4-6-2026 input tokens", "ListCost"] == pytest.approx(3.0)
+
+
+def test_the_file_writes_every_cost_with_ten_decimals_and_no_float_noise():
+    # 0.1 + 0.2 of cost: in binary the split would read 0.30000000000000004
+    noisy = PRICED.assign(cost_usd=[0.1 + 0.2, 2.0, 9.0])
+    export = focus_cost_export(noisy, LEDGER, PRICES, SEATS, Month.from_key("2026-03"))
+    rows = list(csv.DictReader(io.StringIO(focus_csv(export))))
+    by_description = {row["ChargeDescription"]: row for row in rows}
+    cache_read = by_description["claude-sonnet-4-6-2026 cache read tokens"]
+    assert cache_read["EffectiveCost"] == "0.0187500000"
+    assert cache_read["ListCost"] == "0.3000000000"
+    assert cache_read["ListUnitPrice"] == "0.3000000000"
+    assert cache_read["PricingQuantity"] == "1.0000000000"
+    assert cache_read["ConsumedQuantity"] == "1000000"
+    assert cache_read["BilledCost"] == ""
+    for row in rows:
+        for column in ("EffectiveCost", "ListCost", "PricingQuantity"):
+            decimals = row[column].split(".")[1]
+            assert len(decimals) == 10, (column, row[column])

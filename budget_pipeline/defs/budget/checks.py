@@ -17,6 +17,7 @@ from budget_pipeline.rules.attribution import (
     ledger_paste_lines,
     unassigned_actors_over,
 )
+from budget_pipeline.rules.forecast_readout import run_rate_days, run_rate_warning
 from budget_pipeline.rules.pricing import API_ESTIMATE, PRICE_TABLE
 from budget_pipeline.warehouse import contracts as schemas
 from budget_pipeline.warehouse.tables import FORECAST_OVER_BUDGET, OVER_BUDGET
@@ -103,15 +104,20 @@ def budgets_at_risk_check(budget_forecast: pd.DataFrame) -> dg.AssetCheckResult:
         for row in at_risk.itertuples()
     )
     as_of = f"{latest['as_of'].max():%Y-%m-%d}" if not latest.empty else None
+    days = run_rate_days(latest)
+    early = run_rate_warning(days)
     return dg.AssetCheckResult(
         asset_key="budget_forecast",
         check_name=WITHIN_BUDGET,
         passed=at_risk.empty,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"as of {as_of}: {named}" if not at_risk.empty else None,
+        description=f"as of {as_of}: {named}" + (f"; {early}" if early else "")
+        if not at_risk.empty
+        else None,
         metadata={
             "as_of": as_of or "no forecast in this run",
             "workstreams_at_risk": len(at_risk),
+            **({"run_rate_days": days} if days is not None else {}),
             **({"at_risk": markdown_preview(at_risk)} if not at_risk.empty else {}),
         },
     )

@@ -7,6 +7,6 @@ budget_daily_job = dg.define_asset_job(
     name="budget_daily_job",
     selection=dg.AssetSelection.groups(GROUP),
     partitions_def=daily_partitions,
-    description="The five budget assets (and their checks) over a day or a range of days.",
+    description="Every asset of group budget (and their checks) over a day or a range of days.",
     tags={"team": "finops-data"},
 )

@@ -2,10 +2,14 @@
 from the warehouse's own tables, a single day reproduces the backfill, a day without a forecast
 says why, and a bad budgets.csv stops the run before anything is written."""
 
+import datetime as dt
+
 import dagster as dg
+import duckdb
 import pandas as pd
 import pytest
 
+from budget_pipeline.cli.summary import budget_summary
 from budget_pipeline.rules.forecast import TOTAL, forecast_rows
 from budget_pipeline_tests.conftest import TEST_ORGANISATION
 
@@ -146,3 +150,52 @@ def test_a_bad_budgets_file_stops_the_run_before_anything_is_written(pipeline):
     assert pipeline.server.usage_requests() == []
     for table in ("raw_usage", "priced_usage", "budget_forecast"):
         assert pipeline.table(table).empty, table
+
+
+def test_each_row_says_how_many_loaded_days_its_run_rate_stands_on(pipeline):
+    # June 2026 begins on a Monday: two weekdays loaded, then a whole week
+    assert pipeline.materialize("2026-06-01", "2026-06-07").success
+    forecast = forecast_table(pipeline)
+    by_day = forecast.groupby("as_of")["run_rate_days"].unique()
+    assert {f"{day:%m-%d}": list(days) for day, days in by_day.items()} == {
+        f"06-0{n}": [n] for n in range(1, 8)
+    }
+
+
+def test_the_run_rate_window_holds_at_most_28_days(backfilled):
+    forecast = forecast_table(backfilled)
+    assert set(forecast.loc[forecast["as_of"] == END, "run_rate_days"]) == {28}
+
+
+def test_a_warehouse_written_before_run_rate_days_gains_the_column_in_place(pipeline):
+    assert pipeline.materialize("2026-06-01", "2026-06-02").success
+    # the warehouse as the previous release wrote it: the same tables without the new column
+    with duckdb.connect(str(pipeline.duckdb_file)) as connection:
+        connection.execute("ALTER TABLE budget.budget_forecast DROP COLUMN run_rate_days")
+    path, june_1 = str(pipeline.duckdb_file), dt.date(2026, 6, 1)
+    summary = budget_summary(path, june_1, dt.date(2026, 6, 2))  # read-only: left as it is
+    assert "Budgets as of 2026-06-02 (June 2026, 28 days left):" in summary
+
+    assert pipeline.materialize("2026-06-03").success
+    forecast = forecast_table(pipeline)
+    run_rate = forecast.groupby("as_of")["run_rate_days"].first()
+    assert run_rate.isna().tolist() == [True, True, False] and run_rate.iloc[-1] == 3
+    assert "run rate of 3 loaded days" in budget_summary(path, june_1, dt.date(2026, 6, 3))
+    # a range longer than the rest: the other days join the new rows, which take the table's place
+    assert pipeline.materialize("2026-06-01", "2026-06-03", selection="budget_forecast").success
+    assert forecast_table(pipeline)["run_rate_days"].notna().all()
+
+
+def test_a_budget_warning_from_two_loaded_weekdays_says_it_is_an_early_guess(pipeline):
+    result = pipeline.materialize("2026-06-01", "2026-06-02")
+    [evaluation] = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "budget_forecast_within_budget"
+    ]
+    assert evaluation.metadata["run_rate_days"].value == 2
+    assert not evaluation.passed  # weekday spend put on the weekends: heading past a budget
+    assert evaluation.description.endswith(
+        "; the run rate stands on 2 loaded days only (fewer than 7): a weekday not loaded yet "
+        "is forecast at the mean of those days, so a forecast over budget is an early guess"
+    )
