@@ -102,8 +102,10 @@ class BudgetAlertCursor:
         return cls(
             after_storage_id=data.get("after_storage_id"),
             notified=set(data.get("notified", [])),
+            # Keyed again by each alert's own key, whatever key the cursor was written with.
             pending={
-                key: BudgetAtRisk.from_json(value) for key, value in data.get("pending", {}).items()
+                alert.key: alert
+                for alert in map(BudgetAtRisk.from_json, data.get("pending", {}).values())
             },
         )
 
