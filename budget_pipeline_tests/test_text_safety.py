@@ -13,17 +13,50 @@ from budget_pipeline.notify import run_failure
 from budget_pipeline.notify import seat_digest as digest
 from budget_pipeline.notify import spend_alert as alerts
 from budget_pipeline.text_safety import (
+    WORD_JOINER,
+    markdown_code_block,
+    markdown_text,
     reversible_spreadsheet_cell,
     slack_escape,
     spreadsheet_safe,
     spreadsheet_safe_frame,
     spreadsheet_text,
 )
+from budget_pipeline_tests.markdown_reader import (
+    live_markup,
+    rendered_tokens,
+    shown_text,
+    table_shapes,
+)
 from budget_pipeline_tests.webhook_receiver import WebhookReceiver
 
 FORMULA = '=HYPERLINK("http://x","refund")'
 FORMULAS = [FORMULA, "+1", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]
 MENTIONS = ["<!channel>", "<!here>", "<@U123>", "<http://x|click>"]
+MARKDOWN = [
+    "![x](http://127.0.0.1:9/x)",
+    "[click](https://127.0.0.1:9/c)",
+    "<img src=http://127.0.0.1:9/i>",
+    "<http://127.0.0.1:9/a>",
+    "a | b",
+    "`code` and ``more``",
+    "**bold** _it_ ~~gone~~",
+    "&lt; &amp; &#x3C;",
+    "back\\slash \\*",
+    "# heading",
+    "> quote",
+    "- item",
+    "+ item",
+    "12. item",
+    "3) item",
+    "---",
+    "===",
+    "www.example.com and HTTP://127.0.0.1:9/u",
+    "first\nsecond\r\nthird\rfourth\u2028fifth",
+    "dev.one@example.com",
+    "claude-sonnet-4-5",
+    "snake_case_name _emphasis_ __strong__",
+]
 
 
 @pytest.mark.parametrize("text", FORMULAS)
@@ -165,3 +198,35 @@ def test_the_digest_shows_emails_workstreams_notes_and_actors_literally(receiver
     quoted_formula = "\"'" + FORMULA.replace('"', '""') + '"'
     assert f"```\n{quoted_formula},\n&lt;!channel&gt;,\n```" in text
     assert "<" not in text and ">" not in text
+
+
+@pytest.mark.parametrize("text", MARKDOWN)
+def test_markdown_text_shows_outside_text_literally_in_a_table_cell(text):
+    table = f"| name | n |\n| --- | --- |\n| {markdown_text(text)} | 1 |"
+    assert live_markup(table) == []
+    assert table_shapes(table) == [[2, 2]]
+    assert shown_text(table).splitlines()[2] == " ".join(text.splitlines())
+
+
+@pytest.mark.parametrize("text", MARKDOWN)
+def test_markdown_text_shows_outside_text_literally_on_a_line_of_its_own(text):
+    markdown = f"Listed:\n\n{markdown_text(text)}\n\nend"
+    assert live_markup(markdown) == []
+    blocks = [t.type for t in rendered_tokens(markdown) if t.nesting == 1]
+    assert blocks == ["paragraph_open"] * 3
+    assert shown_text(markdown).splitlines()[1] == " ".join(text.splitlines())
+
+
+def test_names_people_copy_from_the_ui_stay_as_written():
+    for name in ("dev.one@example.com", "claude-sonnet-4-5", "2026-03", "usage_date", "ci-bot"):
+        assert markdown_text(name) == name
+    assert WORD_JOINER not in markdown_text("an email: x@y.example")
+
+
+def test_a_note_with_backticks_cannot_close_its_code_block():
+    text = "• idle.person@example.com — note:\n```\n![x](http://127.0.0.1:9/x)\n````\nafter"
+    block = markdown_code_block(text)
+    [fence] = [t for t in rendered_tokens(block) if t.nesting == 0 and t.block]
+    assert fence.type == "fence" and fence.content == text + "\n"
+    assert live_markup(block) == []
+    assert markdown_code_block("plain") == "```\nplain\n```"

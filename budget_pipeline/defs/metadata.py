@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from budget_pipeline.text_safety import markdown_text
 from budget_pipeline.warehouse.tables import Table
 
 PREVIEW_ROWS = 10
@@ -27,7 +28,9 @@ def table_asset_metadata(table: Table) -> dict[str, object]:
 
 
 def markdown_preview(frame: pd.DataFrame, limit: int = PREVIEW_ROWS) -> dg.MetadataValue:
-    """A markdown table of the first rows (pandas' to_markdown needs an extra dependency)."""
+    """A markdown table of the first rows (pandas' to_markdown needs an extra dependency). Text
+    cells hold names from outside (API keys, actors, seat notes): each is escaped, so it shows
+    literally and keeps to its cell."""
     shown = frame.head(limit)
 
     def cell(value: object) -> str:
@@ -37,10 +40,10 @@ def markdown_preview(frame: pd.DataFrame, limit: int = PREVIEW_ROWS) -> dg.Metad
             return value.date().isoformat() if value == value.normalize() else str(value)
         if isinstance(value, float):
             return f"{value:,.4f}".rstrip("0").rstrip(".")
-        text = str(value).replace("|", "\\|").replace("\n", " ")
-        return text if len(text) <= 60 else text[:57] + "..."
+        text = str(value)
+        return markdown_text(text if len(text) <= 60 else text[:57] + "...")
 
-    header = "| " + " | ".join(shown.columns) + " |"
+    header = "| " + " | ".join(markdown_text(str(column)) for column in shown.columns) + " |"
     rule = "| " + " | ".join("---" for _ in shown.columns) + " |"
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in shown.itertuples(index=False)]
     suffix = [f"\n_{len(frame) - limit} more rows_"] if len(frame) > limit else []

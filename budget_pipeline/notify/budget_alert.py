@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from enum import Enum
 
+from budget_pipeline.notify.alert_age import is_news, oldest_news_day
 from budget_pipeline.warehouse.tables import OVER_BUDGET
 
 
@@ -26,8 +27,14 @@ class BudgetAtRisk:
 
     @property
     def key(self) -> str:
-        """What is notified at most once: the workstream, the month and the status."""
-        return json.dumps([self.workstream, self.month, self.status])
+        """What is notified at most once: the workstream, the month, the status and the budget.
+        A changed budget is a new subject: going past the new amount is news, even when the old
+        one was already reported."""
+        return json.dumps([self.workstream, self.month, self.status, f"{self.budget_usd:.2f}"])
+
+    @property
+    def label(self) -> str:
+        return f"{self.workstream} {self.month} {self.status} (budget {_usd(self.budget_usd)})"
 
     @classmethod
     def from_metadata(cls, partition: str, workstream: str, entry: dict) -> "BudgetAtRisk":
@@ -68,11 +75,11 @@ class Decision(Enum):
 
 
 def decide(alert: BudgetAtRisk, today: dt.date, notified: set[str], max_age_days: int) -> Decision:
-    """At most once per workstream, month and status; an as-of day older than the alert age
-    arrived through a backfill and is logged only, as for the spend alert."""
+    """At most once per workstream, month, status and budget; an as-of day older than the alert
+    age arrived through a backfill and is logged only, as for the spend alert."""
     if alert.key in notified:
         return Decision.ALREADY_NOTIFIED
-    if (today - alert.as_of).days > max_age_days:
+    if not is_news(alert.as_of, today, max_age_days):
         return Decision.TOO_OLD
     return Decision.NOTIFY
 
@@ -80,7 +87,7 @@ def decide(alert: BudgetAtRisk, today: dt.date, notified: set[str], max_age_days
 @dataclass
 class BudgetAlertCursor:
     """The sensor's memory across ticks and daemon restarts: the last event-log record read, the
-    keys already notified (kept for the month and the one after it) and the alerts whose
+    keys already notified (kept while their month can still be news) and the alerts whose
     delivery is still owed."""
 
     after_storage_id: int | None = None
@@ -95,8 +102,10 @@ class BudgetAlertCursor:
         return cls(
             after_storage_id=data.get("after_storage_id"),
             notified=set(data.get("notified", [])),
+            # Keyed again by each alert's own key, whatever key the cursor was written with.
             pending={
-                key: BudgetAtRisk.from_json(value) for key, value in data.get("pending", {}).items()
+                alert.key: alert
+                for alert in map(BudgetAtRisk.from_json, data.get("pending", {}).values())
             },
         )
 
@@ -110,13 +119,15 @@ class BudgetAlertCursor:
         )
 
     def forget_before(self, today: dt.date, max_age_days: int) -> None:
-        """A month that ended before last month can never be notified again."""
-        oldest_month = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+        """A key is kept while any as-of day of its month is still news: a month that ended
+        before the oldest news day can never be notified again. A fixed number of months would
+        not do: with an age of 29 days or more, an as-of day two months back is still news."""
+        oldest_month = oldest_news_day(today, max_age_days).strftime("%Y-%m")
         self.notified = {key for key in self.notified if json.loads(key)[1] >= oldest_month}
         self.pending = {
             key: alert
             for key, alert in self.pending.items()
-            if (today - alert.as_of).days <= max_age_days
+            if is_news(alert.as_of, today, max_age_days)
         }
 
 

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from budget_pipeline.notify.alert_age import is_news, oldest_news_day
+
 MOVER_KINDS = (("workstream", "workstreams"), ("actor", "actors"), ("model", "models"))
 
 
@@ -50,10 +52,6 @@ class Decision(Enum):
     TOO_OLD = "too old: logged only"
 
 
-def age_days(day: dt.date, today: dt.date) -> int:
-    return (today - day).days
-
-
 def decide(spend: SpendDay, today: dt.date, notified: set[str], max_age_days: int) -> Decision:
     """Notify an alerting day once, and only while it is news: a day older than `max_age_days`
     arrived through a backfill, and paging someone about last quarter helps nobody."""
@@ -61,7 +59,7 @@ def decide(spend: SpendDay, today: dt.date, notified: set[str], max_age_days: in
         return Decision.NO_ALERT
     if spend.day.isoformat() in notified:
         return Decision.ALREADY_NOTIFIED
-    if age_days(spend.day, today) > max_age_days:
+    if not is_news(spend.day, today, max_age_days):
         return Decision.TOO_OLD
     return Decision.NOTIFY
 
@@ -101,7 +99,7 @@ class AlertCursor:
         )
 
     def forget_before(self, today: dt.date, max_age_days: int) -> None:
-        horizon = (today - dt.timedelta(days=max_age_days)).isoformat()
+        horizon = oldest_news_day(today, max_age_days).isoformat()
         self.notified = {day for day in self.notified if day >= horizon}
         self.pending = {day for day in self.pending if day >= horizon}
 

@@ -19,6 +19,7 @@ from budget_pipeline.rules.attribution import (
 )
 from budget_pipeline.rules.forecast_readout import run_rate_days, run_rate_warning
 from budget_pipeline.rules.pricing import API_ESTIMATE, PRICE_TABLE
+from budget_pipeline.text_safety import markdown_code_block
 from budget_pipeline.warehouse import contracts as schemas
 from budget_pipeline.warehouse.tables import FORECAST_OVER_BUDGET, OVER_BUDGET
 
@@ -210,7 +211,7 @@ def unassigned_share_check(
                     "spend_days": LEDGER_FOLLOW_UP_DAYS,
                     "workstreams_csv_lines": dg.MetadataValue.md(
                         "Ready to paste into `workstreams.csv` (write each workstream after the "
-                        "comma):\n\n```\n" + "\n".join(lines) + "\n```"
+                        "comma):\n\n" + markdown_code_block("\n".join(lines))
                     ),
                 }
                 if not over.empty

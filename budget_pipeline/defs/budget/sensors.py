@@ -14,6 +14,7 @@ from budget_pipeline import settings
 from budget_pipeline.defs.budget.assets import daily_spend
 from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.notify import spend_alert as alerts
+from budget_pipeline.notify.alert_age import age_days, aged_out_undelivered
 from budget_pipeline.notify.delivery import (
     DELIVERY_BUDGET_SECONDS,
     RECORDS_PER_TICK,
@@ -85,7 +86,7 @@ def build_spend_alert_sensor(
         now = today()
         latest, last_storage_id = _latest_spend_days(context.instance, cursor)
         budget = DeliveryBudget(delivery_budget_seconds, clock)
-        sent, logged_only, out_of_time = [], [], []
+        sent, logged_only, out_of_time, aged_out = [], [], [], []
         for day, spend in sorted(latest.items()):
             decision = alerts.decide(spend, now, cursor.notified, max_age_days)
             if decision is alerts.Decision.NO_ALERT:
@@ -97,9 +98,14 @@ def build_spend_alert_sensor(
             message = alerts.spend_alert_message(
                 spend, alert_notifier.link(f"assets/daily_spend?partition={day}")
             )
+            if decision is alerts.Decision.TOO_OLD and day in cursor.pending:
+                context.log.error(aged_out_undelivered(day, spend.day, now, max_age_days, message))
+                cursor.pending.discard(day)
+                aged_out.append(day)
+                continue
             if decision is alerts.Decision.TOO_OLD:
                 context.log.info(
-                    f"{day}: alert is {alerts.age_days(spend.day, now)} days old "
+                    f"{day}: alert is {age_days(spend.day, now)} days old "
                     f"(max {max_age_days}): logged only\n{message}"
                 )
                 logged_only.append(day)
@@ -129,6 +135,8 @@ def build_spend_alert_sensor(
             )
         if cursor.pending:
             summary.append(f"delivery pending: {', '.join(sorted(cursor.pending))}")
+        if aged_out:
+            summary.append(f"NOT delivered, too old to retry: {', '.join(aged_out)}")
         return dg.SkipReason("; ".join(summary))
 
     return spend_alert_sensor

@@ -28,6 +28,7 @@ from budget_pipeline.rules.config_files import ConfigFileError
 from budget_pipeline.rules.forecast import month_start
 from budget_pipeline.rules.forecast_readout import at_risk, latest_forecast, missing_forecast_reason
 from budget_pipeline.rules.idle_seats import IdleSeatRules, listed_monthly_cost, verdict_days
+from budget_pipeline.text_safety import markdown_code_block
 from budget_pipeline.warehouse.tables import (
     BUDGET_FORECAST,
     DAILY_SPEND,
@@ -234,7 +235,7 @@ def idle_seat_digest(
             "listed_monthly_cost_usd": listed_monthly_cost(current),
             "unassigned_days_over": days_over,
             "budgets_at_risk": len(at_risk(latest)),
-            "digest": dg.MetadataValue.md(f"```\n{text}\n```"),
+            "digest": dg.MetadataValue.md(markdown_code_block(text)),
         }
     )
 

@@ -25,6 +25,7 @@ from budget_pipeline.report.month import Month
 from budget_pipeline.report.page import money, percent, signed_percent
 from budget_pipeline.report.tables import read_month
 from budget_pipeline.rules.config_files import ConfigFileError
+from budget_pipeline.text_safety import markdown_text
 
 REPORT_GROUP = "report"
 
@@ -63,7 +64,7 @@ def headline_markdown(figures: ReportFigures) -> str:
     ]
     for row in f.workstreams.itertuples():
         lines.append(
-            f"| {row.workstream} | {money(row.cost_usd)} | {percent(row.share)} | "
+            f"| {markdown_text(row.workstream)} | {money(row.cost_usd)} | {percent(row.share)} | "
             f"{money(row.previous_cost_usd)} | {signed_percent(row.change_ratio)} |"
         )
     lines.append(

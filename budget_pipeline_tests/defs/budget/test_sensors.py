@@ -115,6 +115,32 @@ def test_a_failed_delivery_is_retried_on_the_next_tick(pipeline, receiver):
     assert len(receiver.texts) == 1
 
 
+def test_an_alert_that_ages_out_while_the_webhook_is_down_is_logged_as_not_delivered(
+    pipeline, receiver, capfd
+):
+    assert pipeline.materialize("2026-04-01", ALERT_DAY.isoformat()).success
+    cursor = None
+    for age in (1, 2, 3):
+        receiver.statuses = [503, 503, 503]
+        sensor = build_spend_alert_sensor(
+            max_age_days=3, today=lambda age=age: ALERT_DAY + dt.timedelta(days=age)
+        )
+        result, cursor = tick(sensor, pipeline.instance, receiver, cursor)
+        assert "delivery pending: 2026-04-08" in result.skip_message
+    capfd.readouterr()
+
+    receiver.statuses = [503, 503, 503]
+    sensor = build_spend_alert_sensor(
+        max_age_days=3, today=lambda: ALERT_DAY + dt.timedelta(days=4)
+    )
+    result, cursor = tick(sensor, pipeline.instance, receiver, cursor)
+    assert receiver.texts == []
+    assert "NOT delivered, too old to retry: 2026-04-08" in result.skip_message
+    logged = capfd.readouterr().err
+    assert "2026-04-08: NOT delivered" in logged and "spend alert for 2026-04-08" in logged
+    assert AlertCursor.from_json(cursor).pending == set()
+
+
 def test_without_a_webhook_the_alert_is_only_logged(pipeline, receiver, capfd):
     assert pipeline.materialize("2026-04-01", ALERT_DAY.isoformat()).success
     capfd.readouterr()
