@@ -19,8 +19,10 @@ from pathlib import Path
 _PROC = Path("/proc")
 _BOOT_ID = _PROC / "sys" / "kernel" / "random" / "boot_id"
 # A process seen starting up to this long after a moment is still taken to have started before
-# it: the boot's start in wall-clock time is only known as well as the clock was then.
-_CLOCK_SLACK_SECONDS = 2.0
+# it: its start in wall-clock time is derived from the boot's, which moves when the clock is set.
+# Generous, because erring the other way fails a live run; only runs that never recorded their
+# process (`has_run_since`) depend on it.
+_CLOCK_SLACK_SECONDS = 60.0
 
 
 @dataclass(frozen=True)

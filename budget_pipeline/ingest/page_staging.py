@@ -432,23 +432,23 @@ def _is_stale(folder: Path) -> bool:
     """Whether a spool folder `<pid>-<start ticks>-<random>` belongs to a process that is gone.
 
     The pid alone does not say: after a container restart or a wrap-around another process has
-    it. So a folder is also stale when the process that has its pid now started after the folder
-    was last written to, or at another moment than the one in the folder's name (a folder
-    `<pid>-<random>` of an earlier version has only the first test)."""
+    it. The process that has the pid now must also have started at the moment in the name. A
+    folder `<pid>-<random>` of an earlier version is stale when the process that has its pid now
+    started after the folder was last written to."""
     pid, _, rest = folder.name.partition("-")
     if not pid.isdigit() or not folder.is_dir():
         return False
+    ticks, named, _ = rest.partition("-")
+    if named and ticks.isdigit():
+        running = process_identity.identity_of(int(pid))
+        if running is None:  # no such process, or no /proc to tell
+            return not process_identity.pid_exists(int(pid))
+        return running.start_ticks != int(ticks)
     try:
         changed = folder.stat().st_mtime
     except OSError:
         return False
-    if not process_identity.has_run_since(int(pid), changed):
-        return True
-    ticks, named, _ = rest.partition("-")
-    if not named or not ticks.isdigit():
-        return False
-    running = process_identity.identity_of(int(pid))
-    return running is not None and running.start_ticks != int(ticks)
+    return not process_identity.has_run_since(int(pid), changed)
 
 
 def remove_stale_spools(root: Path | None = None) -> list[Path]:

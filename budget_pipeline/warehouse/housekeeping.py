@@ -81,6 +81,9 @@ def fail_dead_runs(instance: dg.DagsterInstance, log=None) -> list[str]:
             why = _why_dead(instance, run)
             if why is None:
                 continue
+            # Another run may have failed it meanwhile: one failure, one notification.
+            if instance.get_run_by_id(run_id).status not in _UNFINISHED:
+                continue
             instance.report_run_failed(
                 run,
                 message=f"The run's process is gone ({why}) without ending the run: killed, "

@@ -11,6 +11,7 @@ time to Dagster's own next check (1 s, backing off to 15 s), so when and in whic
 are made stays Dagster's; only the spinning between them is gone.
 """
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -39,7 +40,7 @@ class PoolWaitingConcurrencyContext(InstanceConcurrencyContext):
 
     def __init__(self, instance: dg.DagsterInstance, dagster_run: dg.DagsterRun, log=None):
         super().__init__(instance, dagster_run)
-        self._log = log
+        self._log = log or logging.getLogger("budget_pipeline.warehouse")
         # The run did the housekeeping once as it started (the warehouse IO manager).
         self._housekeeping_due = time.monotonic() + HOUSEKEEPING_INTERVAL_SECONDS
 
@@ -53,10 +54,18 @@ class PoolWaitingConcurrencyContext(InstanceConcurrencyContext):
             return True
         if time.monotonic() >= self._housekeeping_due:
             self._housekeeping_due = time.monotonic() + HOUSEKEEPING_INTERVAL_SECONDS
-            if fail_dead_runs(self._instance, self._log) and step_key in self._pending_timeouts:
+            if self._fail_dead_runs() and step_key in self._pending_timeouts:
                 # A freed slot goes to the first waiting step, maybe this one: look now.
                 self._pending_timeouts[step_key] = time.time()
         return False
+
+    def _fail_dead_runs(self) -> list[str]:
+        # Housekeeping for other runs never fails this one: a busy instance is tried next time.
+        try:
+            return fail_dead_runs(self._instance, self._log)
+        except Exception as error:
+            self._log.warning(f"looking for dead runs failed, tried again in a while: {error}")
+            return []
 
 
 def _execution_iterator(job_context, execution_plan) -> Iterator[dg.DagsterEvent]:
