@@ -7,6 +7,12 @@ one fails there, loudly, instead of somewhere in a run.
 
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._core.definitions.observe import observe
+from dagster._core.events import EngineEventData
+from dagster._core.execution.api import ExecuteRunWithPlanIterable
+from dagster._core.execution.context_creation_job import PlanExecutionContextManager
+from dagster._core.execution.plan.execute_plan import inner_plan_execution_iterator
+from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
+from dagster._core.executor.in_process import InProcessExecutor
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster._core.storage.defs_state.base import DefsStateStorage
 from dagster._core.storage.runs import SqliteRunStorage
@@ -24,9 +30,15 @@ __all__ = [
     "DbTypeHandler",
     "DefsStateStorage",
     "DuckDbClient",
+    "EngineEventData",
+    "ExecuteRunWithPlanIterable",
+    "InProcessExecutor",
+    "InstanceConcurrencyContext",
+    "PlanExecutionContextManager",
     "SqliteRunStorage",
     "StaleStatus",
     "TableSlice",
     "get_stale_status_resolver",
+    "inner_plan_execution_iterator",
     "observe",
 ]

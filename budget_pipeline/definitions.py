@@ -6,6 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from budget_pipeline.warehouse.pool_wait import pool_waiting_in_process_executor
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
@@ -21,6 +23,7 @@ def _project_definitions() -> dg.Definitions:
     return dg.Definitions.merge(
         dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
         # One process per run: steps share the DuckDB file (one writer per process) and a
-        # backfill does not pay a subprocess start per step.
-        dg.Definitions(executor=dg.in_process_executor),
+        # backfill does not pay a subprocess start per step. Dagster's in-process executor,
+        # but a run waiting for the warehouse pool sleeps instead of spinning (pool_wait.py).
+        dg.Definitions(executor=pool_waiting_in_process_executor),
     )

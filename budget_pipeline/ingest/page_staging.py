@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 
+from budget_pipeline import process_identity
 from budget_pipeline.ingest.client import parsed_records
 from budget_pipeline.ingest.errors import BadResponseError
 from budget_pipeline.ingest.records import raw_usage_rows
@@ -460,7 +461,7 @@ def refuse_duplicate_records(connection, staging: str) -> None:
 
 def spool_root() -> Path:
     """The one folder that holds every run's spool: `budget_pipeline-raw-pages` in the system
-    temp folder, each run's spool a subfolder named `<pid>-<random>`.
+    temp folder, each run's spool a subfolder named `<pid>-<start ticks>-<random>` (`_is_stale`).
 
     The system temp folder, not the DuckDB file's folder: the warehouse may sit on a slow or
     shared volume, and pages are written and read once within seconds, which local scratch
@@ -471,18 +472,27 @@ def spool_root() -> Path:
     return Path(tempfile.gettempdir()) / SPOOL_FOLDER
 
 
-def _process_is_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def _is_stale(folder: Path) -> bool:
+    """Whether a spool folder `<pid>-<start ticks>-<random>` belongs to a process that is gone.
+
+    The pid alone does not say: after a container restart or a wrap-around another process has
+    it. The process that has the pid now must also have started at the moment in the name. A
+    folder `<pid>-<random>` of an earlier version is stale when the process that has its pid now
+    started after the folder was last written to."""
+    pid, _, rest = folder.name.partition("-")
+    if not pid.isdigit() or not folder.is_dir():
         return False
-    except PermissionError:  # another user's live process
-        return True
+    ticks, named, _ = rest.partition("-")
+    if named and ticks.isdigit():
+        running = process_identity.identity_of(int(pid))
+        if running is None:  # no such process, or no /proc to tell
+            return not process_identity.pid_exists(int(pid))
+        return running.start_ticks != int(ticks)
+    try:
+        changed = folder.stat().st_mtime
     except OSError:
         return False
-    return True
+    return not process_identity.has_run_since(int(pid), changed)
 
 
 def remove_stale_spools(root: Path | None = None) -> list[Path]:
@@ -496,11 +506,16 @@ def remove_stale_spools(root: Path | None = None) -> list[Path]:
     except FileNotFoundError:
         return removed
     for folder in folders:
-        pid, _, _ = folder.name.partition("-")
-        if folder.is_dir() and pid.isdigit() and not _process_is_alive(int(pid)):
+        if _is_stale(folder):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
+
+
+def _spool_prefix() -> str:
+    """`<pid>-<start ticks>-`: the process that owns the spool, even once its pid is reused."""
+    identity = process_identity.this_process()
+    return f"{os.getpid()}-{identity.start_ticks}-" if identity else f"{os.getpid()}-"
 
 
 def new_spool() -> Path:
@@ -508,7 +523,7 @@ def new_spool() -> Path:
     root = spool_root()
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     remove_stale_spools(root)
-    return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+    return Path(tempfile.mkdtemp(prefix=_spool_prefix(), dir=root))
 
 
 @contextmanager
