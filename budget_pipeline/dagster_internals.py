@@ -5,7 +5,11 @@ imports each name and checks it still does what the project relies on, so an upg
 one fails there, loudly, instead of somewhere in a run.
 """
 
-from dagster._core.definitions.data_version import StaleStatus
+from dagster._core.definitions.data_version import (
+    DATA_VERSION_IS_USER_PROVIDED_TAG,
+    DATA_VERSION_TAG,
+    StaleStatus,
+)
 from dagster._core.definitions.observe import observe
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster._core.storage.defs_state.base import DefsStateStorage
@@ -20,6 +24,8 @@ from dagster_duckdb.io_manager import DuckDbClient
 __all__ = [
     "ASSET_PARTITION_RANGE_END_TAG",
     "ASSET_PARTITION_RANGE_START_TAG",
+    "DATA_VERSION_IS_USER_PROVIDED_TAG",
+    "DATA_VERSION_TAG",
     "DbIOManager",
     "DbTypeHandler",
     "DefsStateStorage",
