@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from budget_pipeline import settings
+from budget_pipeline.cli.next_steps import next_steps_lines
 from budget_pipeline.cli.progress import RunProgress
 from budget_pipeline.cli.summary import budget_summary
 from budget_pipeline.rules.config_files import ConfigFileError, judge_config_files
@@ -136,7 +137,15 @@ def main(argv: list[str] | None = None) -> int:
             return returncode
     print()
     print(budget_summary(settings.duckdb_path(), start, end))
+    print_next_steps(end)
     return 0
+
+
+def print_next_steps(end: dt.date) -> None:
+    print()
+    print(
+        "\n".join(next_steps_lines(_environment().get("DAGSTER_HOME"), end, settings.reports_dir()))
+    )
 
 
 if __name__ == "__main__":
