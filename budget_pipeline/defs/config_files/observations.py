@@ -7,24 +7,28 @@ import dagster as dg
 
 from budget_pipeline.dagster_internals import DATA_VERSION_IS_USER_PROVIDED_TAG, DATA_VERSION_TAG
 from budget_pipeline.defs.config_files.assets import ABSENT, CONFIG_FILES, budgets_csv, file_version
+from budget_pipeline.defs.resources import ConfigFilesResource
 
 
 def last_observed_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> str | None:
-    [*records] = instance.fetch_observations(key, limit=1).records
+    records = instance.fetch_observations(key, limit=1).records
     if not records:
         return None
     return records[0].asset_observation.tags.get(DATA_VERSION_TAG)
 
 
 def record_config_file_versions(
-    instance: dg.DagsterInstance, config_files, run_id: str
+    instance: dg.DagsterInstance, config_files: ConfigFilesResource, run_id: str
 ) -> list[dg.AssetKey]:
     """Records an observation of each file whose content differs from its last observation;
-    returns their keys. A missing required file is left to the step that reads it (it fails,
-    naming the file)."""
+    returns their keys. A required file that is missing or unreadable is left to the step that
+    reads it: it fails, naming the file."""
     recorded = []
     for key in CONFIG_FILES:
-        version = file_version(config_files, key)
+        try:
+            version = file_version(config_files, key)
+        except OSError:
+            continue
         if version == ABSENT and key != budgets_csv:
             continue
         if last_observed_version(instance, key) == version:

@@ -101,3 +101,20 @@ def test_a_run_records_the_files_it_reads_so_their_first_observation_marks_nothi
     launch(pipeline, changed.run_requests[0])
     assert stale(pipeline, "priced_usage") is StaleStatus.STALE
     assert stale(pipeline, "idle_seats") is StaleStatus.FRESH  # does not read prices.csv
+
+
+def test_runs_record_a_file_again_only_after_it_changed(pipeline):
+    def observations(asset: str) -> int:
+        return len(pipeline.instance.fetch_observations(dg.AssetKey(asset), limit=10).records)
+
+    assert pipeline.materialize(DAY).success
+    assert pipeline.materialize(DAY).success
+    assert {name: observations(name) for name in ("prices_csv", "seats_csv")} == {
+        "prices_csv": 1,
+        "seats_csv": 1,
+    }
+    seats = pipeline.config_dir / "seats.csv"
+    seats.write_text(seats.read_text() + "late.joiner@example.com,150,\n")
+    assert pipeline.materialize(DAY).success
+    assert observations("seats_csv") == 2
+    assert observations("prices_csv") == 1
