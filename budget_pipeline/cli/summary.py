@@ -7,7 +7,6 @@ import duckdb
 import pandas as pd
 
 from budget_pipeline import settings
-from budget_pipeline.cli.failed_checks import failed_checks_lines, failed_warning_checks
 from budget_pipeline.rules.config_files import SEATS_FILE, load_seats
 from budget_pipeline.rules.forecast import TOTAL, month_start
 from budget_pipeline.rules.forecast_readout import (
@@ -69,6 +68,10 @@ def budget_summary(
     first_day: dt.date | None = None,
     config_dir: Path | None = None,
 ) -> str:
+    # Imported once the run is over: the checks are Dagster objects, and the command judges the
+    # configuration files before paying for importing Dagster.
+    from budget_pipeline.cli.failed_checks import failed_checks_lines, failed_warning_checks
+
     config_dir = config_dir or settings.config_dir()
     with warehouse.connect(duckdb_path, read_only=True) as connection:
 
