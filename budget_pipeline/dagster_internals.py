@@ -5,7 +5,11 @@ imports each name and checks it still does what the project relies on, so an upg
 one fails there, loudly, instead of somewhere in a run.
 """
 
-from dagster._core.definitions.data_version import StaleStatus
+from dagster._core.definitions.data_version import (
+    DATA_VERSION_IS_USER_PROVIDED_TAG,
+    DATA_VERSION_TAG,
+    StaleStatus,
+)
 from dagster._core.definitions.observe import observe
 from dagster._core.events import EngineEventData
 from dagster._core.execution.api import ExecuteRunWithPlanIterable
@@ -26,6 +30,8 @@ from dagster_duckdb.io_manager import DuckDbClient
 __all__ = [
     "ASSET_PARTITION_RANGE_END_TAG",
     "ASSET_PARTITION_RANGE_START_TAG",
+    "DATA_VERSION_IS_USER_PROVIDED_TAG",
+    "DATA_VERSION_TAG",
     "DbIOManager",
     "DbTypeHandler",
     "DefsStateStorage",

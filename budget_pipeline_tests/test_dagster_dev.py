@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from budget_pipeline.demo.server import UsageApiServer
+from budget_pipeline.rules import config_files as config_rules
 from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION
 
 REPO = Path(__file__).resolve().parents[1]
@@ -316,3 +317,66 @@ def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev, slow_api
         for run_id in (run["runId"], cli_run.run_id):
             for entry in instance.all_logs(run_id):
                 assert not duckdb_lock_error(entry.user_message or "")
+
+
+STALENESS = """
+query($partitions: [String!]) {
+  assetNodes(group: {groupName: "budget", repositoryName: "__repository__",
+                     repositoryLocationName: "budget_pipeline"}) {
+    assetKey { path }
+    staleStatusByPartition(partitions: $partitions)
+  }
+}
+"""
+
+
+def last_observed_version(home: Path, asset: str) -> str | None:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        records = instance.fetch_observations(dg.AssetKey(asset), limit=1).records
+    return records[0].asset_observation.tags.get("dagster/data_version") if records else None
+
+
+def test_a_ui_backfill_right_after_an_edit_stays_fresh_once_the_sensor_sees_the_edit(dagster_dev):
+    """The sensor observes a file up to a minute after it changes; a backfill launched from the
+    UI in that minute computes with the edited file, and records so before its first step."""
+    webserver, env, home, log = dagster_dev
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while (first := last_observed_version(home, "prices_csv")) is None:
+        assert time.monotonic() < deadline, f"prices.csv never observed:\n{log.read_text()[-3000:]}"
+        time.sleep(1)
+
+    prices = Path(env["BUDGET_PIPELINE_CONFIG_DIR"]) / "prices.csv"
+    prices.write_text(prices.read_text().replace("claude-opus-4-1,15,", "claude-opus-4-1,16,"))
+    edited = config_rules.content_hash(prices)
+    launched = webserver.query(
+        LAUNCH_BACKFILL,
+        params={
+            "partitionsByAssets": [
+                {
+                    "assetKey": {"path": [name]},
+                    "partitions": {"range": {"start": UI_DAYS[0], "end": UI_DAYS[-1]}},
+                }
+                for name in BUDGET_ASSETS
+            ],
+        },
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while (
+        status := webserver.query(BACKFILL_STATUS, id=launched["backfillId"])[
+            "partitionBackfillOrError"
+        ]["status"]
+    ) == "REQUESTED":
+        assert time.monotonic() < deadline, f"backfill still running:\n{log.read_text()[-3000:]}"
+        time.sleep(2)
+    assert status == "COMPLETED_SUCCESS", log.read_text()[-3000:]
+
+    # then the sensor's next tick observes the edited file (a run already recorded it)
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while last_observed_version(home, "prices_csv") != edited:
+        assert time.monotonic() < deadline, "the edited prices.csv was never observed"
+        time.sleep(2)
+    assert edited != first
+    nodes = webserver.query(STALENESS, partitions=UI_DAYS)["assetNodes"]
+    for node in nodes:
+        assert set(node["staleStatusByPartition"]) == {"FRESH"}, node

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from budget_pipeline import settings
 from budget_pipeline.cli import preflight
+from budget_pipeline.cli.next_steps import next_steps_lines
 from budget_pipeline.cli.progress import RunProgress
 from budget_pipeline.cli.run_log import run_log_path
 from budget_pipeline.cli.summary import budget_summary
@@ -165,7 +166,15 @@ def _print_summary(start: dt.date, end: dt.date) -> int:
         return 1
     print()
     print(text)
+    print_next_steps(end)
     return 0
+
+
+def print_next_steps(end: dt.date) -> None:
+    print()
+    print(
+        "\n".join(next_steps_lines(_environment().get("DAGSTER_HOME"), end, settings.reports_dir()))
+    )
 
 
 if __name__ == "__main__":

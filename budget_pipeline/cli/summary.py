@@ -1,11 +1,13 @@
 """The short budget summary printed after a backfill: read straight from the warehouse."""
 
 import datetime as dt
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from budget_pipeline import settings
+from budget_pipeline.rules.config_files import SEATS_FILE, load_seats
 from budget_pipeline.rules.forecast import TOTAL, month_start
 from budget_pipeline.rules.forecast_readout import (
     days_left,
@@ -20,11 +22,26 @@ from budget_pipeline.warehouse import connection as warehouse
 from budget_pipeline.warehouse.tables import BUDGET_FORECAST
 
 
+def seats_included_note(seats: pd.DataFrame) -> str:
+    """What TOTAL adds to the tokens: every paid seat's monthly cost, from the month's first day."""
+    if seats.empty:
+        return ""
+    count = len(seats)
+    return (
+        f"(incl. {count} seat{'s' if count != 1 else ''} ${seats['monthly_cost_usd'].sum():,.0f})"
+    )
+
+
 def budgets_lines(
-    rows: pd.DataFrame, as_of: dt.date, loaded_days: pd.DatetimeIndex, first_day: dt.date
+    rows: pd.DataFrame,
+    as_of: dt.date,
+    loaded_days: pd.DatetimeIndex,
+    first_day: dt.date,
+    seats_included: str = "",
 ) -> list[str]:
     """The status of every budget as of `as_of` (`rows`: budget_forecast of that day), the
-    organisation's always; or why that day has no forecast."""
+    organisation's always; or why that day has no forecast. `seats_included` follows TOTAL's
+    line: its spend holds the seats, unlike the tokens-only total above it."""
     day = pd.Timestamp(as_of)
     if rows.empty:
         reason = missing_forecast_reason(day, loaded_days, pd.Timestamp(first_day))
@@ -45,6 +62,7 @@ def budgets_lines(
             f"  {row.workstream:<16} spent ${row.spent_to_date_usd:>11,.2f}  "
             f"forecast ${row.forecast_usd:>11,.2f}  budget {budget:>11}  "
             f"{row.status if isinstance(row.status, str) else 'no budget'}"
+            + (f" {seats_included}" if row.workstream == TOTAL and seats_included else "")
         )
     if not has_budgets(rows):
         lines.append("  (no budgets set: add them to budgets.csv)")
@@ -52,8 +70,17 @@ def budgets_lines(
 
 
 def budget_summary(
-    duckdb_path: str, start: dt.date, end: dt.date, first_day: dt.date | None = None
+    duckdb_path: str,
+    start: dt.date,
+    end: dt.date,
+    first_day: dt.date | None = None,
+    config_dir: Path | None = None,
 ) -> str:
+    # Imported once the run is over: the checks are Dagster objects, and the command judges the
+    # configuration files before paying for importing Dagster.
+    from budget_pipeline.cli.failed_checks import failed_checks_lines, failed_warning_checks
+
+    config_dir = config_dir or settings.config_dir()
     with warehouse.connect(duckdb_path, read_only=True) as connection:
 
         def query(sql: str, *params) -> pd.DataFrame:
@@ -92,6 +119,7 @@ def budget_summary(
                 end,
             )["usage_date"]
         )
+        failed = failed_warning_checks(connection, start, end, forecast, config_dir)
 
     total = float(by_workstream["cost_usd"].sum())
     lines = [f"Budget summary {start} … {end} ({len(spend)} days loaded)", ""]
@@ -102,7 +130,13 @@ def budget_summary(
 
     lines += [
         "",
-        *budgets_lines(forecast, end, loaded_this_month, first_day or settings.start_date()),
+        *budgets_lines(
+            forecast,
+            end,
+            loaded_this_month,
+            first_day or settings.start_date(),
+            seats_included_note(load_seats(config_dir / SEATS_FILE)),
+        ),
     ]
 
     alerts = spend.loc[spend["alert"].fillna(False).astype(bool)]
@@ -140,4 +174,5 @@ def budget_summary(
                 f"{row.lines_added:>4} lines  ${row.monthly_cost_usd:,.0f}/mo  {seen}{note}"
             )
         lines.append("  (a list to start a conversation about seats, not a performance review)")
+    lines += ["", *failed_checks_lines(failed, start, end)]
     return "\n".join(lines)

@@ -116,6 +116,17 @@ class ConfigFilesResource(dg.ConfigurableResource):
 
     directory: str = Field(default="config", description="folder holding the CSV files")
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # In a run, before its first step: the files' versions go into every materialisation's
+        # provenance (budget_pipeline/defs/config_files/observations.py). Sensors and schedules
+        # build this resource outside a run: they record nothing.
+        if context.instance is None or context.run_id is None:
+            return
+        # Imported here: the observable source assets are built on top of this resource.
+        from budget_pipeline.defs.config_files.observations import record_config_file_versions
+
+        record_config_file_versions(context.instance, self, context.run_id)
+
     def path(self, name: str) -> Path:
         return Path(self.directory) / name
 

@@ -17,7 +17,12 @@ def test_the_summary_states_every_budget_as_of_the_last_day(pipeline):
     rows = pipeline.table("budget_forecast")
     rows = rows.loc[rows["as_of"].dt.date == dt.date(2026, 4, 6)].set_index("workstream")
 
-    summary = budget_summary(str(pipeline.duckdb_file), dt.date(2026, 4, 1), dt.date(2026, 4, 6))
+    summary = budget_summary(
+        str(pipeline.duckdb_file),
+        dt.date(2026, 4, 1),
+        dt.date(2026, 4, 6),
+        config_dir=pipeline.config_dir,
+    )
     block = budgets_block(summary)
     assert (
         block[0]
@@ -36,7 +41,9 @@ def test_the_summary_states_every_budget_as_of_the_last_day(pipeline):
         assert f"spent ${row.spent_to_date_usd:>11,.2f}" in line
         assert f"forecast ${row.forecast_usd:>11,.2f}" in line
         assert f"budget {f'${row.budget_usd:,.2f}':>11}" in line
-        assert line.endswith(row.status)
+        # TOTAL's spend holds the seats, unlike the tokens-only total above it: it says so
+        seats = " (incl. 43 seats $6,500)" if row.name == "TOTAL" else ""
+        assert line.endswith(row.status + seats)
     # early April: a team already heading past its budget, the organisation on track
     assert {"forecast over budget", "on track"} <= set(with_budget["status"])
 
@@ -46,12 +53,15 @@ def test_without_a_forecast_for_the_last_day_the_summary_says_why(pipeline):
     without_forecast = "group:budget and not key:budget_forecast"
     assert pipeline.materialize("2026-04-03", selection=without_forecast).success
     path, start, end = str(pipeline.duckdb_file), dt.date(2026, 4, 1), dt.date(2026, 4, 3)
+    config_dir = pipeline.config_dir
 
-    assert budgets_block(budget_summary(path, start, end)) == [
+    assert budgets_block(budget_summary(path, start, end, config_dir=config_dir)) == [
         "Budgets: no forecast for 2026-04-03: budget_forecast has no rows for 2026-04-03: "
         "materialise it for that day (it is in group budget)"
     ]
-    assert budgets_block(budget_summary(path, start, end, first_day=dt.date(2026, 4, 2))) == [
+    assert budgets_block(
+        budget_summary(path, start, end, first_day=dt.date(2026, 4, 2), config_dir=config_dir)
+    ) == [
         "Budgets: no forecast for 2026-04-03: the month began on 2026-04-01, before the first "
         "partition day 2026-04-02: its spend so far is unknown"
     ]

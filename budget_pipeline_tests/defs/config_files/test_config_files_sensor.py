@@ -76,3 +76,45 @@ def test_the_optional_budgets_file_appearing_is_a_change_too(pipeline):
     changed, _ = tick(pipeline, cursor)
     [request] = changed.run_requests
     assert [key.to_user_string() for key in request.asset_selection] == ["budgets_csv"]
+
+
+def test_a_run_records_the_files_it_reads_so_their_first_observation_marks_nothing_stale(pipeline):
+    # No observation before the run: the first sensor tick comes only after it.
+    assert pipeline.materialize(DAY).success
+    first, cursor = tick(pipeline)
+    launch(pipeline, first.run_requests[0])
+    for asset in (
+        "priced_usage",
+        "workstream_cost",
+        "daily_spend",
+        "idle_seats",
+        "budget_forecast",
+    ):
+        assert stale(pipeline, asset) is StaleStatus.FRESH, asset
+
+    prices = pipeline.config_dir / "prices.csv"
+    lines = prices.read_text().splitlines()
+    model, input_price, *rest = lines[2].split(",")
+    lines[2] = ",".join([model, str(float(input_price) + 1), *rest])
+    prices.write_text("\n".join(lines) + "\n")
+    changed, _ = tick(pipeline, cursor)
+    launch(pipeline, changed.run_requests[0])
+    assert stale(pipeline, "priced_usage") is StaleStatus.STALE
+    assert stale(pipeline, "idle_seats") is StaleStatus.FRESH  # does not read prices.csv
+
+
+def test_runs_record_a_file_again_only_after_it_changed(pipeline):
+    def observations(asset: str) -> int:
+        return len(pipeline.instance.fetch_observations(dg.AssetKey(asset), limit=10).records)
+
+    assert pipeline.materialize(DAY).success
+    assert pipeline.materialize(DAY).success
+    assert {name: observations(name) for name in ("prices_csv", "seats_csv")} == {
+        "prices_csv": 1,
+        "seats_csv": 1,
+    }
+    seats = pipeline.config_dir / "seats.csv"
+    seats.write_text(seats.read_text() + "late.joiner@example.com,150,\n")
+    assert pipeline.materialize(DAY).success
+    assert observations("seats_csv") == 2
+    assert observations("prices_csv") == 1

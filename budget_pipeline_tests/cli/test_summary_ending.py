@@ -1,0 +1,125 @@
+"""How `budget-pipeline` ends: the failed warning checks of the range in the words of the UI's
+Checks tab, one line each, then where to look next as commands that run when pasted."""
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from budget_pipeline.rules.config_files import load_seats
+from budget_pipeline_tests.conftest import TEST_API_KEY
+
+PROJECT = Path(__file__).resolve().parents[2]
+START, END = "2026-04-01", "2026-04-06"
+
+
+def cli_environment(api_server, config_dir, tmp_path) -> dict[str, str]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BUDGET_PIPELINE_", "ANTHROPIC_"))
+    }
+    return {
+        **environment,
+        "DAGSTER_HOME": str(home),
+        "ANTHROPIC_ADMIN_API_KEY": TEST_API_KEY,
+        "ANTHROPIC_BASE_URL": api_server.base_url,
+        "BUDGET_PIPELINE_CONFIG_DIR": str(config_dir),
+        "BUDGET_PIPELINE_DUCKDB": str(tmp_path / "warehouse.duckdb"),
+        "BUDGET_PIPELINE_REPORTS_DIR": str(tmp_path / "reports"),
+        "BUDGET_PIPELINE_START_DATE": "2026-03-01",
+    }
+
+
+def budget_pipeline(environment, cwd, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "budget-pipeline"), *args],
+        env=environment,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def edit_lines(path: Path, edit) -> None:
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(edit(lines)) + "\n")
+
+
+def make_every_warning_fail(config_dir: Path) -> None:
+    def prices(lines):
+        # claude-haiku-4-5 left out: priced at the API's estimate; Sonnet 4.6 at twice its price
+        kept = [line for line in lines if not line.startswith("claude-haiku-4-5,")]
+        return [
+            ",".join([line.split(",")[0], *(str(float(p) * 2) for p in line.split(",")[1:])])
+            if line.startswith("claude-sonnet-4-6,")
+            else line
+            for line in kept
+        ]
+
+    edit_lines(config_dir / "prices.csv", prices)
+    # two actors per workstream stay in the ledger: the others' spend is Unassigned
+    edit_lines(config_dir / "workstreams.csv", lambda lines: lines[:11])
+    # payments heads past a budget it would otherwise keep
+    budgets = config_dir / "budgets.csv"
+    budgets.write_text(budgets.read_text().replace("payments,,1200", "payments,,500"))
+
+
+def block(stdout: str, heading: str) -> list[str]:
+    [found] = [part for part in stdout.split("\n\n") if part.startswith(heading)]
+    return found.splitlines()
+
+
+def test_the_summary_ends_with_the_failed_warning_checks_and_where_to_look_next(
+    api_server, config_dir, tmp_path
+):
+    make_every_warning_fail(config_dir)
+    environment = cli_environment(api_server, config_dir, tmp_path)
+    completed = budget_pipeline(environment, tmp_path, "backfill", START, END)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    with dg.DagsterInstance.from_config(environment["DAGSTER_HOME"]) as instance:
+        [run] = instance.get_runs()
+        failed = [
+            entry.dagster_event.event_specific_data
+            for entry in instance.all_logs(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+            if not entry.dagster_event.event_specific_data.passed
+        ]
+    assert {evaluation.check_name for evaluation in failed} == {
+        "priced_usage_models_are_priced",
+        "priced_usage_close_to_api_estimate",
+        "daily_spend_unassigned_share",
+        "budget_forecast_within_budget",
+    }
+    heading, *lines = block(completed.stdout, "Warning checks of")
+    assert heading.startswith(f"Warning checks of {START} … {END} that failed (4;")
+    # the words of the UI's Checks tab, one line each
+    assert sorted(lines) == sorted(
+        f"  {evaluation.check_name}: {evaluation.description}" for evaluation in failed
+    )
+
+    seats = load_seats(config_dir / "seats.csv")
+    [total] = [line for line in block(completed.stdout, "Budgets as of") if "TOTAL" in line]
+    assert total.endswith(f"(incl. {len(seats)} seats ${seats['monthly_cost_usd'].sum():,.0f})")
+
+    # the summary's last block: commands that work as pasted into a shell
+    look_next = completed.stdout.rstrip().split("\n\n")[-1].splitlines()
+    assert look_next[0] == "Look next:"
+    ui, report = (line.split(": ", 1)[1] for line in look_next[1:])
+    home = shlex.quote(environment["DAGSTER_HOME"])
+    assert ui == f"DAGSTER_HOME={home} {shlex.quote(str(Path(sys.executable).parent / 'dg'))} dev"
+    pasted = subprocess.run(
+        ["bash", "-c", report], cwd=tmp_path, env=environment, capture_output=True, text=True
+    )
+    assert pasted.returncode == 0, pasted.stderr[-3000:]
+    assert (tmp_path / "reports" / "2026-04" / "budget-report-2026-04.html").exists()
