@@ -219,3 +219,14 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 def listed_monthly_cost(listed: pd.DataFrame) -> float:
     """What the listed seats cost per month: the figure a reallocation could save at most."""
     return round(float(listed["monthly_cost_usd"].sum()), 2)
+
+
+# Above this share of seats never reported, the Console source is likely the wrong one: the
+# Claude Code Analytics API does not report claude.ai sign-ins (Team and Enterprise seats).
+MAX_NEVER_REPORTED_SHARE = 0.5
+
+
+def seats_never_reported(seats: pd.DataFrame, reported_actors: pd.Series) -> pd.Series:
+    """The seats.csv emails (as spelled there) that match no actor of `reported_actors`."""
+    reported = set(actor_keys(reported_actors))
+    return seats.loc[~actor_keys(seats["email"]).isin(reported), "email"].reset_index(drop=True)
