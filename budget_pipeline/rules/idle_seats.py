@@ -27,6 +27,18 @@ SHOWS_ACTIVITY_SQL = (
 )
 
 
+# What each verdict asks of whoever decides about the seat; the digest and the report say it.
+NEXT_STEP = {
+    COMPLETELY_IDLE: "reclaim the seat, or ask its owner whether it is still needed",
+    NO_CLAUDE_CODE_USE: "ask whether this person needs a Claude Code (premium) seat",
+    BARELY_ACTIVE: "ask what is in the way",
+}
+# On the Console source a seat never reported is a question about the sign-in, not a saving.
+NEVER_REPORTED_MEANING = (
+    "may be a claude.ai sign-in, which the Claude Code Analytics API does not report"
+)
+
+
 @dataclass(frozen=True)
 class IdleSeatRules:
     window_days: int = 14

@@ -19,6 +19,13 @@ from budget_pipeline.warehouse.tables import RAW_USAGE
 SEATS_REPORTED = "idle_seats_most_seats_reported"
 # The sources that read the Claude Enterprise Analytics API, which reports every member.
 ENTERPRISE_SOURCES = ("enterprise", "demo-enterprise")
+
+
+def reads_console_api(source: str) -> bool:
+    """The source reads the Claude Code Analytics API, which does not report claude.ai sign-ins."""
+    return source not in ENTERPRISE_SOURCES
+
+
 SIGN_IN_ADVICE = (
     "The Claude Code Analytics API does not report people who sign in with a claude.ai "
     "subscription (the seats of a Team or Enterprise plan). If this organisation pays for such "
@@ -40,7 +47,7 @@ def idle_seats_most_seats_reported(
     config_files: ConfigFilesResource,
     warehouse: WarehouseResource,
 ) -> dg.AssetCheckResult:
-    if analytics_api.source in ENTERPRISE_SOURCES:
+    if not reads_console_api(analytics_api.source):
         return dg.AssetCheckResult(
             passed=True,
             severity=dg.AssetCheckSeverity.WARN,
