@@ -14,19 +14,39 @@ from budget_pipeline.rules.actors import actor_keys
 from budget_pipeline.rules.attribution import ledger_paste_lines
 from budget_pipeline.rules.forecast import TOTAL
 from budget_pipeline.rules.forecast_readout import at_risk, days_left, has_budgets
-from budget_pipeline.rules.idle_seats import BARELY_ACTIVE, COMPLETELY_IDLE, listed_monthly_cost
+from budget_pipeline.rules.idle_seats import (
+    BARELY_ACTIVE,
+    COMPLETELY_IDLE,
+    NEVER_REPORTED_MEANING,
+    NEXT_STEP,
+    NO_CLAUDE_CODE_USE,
+    OTHER_ACTIVITY,
+    listed_monthly_cost,
+)
 
 NOT_FOR_REVIEWS = (
     "This list is for reallocating seats, not for performance reviews: people on leave, in "
     "review-only roles or signing in through a subscription login look idle here. Talk to the "
     "seat's owner before reclaiming it."
 )
-# The Analytics API may not report people who sign in through a subscription login,
-# so a seat it never saw is a question about the sign-in, not evidence that nobody uses it.
+# The Claude Code Analytics API does not report people who sign in with a claude.ai
+# subscription, so a seat it never saw is a question about the sign-in, not evidence that nobody
+# uses it.
 NEVER_SEEN_QUESTION = (
-    "never reported by the API: does this person sign in through a subscription login "
-    "instead of the organisation's API account? Ask before counting the seat as unused"
+    f"never reported by the API: {NEVER_REPORTED_MEANING}. Ask how this person signs in before "
+    "counting the seat as unused"
 )
+# Where the source reports every member (the enterprise source), a seat never seen was never
+# active on any Claude surface.
+NEVER_ACTIVE = "never active on any Claude surface since the first day"
+# Each status's section: what it means, then what to do.
+SECTION_TITLES = {
+    COMPLETELY_IDLE: "Completely idle (no session in the window, and no other Claude use "
+    f"reported) — {NEXT_STEP[COMPLETELY_IDLE]}:",
+    NO_CLAUDE_CODE_USE: "No Claude Code use (the seat is used for other Claude surfaces: chat, "
+    f"Cowork, Office…, not for Claude Code) — {NEXT_STEP[NO_CLAUDE_CODE_USE]}:",
+    BARELY_ACTIVE: f"Barely active (sessions, but few lines added) — {NEXT_STEP[BARELY_ACTIVE]}:",
+}
 
 
 def iso_week(day: dt.date) -> str:
@@ -101,26 +121,33 @@ def _never_seen(row) -> bool:
     return pd.isna(row.last_active)
 
 
-def _seat_line(row) -> str:
+def _seat_line(row, console_source: bool = True) -> str:
     workstream = row.workstream if isinstance(row.workstream, str) else "no workstream"
-    text = (
-        f"• {row.email} ({workstream}): {row.sessions} sessions, {row.lines_added} lines added, "
-        f"{_usd(row.monthly_cost_usd)}/month, "
-    )
-    text += NEVER_SEEN_QUESTION if _never_seen(row) else f"last active {row.last_active:%Y-%m-%d}"
+    text = f"• {row.email} ({workstream}): {row.sessions} sessions, {row.lines_added} lines added, "
+    other = getattr(row, OTHER_ACTIVITY, None)
+    if other is not None and pd.notna(other):
+        text += f"{int(other)} messages or searches on other Claude surfaces, "
+    text += f"{_usd(row.monthly_cost_usd)}/month, "
+    if not _never_seen(row):
+        text += f"last active {row.last_active:%Y-%m-%d}"
+    else:
+        text += NEVER_SEEN_QUESTION if console_source else NEVER_ACTIVE
     if isinstance(row.reason, str) and row.reason:
         text += f". Note: {row.reason}"
     return text
 
 
-def _seats_section(title: str, rows: pd.DataFrame) -> list[str]:
+def _seats_section(title: str, rows: pd.DataFrame, console_source: bool = True) -> list[str]:
     if rows.empty:
         return []
-    return [title, *(_seat_line(row) for row in rows.itertuples())]
+    return [title, *(_seat_line(row, console_source) for row in rows.itertuples())]
 
 
 def _changes_section(
-    changes: SeatChanges | None, previous_as_of: dt.date, window_days: int
+    changes: SeatChanges | None,
+    previous_as_of: dt.date,
+    window_days: int,
+    console_source: bool = True,
 ) -> list[str]:
     heading = f"Since last week's list (as of {previous_as_of:%Y-%m-%d}):"
     if changes is None:
@@ -131,7 +158,7 @@ def _changes_section(
         ]
     lines = [heading]
     for row in changes.newly_listed.itertuples():
-        wording = "never reported by the API" if _never_seen(row) else row.status
+        wording = "never reported by the API" if _never_seen(row) and console_source else row.status
         lines.append(f"• newly listed: {row.email} ({wording})")
     for row in changes.active_again.itertuples():
         lines.append(f"• active again: {row.email} (was {row.status})")
@@ -202,14 +229,19 @@ def digest_text(
     ledger: LedgerFollowUp | None = None,
     link: str | None = None,
     budgets: BudgetsThisMonth | None = None,
+    console_source: bool = True,
 ) -> str:
-    """The whole digest: the budgets at risk this month; listed seats with their workstream,
-    sessions, lines, note, cost and last activity; their monthly total; the change against the
-    list of 7 days earlier (`previous` is None when that day has no verdict); and the ledger to-do
-    when Unassigned ran high."""
+    """The whole digest: the budgets at risk this month; listed seats by status, each section
+    saying what the status asks for, with their workstream, sessions, lines, other activity, note,
+    cost and last activity; their monthly total; the change against the list of 7 days earlier
+    (`previous` is None when that day has no verdict); and the ledger to-do when Unassigned ran
+    high. On the Console source (`console_source`) the seats the API never reported are a
+    section of their own, a question about how the person signs in; a source that reports every
+    member lists them with the completely idle."""
     start = as_of - dt.timedelta(days=window_days - 1)
-    never_seen = current.loc[current["last_active"].isna()]
-    seen = current.loc[current["last_active"].notna()]
+    unreported = current["last_active"].isna() & console_source
+    never_seen = current.loc[unreported]
+    seen = current.loc[~unreported]
     lines = [
         f":chair: Weekly seat digest {iso_week(as_of)}: paid seats as of {as_of:%A %Y-%m-%d} "
         f"({window_days} days, {start:%Y-%m-%d} … {as_of:%Y-%m-%d})",
@@ -227,19 +259,16 @@ def digest_text(
     lines.append(NOT_FOR_REVIEWS)
     sections = [
         _budgets_section(budgets),
-        _seats_section(
-            "Completely idle (no session in the window):",
-            seen.loc[seen["status"] == COMPLETELY_IDLE],
-        ),
-        _seats_section(
-            "Barely active (sessions, but few lines added):",
-            seen.loc[seen["status"] == BARELY_ACTIVE],
+        *(
+            _seats_section(title, seen.loc[seen["status"] == status], console_source)
+            for status, title in SECTION_TITLES.items()
         ),
         _seats_section("Never reported by the API (a question, not a saving):", never_seen),
         _changes_section(
             None if previous is None else seat_changes(current, previous),
             as_of - dt.timedelta(days=7),
             window_days,
+            console_source,
         ),
         _ledger_section(ledger),
     ]

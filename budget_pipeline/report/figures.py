@@ -164,6 +164,9 @@ class ReportFigures:
     value: pd.DataFrame
     model_mix: pd.DataFrame
     budget: BudgetFigures
+    # The Console source's API does not report claude.ai sign-ins: a seat it never saw is a
+    # question about the sign-in. A source that reports every member makes it a never-active seat.
+    console_source: bool = True
 
     @property
     def total_cost_usd(self) -> float:
@@ -273,6 +276,7 @@ def month_figures(
     unassigned_threshold: float = MAX_UNASSIGNED_SHARE,
     idle_rules: IdleSeatRules = DEFAULT_IDLE_RULES,
     unassigned_actor_limit: int = 15,
+    console_source: bool = True,
 ) -> ReportFigures:
     month = tables.month
     loaded = pd.DatetimeIndex(tables.daily_spend["usage_date"])
@@ -332,4 +336,5 @@ def month_figures(
         value=workstream_value(cost_by_workstream, tables.raw_usage, priced_month, ledger, prices),
         model_mix=model_mix(priced_month, ledger),
         budget=budget_figures(tables, ledger=ledger, seats=seats, first_day=first_day),
+        console_source=console_source,
     )

@@ -12,7 +12,7 @@ import pandas as pd
 from budget_pipeline.report.figures import ReportFigures
 from budget_pipeline.report.focus import FOCUS_DECIMALS
 from budget_pipeline.report.month import Month
-from budget_pipeline.report.page import NEVER_SEEN, render_page
+from budget_pipeline.report.page import NEVER_ACTIVE, NEVER_SEEN, render_page
 from budget_pipeline.text_safety import spreadsheet_safe_frame
 
 
@@ -51,7 +51,8 @@ def workstream_export(figures: ReportFigures) -> pd.DataFrame:
 
 def idle_seats_export(figures: ReportFigures) -> pd.DataFrame:
     frame = figures.idle_seats.copy()
-    frame["last_active_note"] = frame["last_active"].isna().map({True: NEVER_SEEN, False: ""})
+    never = NEVER_SEEN if figures.console_source else NEVER_ACTIVE
+    frame["last_active_note"] = frame["last_active"].isna().map({True: never, False: ""})
     return frame
 
 

@@ -16,10 +16,25 @@ from budget_pipeline.report.tables import ACCURACY_MONTHS
 from budget_pipeline.rules.attribution import UNASSIGNED, ledger_paste_lines
 from budget_pipeline.rules.forecast import ACCURACY_DAYS, TOTAL
 from budget_pipeline.rules.forecast_readout import AT_RISK
-from budget_pipeline.rules.idle_seats import COMPLETELY_IDLE
+from budget_pipeline.rules.idle_seats import (
+    BARELY_ACTIVE,
+    COMPLETELY_IDLE,
+    NEVER_REPORTED_MEANING,
+    NEXT_STEP,
+    NO_CLAUDE_CODE_USE,
+    OTHER_ACTIVITY,
+)
 from budget_pipeline.warehouse.tables import FORECAST_OVER_BUDGET, OVER_BUDGET
 
-NEVER_SEEN = "not reported by the API — check how this person signs in"
+NEVER_SEEN = f"not reported by the API — {NEVER_REPORTED_MEANING}: ask how this person signs in"
+NEVER_ACTIVE = "never active on any Claude surface"
+# What each status means, then what it asks of the people who decide.
+STATUS_MEANINGS = {
+    COMPLETELY_IDLE: "no session, and no other Claude use reported",
+    NO_CLAUDE_CODE_USE: "the seat is used for other Claude surfaces (chat, Cowork, Office…), "
+    "not for Claude Code",
+    BARELY_ACTIVE: "sessions but fewer than 20 lines added",
+}
 NOT_A_REVIEW = (
     "This list is for a conversation about who needs a seat, not for performance reviews: "
     "people on leave, in review-only roles or signing in through a subscription login look idle "
@@ -501,10 +516,31 @@ def _alerts_section(f: ReportFigures) -> str:
     return "<h2>4. Days the spend alert fired</h2>" + intro + body
 
 
-def _last_active(row) -> str:
+def _last_active(row, console_source: bool = True) -> str:
     if pd.notna(row.last_active):
         return f"{row.last_active:%Y-%m-%d}"
-    return NEVER_SEEN
+    return NEVER_SEEN if console_source else NEVER_ACTIVE
+
+
+def _status_meanings(f: ReportFigures) -> str:
+    """What each status shown means for the decision, and for a never-reported seat on the
+    Console source."""
+    items = [
+        f"<li><em>{escape(status)}</em>: {escape(meaning)} — {escape(NEXT_STEP[status])}.</li>"
+        for status, meaning in STATUS_MEANINGS.items()
+        if (f.idle_seats["status"] == status).any()
+    ]
+    if f.console_source and f.idle_seats["last_active"].isna().any():
+        items.append(
+            f"<li><em>never seen</em>: {escape(NEVER_SEEN)} before counting the seat as a "
+            "saving.</li>"
+        )
+    return f"<ul>{''.join(items)}</ul>"
+
+
+def _other_activity(row) -> str:
+    other = getattr(row, OTHER_ACTIVITY)
+    return "" if pd.isna(other) else f"{int(other):,}"
 
 
 def _idle_section(f: ReportFigures) -> str:
@@ -516,6 +552,8 @@ def _idle_section(f: ReportFigures) -> str:
     elif f.idle_seats.empty:
         body = f"<p>As of {f.idle_as_of:%d %B %Y} every paid seat was used.</p>"
     else:
+        # Only a source that reports other Claude surfaces fills the column.
+        with_other = OTHER_ACTIVITY in f.idle_seats and f.idle_seats[OTHER_ACTIVITY].notna().any()
         rows = [
             [
                 escape(r.email),
@@ -524,27 +562,33 @@ def _idle_section(f: ReportFigures) -> str:
                 f"{escape(r.status)}</span>",
                 str(r.sessions),
                 str(r.lines_added),
-                escape(_last_active(r)),
+                *([_other_activity(r)] if with_other else []),
+                escape(_last_active(r, f.console_source)),
                 escape(r.reason) if isinstance(r.reason, str) else "",
                 money(r.monthly_cost_usd, cents=False),
             ]
             for r in f.idle_seats.itertuples()
         ]
-        total = ["Total", "", "", "", "", "", "", money(f.idle_monthly_cost_usd, cents=False)]
+        total = [
+            "Total",
+            *[""] * (7 if with_other else 6),
+            money(f.idle_monthly_cost_usd, cents=False),
+        ]
         header = [
             ("Seat", False),
             ("Workstream", False),
             ("Status", False),
             ("Sessions", True),
             ("Lines added", True),
+            *([("Other Claude use", True)] if with_other else []),
             ("Last active", False),
             ("Note", False),
             ("Per month", True),
         ]
         body = (
-            f"<p>Over the 14 days up to {f.idle_as_of:%d %B %Y}: <em>completely idle</em> = no "
-            "session; <em>barely active</em> = sessions but fewer than 20 lines added. "
-            f"Together they cost <strong>{money(f.idle_monthly_cost_usd, cents=False)} per "
+            f"<p>Over the 14 days up to {f.idle_as_of:%d %B %Y}, what each status asks:</p>"
+            + _status_meanings(f)
+            + f"<p>Together they cost <strong>{money(f.idle_monthly_cost_usd, cents=False)} per "
             "month</strong>.</p>" + _table(header, rows, total)
         )
     return (

@@ -16,6 +16,7 @@ SCHEMA = "budget"
 USER, API_KEY = "user", "api_key"
 PRICE_TABLE, API_ESTIMATE = "price_table", "api_estimate"
 COMPLETELY_IDLE, BARELY_ACTIVE = "completely idle", "barely active"
+NO_CLAUDE_CODE_USE = "no Claude Code use"
 OVER_BUDGET, FORECAST_OVER_BUDGET, ON_TRACK = "over budget", "forecast over budget", "on track"
 # A share is a ratio of two sums of floats: allow the rounding of the division.
 SHARE_MAX = 1.000001
@@ -209,8 +210,8 @@ IDLE_SEATS = Table(
         Column(
             "status",
             "VARCHAR",
-            "completely idle or barely active",
-            allowed=(COMPLETELY_IDLE, BARELY_ACTIVE),
+            "completely idle, no Claude Code use or barely active",
+            allowed=(COMPLETELY_IDLE, NO_CLAUDE_CODE_USE, BARELY_ACTIVE),
         ),
         Column("reason", "VARCHAR", "the seat's human note from seats.csv", nullable=True),
         _usd("monthly_cost_usd", "what the seat costs per month"),

@@ -201,3 +201,57 @@ def test_the_digest_says_why_there_is_no_forecast():
         "• no forecast as of 2026-04-12: the month began on 2026-04-01, before the first day",
     ]
     assert "Budgets at risk" not in digest.digest_text(AS_OF, seats(), None, 14)
+
+
+def enterprise_seats(*rows) -> pd.DataFrame:
+    """idle_seats rows of a source that counts every Claude surface (other_activity)."""
+    return seats(*(row[:-1] for row in rows)).assign(other_activity=[row[-1] for row in rows])
+
+
+CHAT_ONLY = ("d@x.com", "data", 0, 0, "no Claude Code use", None, 150.0, "2026-04-09", 38)
+
+
+def test_each_status_says_what_it_asks_of_the_people_who_decide():
+    text = digest.digest_text(
+        AS_OF,
+        enterprise_seats((*IDLE, 0), (*BARELY, 12), CHAT_ONLY),
+        seats(),
+        14,
+        console_source=False,
+    )
+    assert (
+        "Completely idle (no session in the window, and no other Claude use reported) — "
+        "reclaim the seat, or ask its owner whether it is still needed:\n"
+        "• a@x.com (search): 0 sessions, 0 lines added, 0 messages or searches on other Claude "
+        "surfaces, $100.00/month, last active 2026-03-20\n\n"
+        "No Claude Code use (the seat is used for other Claude surfaces: chat, Cowork, Office…, "
+        "not for Claude Code) — ask whether this person needs a Claude Code (premium) seat:\n"
+        "• d@x.com (data): 0 sessions, 0 lines added, 38 messages or searches on other Claude "
+        "surfaces, $150.00/month, last active 2026-04-09\n\n"
+        "Barely active (sessions, but few lines added) — ask what is in the way:\n"
+        "• c@x.com (mobile): 3 sessions, 5 lines added, 12 messages or searches on other Claude "
+        "surfaces, $200.00/month, last active 2026-04-10\n\n"
+    ) in text
+    assert "• newly listed: d@x.com (no Claude Code use)" in text
+
+
+def test_a_seat_never_seen_is_a_sign_in_question_on_the_console_source_only():
+    console = digest.digest_text(AS_OF, seats(NEVER), None, 14)
+    assert "Never reported by the API (a question, not a saving):\n• b@x.com" in console
+    assert (
+        "never reported by the API: may be a claude.ai sign-in, which the Claude Code Analytics "
+        "API does not report. Ask how this person signs in before counting the seat as unused"
+    ) in console
+    assert "$150.00/month for 1 seat(s) the API never reported" in console
+    # The enterprise source reports every member: a seat never seen was never active.
+    enterprise = digest.digest_text(
+        AS_OF, enterprise_seats((*NEVER, None)), seats(), 14, console_source=False
+    )
+    assert "Never reported by the API" not in enterprise
+    assert "never reported" not in enterprise
+    assert "• newly listed: b@x.com (completely idle)" in enterprise
+    assert (
+        "— reclaim the seat, or ask its owner whether it is still needed:\n"
+        "• b@x.com (Unassigned): 0 sessions, 0 lines added, $150.00/month, never active on any "
+        "Claude surface since the first day. Note: Parental leave"
+    ) in enterprise

@@ -133,7 +133,10 @@ def test_idle_seats_on_the_page_are_the_table_as_of_the_last_day(march_report):
         assert cells[2] == row.status
         assert cells[7] == f"${row.monthly_cost_usd:,.0f}"
         if pd.isna(row.last_active):
-            assert cells[5] == "not reported by the API — check how this person signs in"
+            assert cells[5] == (
+                "not reported by the API — may be a claude.ai sign-in, which the Claude Code "
+                "Analytics API does not report: ask how this person signs in"
+            )
         else:
             assert cells[5] == f"{row.last_active:%Y-%m-%d}"
     assert table["Total"][7] == f"${last['monthly_cost_usd'].sum():,.0f}"

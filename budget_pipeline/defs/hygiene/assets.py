@@ -14,7 +14,9 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from budget_pipeline import settings
 from budget_pipeline.defs.budget.building_blocks import OWNERS, WAREHOUSE_POOL
+from budget_pipeline.defs.budget.seat_coverage import reads_console_api
 from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.defs.partitions import daily_partitions, days_of, first_day
 from budget_pipeline.defs.resources import (
@@ -221,6 +223,7 @@ def idle_seat_digest(
         ledger_follow_up,
         alert_notifier.link(f"assets/idle_seats?partition={as_of}"),
         budgets,
+        console_source=reads_console_api(settings.source()),
     )
     if not alert_notifier.notify(text, context.log):
         # A failed run, not a green one: the UI and the run-failure notification show it. Nothing

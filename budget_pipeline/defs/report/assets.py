@@ -9,7 +9,9 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
+from budget_pipeline import settings
 from budget_pipeline.defs.budget.building_blocks import OWNERS, WAREHOUSE_POOL
+from budget_pipeline.defs.budget.seat_coverage import reads_console_api
 from budget_pipeline.defs.config_files.assets import prices_csv, seats_csv, workstreams_csv
 from budget_pipeline.defs.partitions import first_day, monthly_partitions
 from budget_pipeline.defs.resources import (
@@ -116,6 +118,7 @@ def budget_report(
         first_day=first_day(),
         unassigned_threshold=thresholds.max_unassigned_share,
         idle_rules=thresholds.idle_seat_rules(),
+        console_source=reads_console_api(settings.source()),
     )
     if len(figures.days_loaded) == 0:
         raise dg.Failure(

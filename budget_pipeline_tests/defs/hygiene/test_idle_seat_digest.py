@@ -164,7 +164,7 @@ def test_the_weekly_digest_lists_seats_changes_and_the_ledger_once_per_week(
     )
     assert "idle.person@example.com (Unassigned)" in never_seen  # mobile is not in the ledger
     assert "Parental leave until March" in never_seen
-    idle_section = text.split("Completely idle (no session in the window):")[1].split("\n\n")[0]
+    idle_section = text.split(digest.SECTION_TITLES[digest.COMPLETELY_IDLE])[1].split("\n\n")[0]
     assert "new.hire" not in idle_section and "idle.person" not in idle_section
 
     assert "Since last week's list (as of 2026-04-05):" in text
