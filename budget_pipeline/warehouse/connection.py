@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 
 from budget_pipeline import settings
+from budget_pipeline.warehouse.migrations import migrate
 from budget_pipeline.warehouse.tables import SCHEMA, TABLES, Table
 
 LOCK_WAIT_SECONDS = 120.0
@@ -108,6 +109,8 @@ def ensure_tables(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     for table in TABLES.values():
         connection.execute(table.create_statement())
+    # A warehouse of an earlier release gains what its existing tables lack, rows kept.
+    migrate(connection)
 
 
 @contextmanager
