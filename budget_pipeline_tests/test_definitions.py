@@ -12,6 +12,8 @@ DAILY_ASSETS = {
     "daily_spend",
     "idle_seats",
     "budget_forecast",
+    "billed_cost",
+    "bill_reconciliation",
 }
 
 
@@ -44,6 +46,13 @@ def test_the_budget_group_is_the_daily_assets(definitions):
     assert budget >= DAILY_ASSETS
     for name in budget:
         assert isinstance(_assets(definitions)[name].partitions_def, dg.DailyPartitionsDefinition)
+
+
+def test_exactly_the_assets_that_call_an_api_carry_the_fetches_tag(definitions):
+    tagged = {
+        name for name, spec in _assets(definitions).items() if spec.tags.get("fetches") == "api"
+    }
+    assert tagged == {"raw_usage", "billed_cost"}
 
 
 def test_every_job_schedule_and_sensor_resolves(definitions):
