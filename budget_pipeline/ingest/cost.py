@@ -58,8 +58,8 @@ def closed_reason(error: FinalApiError) -> str | None:
 class BillPageReader:
     """Reads one 200 body of the cost endpoint (a `PageSink.take`) into billed_cost rows."""
 
-    def __init__(self, max_pages: int = MAX_BILL_PAGES_PER_DAY):
-        self.max_pages = max_pages
+    def __init__(self, max_pages: int | None = None):
+        self.max_pages = max_pages or MAX_BILL_PAGES_PER_DAY
 
     def take(
         self, content: bytes, *, day: datetime.date, page: int, seen_cursors: set[str]
@@ -85,7 +85,10 @@ class BillPageReader:
         if next_page in seen_cursors:
             raise bad(f"cursor repeats (next_page {next_page[:40]!r} already followed)")
         if next_page is not None and page >= self.max_pages:
-            raise bad(f"cursor never ends: still a next_page after {page} pages")
+            raise bad(
+                f"cursor never ends: still a next_page after {page} pages "
+                f"(at most {self.max_pages} a day)"
+            )
         try:
             refreshed = refreshed_at(body.get("data_refreshed_at"))
         except BillRowError as error:
