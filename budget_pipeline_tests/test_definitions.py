@@ -56,9 +56,14 @@ def test_exactly_the_assets_that_call_an_api_carry_the_fetches_tag(definitions):
 
 
 def test_every_job_schedule_and_sensor_resolves(definitions):
-    for job in ("budget_daily_job", "idle_seat_digest_job", "observe_config_files_job"):
+    for job in (
+        "budget_daily_job",
+        "bill_refresh_job",
+        "idle_seat_digest_job",
+        "observe_config_files_job",
+    ):
         assert definitions.resolve_job_def(job).name == job
-    for schedule in ("budget_daily_schedule", "idle_seat_digest_schedule"):
+    for schedule in ("budget_daily_schedule", "bill_weekly_schedule", "idle_seat_digest_schedule"):
         assert definitions.resolve_schedule_def(schedule).job_name
     for sensor in (
         "spend_alert_sensor",

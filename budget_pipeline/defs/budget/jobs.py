@@ -7,6 +7,15 @@ budget_daily_job = dg.define_asset_job(
     name="budget_daily_job",
     selection=dg.AssetSelection.groups(GROUP),
     partitions_def=daily_partitions,
-    description="The five budget assets (and their checks) over a day or a range of days.",
+    description="The budget assets (and their checks) over a day or a range of days.",
+    tags={"team": "finops-data"},
+)
+
+bill_refresh_job = dg.define_asset_job(
+    name="bill_refresh_job",
+    selection=dg.AssetSelection.assets("billed_cost").downstream(),
+    partitions_def=daily_partitions,
+    description="The bill fetched again, and everything computed from it, over a range of days: "
+    "billed figures settle over about 30 days.",
     tags={"team": "finops-data"},
 )
