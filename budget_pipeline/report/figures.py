@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from budget_pipeline.report.bill import BillFigures, bill_figures
 from budget_pipeline.report.month import Month
 from budget_pipeline.report.tables import MonthTables, accuracy_months_start
 from budget_pipeline.rules.attribution import (
@@ -164,6 +165,7 @@ class ReportFigures:
     value: pd.DataFrame
     model_mix: pd.DataFrame
     budget: BudgetFigures
+    bill: BillFigures | None = None  # None: the tables were read without the bill
 
     @property
     def total_cost_usd(self) -> float:
@@ -332,4 +334,13 @@ def month_figures(
         value=workstream_value(cost_by_workstream, tables.raw_usage, priced_month, ledger, prices),
         model_mix=model_mix(priced_month, ledger),
         budget=budget_figures(tables, ledger=ledger, seats=seats, first_day=first_day),
+        bill=bill_figures(
+            _in(tables.bill_reconciliation, "usage_date", month),
+            priced_month.groupby(["usage_date", "model"], as_index=False)[
+                "list_price_cost_usd"
+            ].sum(),
+            tables.billed_by_model,
+        )
+        if tables.bill_reconciliation is not None and tables.billed_by_model is not None
+        else None,
     )
