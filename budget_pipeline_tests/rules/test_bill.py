@@ -9,6 +9,7 @@ from budget_pipeline.rules.bill import (
     NO_MODEL,
     BillRowError,
     billed_actor,
+    billed_columns,
     billed_cost_frame,
     billed_row,
     days_outside_tolerance,
@@ -199,3 +200,32 @@ def test_a_stale_price_is_named_per_model_largest_gap_first():
 def test_the_discount_received():
     assert discount_received(85.0, 100.0) == pytest.approx(0.15)
     assert discount_received(0.0, 0.0) is None
+
+
+def test_the_fast_reading_of_a_page_agrees_with_the_row_by_row_rule():
+    rows = [
+        cost_row(),
+        cost_row({"type": "api_key_actor", "api_key_id": "apikey_01"}, amount=1250, requests=3),
+    ]
+    columns = billed_columns(rows, DAY)
+    expected = [billed_row(row, DAY) for row in rows]
+    assert columns["actor"] == ["dev@example.com", "apikey_01"]
+    assert columns["actor_type"] == ["user", "api_key"]
+    assert columns["requests"] == [212, 3]
+    assert columns["amount_usd"] == pytest.approx([row["amount_usd"] for row in expected])
+    assert columns["list_amount_usd"] == pytest.approx([row["list_amount_usd"] for row in expected])
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        cost_row({"type": "federated_actor", "provider": "okta", "subject": "u"}),
+        cost_row(model=None),
+        cost_row(currency="EUR"),
+        cost_row(amount="NaN"),
+        cost_row(amount=True),
+        cost_row(list_amount="-1"),
+    ],
+)
+def test_a_page_with_an_uncommon_row_is_left_to_the_row_by_row_rule(odd):
+    assert billed_columns([cost_row(), odd], DAY) is None

@@ -79,18 +79,22 @@ def billed_cost(
     """Each day's bill is fetched whole (every page) or the run fails; nothing partial is
     written. Re-fetching a day replaces its rows: billed figures settle over about 30 days."""
     days = days_of(context.partition_time_window)
-    rows: list[dict] = []
+    parts: list[pd.DataFrame] = []
     closed: str | None = None
     with failing_clearly(), analytics_api.client(logger=context.log) as client:
         try:
-            for _day, day_rows in fetch_billed_days(client, [d.date() for d in days]):
-                rows.extend(day_rows)
+            for _day, of_day in fetch_billed_days(client, [d.date() for d in days]):
+                parts.append(of_day)
         except FinalApiError as error:
             closed = closed_reason(error)
             if closed is None:
                 raise
-            rows = []
-    frame = billed_cost_frame(rows)
+            parts = []
+    frame = billed_cost_frame(
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=BILLED_COST.column_names)
+    )
     contract = yield from contract_checked("billed_cost", frame)
     with (
         warehouse.connect() as connection,
