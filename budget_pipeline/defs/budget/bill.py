@@ -70,6 +70,9 @@ def _usd(value: float) -> float:
     kinds={"httpx", "duckdb", "pandas"},
     warnings=BILLED_COST_WARNINGS,
     tags=FETCHES_API,
+    # Fetched once the days' usage is in: a run whose usage fetch fails (a wrong key, a bad
+    # config file, the API down) writes no bill either, and names raw_usage as its failure.
+    deps=["raw_usage"],
 )
 def billed_cost(
     context: dg.AssetExecutionContext,
