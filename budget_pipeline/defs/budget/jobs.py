@@ -13,7 +13,9 @@ budget_daily_job = dg.define_asset_job(
 
 bill_refresh_job = dg.define_asset_job(
     name="bill_refresh_job",
-    selection=dg.AssetSelection.assets("billed_cost").downstream(),
+    # Within the daily group: the monthly report below it has other partitions.
+    selection=dg.AssetSelection.assets("billed_cost").downstream()
+    & dg.AssetSelection.groups(GROUP),
     partitions_def=daily_partitions,
     description="The bill fetched again, and everything computed from it, over a range of days: "
     "billed figures settle over about 30 days.",
