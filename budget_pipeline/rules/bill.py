@@ -209,6 +209,9 @@ def billed_cost_frame(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataF
     frame["usage_date"] = pd.to_datetime(frame["usage_date"]).astype("datetime64[ns]")
     frame["data_refreshed_at"] = pd.to_datetime(frame["data_refreshed_at"]).astype("datetime64[ns]")
     frame["requests"] = frame["requests"].astype("int64")
+    # A day without rows gives empty columns, which pandas makes float: text stays text.
+    for column in ("actor", "actor_type", "model"):
+        frame[column] = frame[column].astype("object")
     for column in ("amount_usd", "list_amount_usd"):
         frame[column] = frame[column].astype("float64")
     keys = ["usage_date", "actor", "actor_type", "model"]

@@ -3,6 +3,7 @@ has_more, a closed endpoint told apart from a failure (docs/rules.md, "The bill"
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from budget_pipeline.demo.organisation import billed_rows
@@ -10,6 +11,8 @@ from budget_pipeline.demo.server import Fault, UsageApiServer
 from budget_pipeline.ingest.client import AnalyticsClient, RetryPolicy
 from budget_pipeline.ingest.cost import BillPageReader, closed_reason, fetch_billed_days
 from budget_pipeline.ingest.errors import BadResponseError, FinalApiError
+from budget_pipeline.rules.bill import billed_cost_frame
+from budget_pipeline.warehouse.contracts import failure_cases
 from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION
 
 DAY = dt.date(2026, 3, 3)
@@ -109,3 +112,11 @@ def test_the_bill_has_the_usage_s_concurrency(api_server):
         starts = sorted(r.received_at for r in slow.cost_requests())
     # Four one-page days asked for at once, not one after the other.
     assert starts[-1] - starts[0] < 0.2
+
+
+def test_a_day_without_a_bill_row_is_an_empty_bill_that_keeps_its_contract():
+    page = b'{"data": [], "next_page": null, "data_refreshed_at": "2026-03-05T08:00:00Z"}'
+    rows, next_page = BillPageReader().take(page, day=DAY, page=1, seen_cursors=set())
+    frame = billed_cost_frame(pd.concat([rows, rows]))
+    assert next_page is None and frame.empty
+    assert failure_cases("billed_cost", frame).empty
