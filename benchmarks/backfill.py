@@ -108,6 +108,25 @@ def bare_download(base_url: str, days: list[dt.date]) -> tuple[float, int, int]:
     return time.perf_counter() - started, records, pages
 
 
+def warm_bill(base_url: str, days: list[dt.date]) -> int:
+    """Every page of the range's bill once, so the server keeps it encoded like the usage."""
+    from budget_pipeline.ingest.cost import COST_BETA, cost_query
+
+    pages = 0
+    headers = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01", "anthropic-beta": COST_BETA}
+    with httpx.Client(headers=headers, timeout=60) as client:
+        for day in days:
+            cursor = None
+            while True:
+                params = cost_query(day, 1000) + ([("page", cursor)] if cursor else [])
+                body = client.get(f"{base_url}/v1/organizations/analytics/cost", params=params)
+                pages += 1
+                cursor = body.json()["next_page"]
+                if not cursor:
+                    break
+    return pages
+
+
 @dataclass
 class Home:
     """A DAGSTER_HOME with its own DuckDB file; `runs` counts the runs started in it."""
@@ -188,8 +207,17 @@ def faster(best: Materialization | None, run: Materialization) -> Materializatio
 def warehouse_rows(path: Path) -> tuple[dict[str, int], float]:
     """Rows of every table and the total cost_usd of priced_usage, rounded to cents."""
     with duckdb.connect(str(path), read_only=True) as connection:
+        # A baseline written before a table existed has none of its rows.
+        present = {
+            name
+            for (name,) in connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'budget'"
+            ).fetchall()
+        }
         rows = {
             name: connection.execute(f"SELECT count(*) FROM {table.qualified_name}").fetchone()[0]
+            if name in present
+            else 0
             for name, table in TABLES.items()
         }
         [(cost,)] = connection.execute(
@@ -385,6 +413,7 @@ def main() -> None:
         # Warm-up, not timed: the server encodes every page once and keeps it, so that (a) and
         # (b) both meet an API whose own work happens elsewhere (only the latency is ours).
         warm_up_seconds, records, pages = bare_download(base_url, days)
+        progress(f"the bill: {warm_bill(base_url, days):,} pages")
         progress(f"{command_of(args)}: {records:,} records / {pages:,} pages, work folder {work}")
 
         bare, backfill, floor = Series("(a) bare"), Series("(b) backfill"), Series("(c) floor")

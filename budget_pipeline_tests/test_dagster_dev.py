@@ -31,6 +31,8 @@ BUDGET_ASSETS = [
     "daily_spend",
     "idle_seats",
     "budget_forecast",
+    "billed_cost",
+    "bill_reconciliation",
 ]
 UI_DAYS = ["2026-04-06", "2026-04-07", "2026-04-08"]
 CLI_RANGE = "2026-04-01...2026-04-03"
@@ -209,6 +211,7 @@ def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev, slow_api
         s["name"]: (s["cronSchedule"], s["executionTimezone"]) for s in repository["schedules"]
     }
     assert schedules["budget_daily_schedule"] == ("0 6 * * *", "UTC")
+    assert schedules["bill_weekly_schedule"] == ("0 7 * * 1", "UTC")
     sensors = {s["name"]: s["sensorType"] for s in repository["sensors"]}
     assert sensors["spend_alert_sensor"] == "STANDARD"
     assert sensors["run_failure_notifier"] == "STANDARD"  # reads run failures itself

@@ -12,6 +12,8 @@ DAILY_ASSETS = {
     "daily_spend",
     "idle_seats",
     "budget_forecast",
+    "billed_cost",
+    "bill_reconciliation",
 }
 
 
@@ -46,10 +48,22 @@ def test_the_budget_group_is_the_daily_assets(definitions):
         assert isinstance(_assets(definitions)[name].partitions_def, dg.DailyPartitionsDefinition)
 
 
+def test_exactly_the_assets_that_call_an_api_carry_the_fetches_tag(definitions):
+    tagged = {
+        name for name, spec in _assets(definitions).items() if spec.tags.get("fetches") == "api"
+    }
+    assert tagged == {"raw_usage", "billed_cost"}
+
+
 def test_every_job_schedule_and_sensor_resolves(definitions):
-    for job in ("budget_daily_job", "idle_seat_digest_job", "observe_config_files_job"):
+    for job in (
+        "budget_daily_job",
+        "bill_refresh_job",
+        "idle_seat_digest_job",
+        "observe_config_files_job",
+    ):
         assert definitions.resolve_job_def(job).name == job
-    for schedule in ("budget_daily_schedule", "idle_seat_digest_schedule"):
+    for schedule in ("budget_daily_schedule", "bill_weekly_schedule", "idle_seat_digest_schedule"):
         assert definitions.resolve_schedule_def(schedule).job_name
     for sensor in (
         "spend_alert_sensor",

@@ -7,6 +7,7 @@ import duckdb
 import pandas as pd
 
 from budget_pipeline import settings
+from budget_pipeline.rules.bill import days_outside_tolerance, discount_received
 from budget_pipeline.rules.config_files import SEATS_FILE, load_seats
 from budget_pipeline.rules.forecast import TOTAL, month_start
 from budget_pipeline.rules.forecast_readout import (
@@ -19,7 +20,33 @@ from budget_pipeline.rules.forecast_readout import (
 )
 from budget_pipeline.rules.idle_seats import COMPLETELY_IDLE, IdleSeatRules, listed_monthly_cost
 from budget_pipeline.warehouse import connection as warehouse
-from budget_pipeline.warehouse.tables import BUDGET_FORECAST
+from budget_pipeline.warehouse.tables import BILL_RECONCILIATION, BUDGET_FORECAST
+
+# The bill's line covers this many days ending with the summary's last day.
+BILL_SUMMARY_DAYS = 30
+
+
+def bill_line(reconciled: pd.DataFrame, end: dt.date) -> str:
+    """One line: the last BILL_SUMMARY_DAYS days' estimate against the bill (`reconciled`: their
+    bill_reconciliation rows), over the days Anthropic has billed."""
+    start = end - dt.timedelta(days=BILL_SUMMARY_DAYS - 1)
+    billed = reconciled.loc[reconciled["billed_list_usd"].notna()]
+    if billed.empty:
+        return (
+            f"The bill {start} … {end}: no bill yet (not billed, or the cost endpoint is closed: "
+            "see the billed_cost_available check); figures are list-price estimates"
+        )
+    listed, paid = float(billed["billed_list_usd"].sum()), float(billed["billed_usd"].sum())
+    discount = discount_received(paid, listed)
+    outside = len(days_outside_tolerance(billed))
+    return (
+        f"The bill {start} … {end} ({len(billed)} billed days): estimate "
+        f"${billed['estimate_usd'].sum():,.2f}, billed at list ${listed:,.2f}, billed "
+        f"${paid:,.2f} (discount {discount:.1%}), {outside} day(s) outside tolerance"
+        if discount is not None
+        else f"The bill {start} … {end} ({len(billed)} billed days): estimate "
+        f"${billed['estimate_usd'].sum():,.2f}, billed $0.00, {outside} day(s) outside tolerance"
+    )
 
 
 def seats_included_note(seats: pd.DataFrame) -> str:
@@ -112,6 +139,16 @@ def budget_summary(
         except duckdb.CatalogException:
             # A warehouse written before budgets existed, opened read-only: no table, no rows.
             forecast = pd.DataFrame(columns=BUDGET_FORECAST.column_names)
+        try:
+            reconciled = query(
+                f"SELECT * FROM {BILL_RECONCILIATION.qualified_name} "
+                "WHERE usage_date BETWEEN ? AND ?",
+                end - dt.timedelta(days=BILL_SUMMARY_DAYS - 1),
+                end,
+            )
+        except duckdb.CatalogException:
+            # A warehouse written before the bill, opened read-only: no table, no rows.
+            reconciled = pd.DataFrame(columns=BILL_RECONCILIATION.column_names)
         loaded_this_month = pd.DatetimeIndex(
             query(
                 "SELECT usage_date FROM budget.daily_spend WHERE usage_date BETWEEN ? AND ?",
@@ -138,6 +175,8 @@ def budget_summary(
             seats_included_note(load_seats(config_dir / SEATS_FILE)),
         ),
     ]
+
+    lines += ["", bill_line(reconciled, end)]
 
     alerts = spend.loc[spend["alert"].fillna(False).astype(bool)]
     lines += ["", f"Alert days: {len(alerts)}"]

@@ -20,6 +20,7 @@ from budget_pipeline.ingest.client import (
 )
 from budget_pipeline.rules import config_files
 from budget_pipeline.rules.attribution import MAX_UNASSIGNED_SHARE
+from budget_pipeline.rules.bill import BILL_TOLERANCE
 from budget_pipeline.rules.idle_seats import IdleSeatRules
 from budget_pipeline.rules.spend import AlertThresholds
 from budget_pipeline.warehouse import connection as warehouse
@@ -200,6 +201,10 @@ class ThresholdsResource(dg.ConfigurableResource):
     )
     idle_min_lines: int = Field(
         default=IdleSeatRules.min_lines, description="idle seats: fewer lines added: barely active"
+    )
+    bill_tolerance: float = Field(
+        default=BILL_TOLERANCE,
+        description="the bill: estimate and billed list amount agree within this share",
     )
 
     def alert_thresholds(self) -> AlertThresholds:

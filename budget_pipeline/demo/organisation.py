@@ -11,6 +11,7 @@ day totals get noisy enough that an ordinary weekday may occasionally fire, or a
 
 import csv
 import datetime
+import hashlib
 import io
 import random
 from dataclasses import dataclass
@@ -57,6 +58,13 @@ BUDGET_ROWS: tuple[tuple[str, str, int], ...] = (
     ("TOTAL", "", 20000),
     ("TOTAL", "2026-12", 18000),
 )
+
+# The bill (docs/rules.md, "The bill"): a negotiated discount on every list amount, and one model
+# billed at a list price 12 % above its row in the demo prices.csv, which is stale, so the
+# reconciliation check fires and names it.
+BILL_DISCOUNT = 0.15
+STALE_PRICE_MODEL = OPUS
+_BILLED_PRICE_FACTOR = {STALE_PRICE_MODEL: 1.12}
 
 # The API's estimate for the unpriced model: it exists, so the fallback has a number to use.
 _UNPRICED_RATES = (4.0, 20.0, 5.0, 0.40)
@@ -390,3 +398,67 @@ def _reviewer_day(rng: random.Random, date_text: str, weekday: int) -> dict[str,
         rng,
         [_model_entry(rng, SONNET, 0.2)],
     )
+
+
+def _billed_actor(actor: dict[str, str]) -> dict[str, Any]:
+    """The cost endpoint's actor: users with their id and name, API keys by id, not by name."""
+    if actor["type"] == "api_actor":
+        digest = hashlib.sha256(actor["api_key_name"].encode()).hexdigest()[:20]
+        return {"type": "api_key_actor", "api_key_id": f"apikey_01{digest}"}
+    email = actor["email_address"]
+    digest = hashlib.sha256(email.encode()).hexdigest()[:20]
+    return {
+        "type": "user_actor",
+        "user_id": f"user_01{digest}",
+        "email_address": email,
+        "name": email.split("@")[0],
+        "deleted": False,
+    }
+
+
+def _cents(value: float) -> str:
+    return f"{value:.6f}"
+
+
+def billed_rows(records: list[dict[str, Any]], day: datetime.date) -> list[dict[str, Any]]:
+    """The cost endpoint's rows for the usage `records` of `day`: one per actor × model, the
+    tokens at the list price Anthropic bills (PRICE_ROWS, but for the stale model) and the
+    discounted amount, in cents as decimal strings like the API's."""
+    start = f"{day.isoformat()}T00:00:00Z"
+    end = f"{(day + datetime.timedelta(days=1)).isoformat()}T00:00:00Z"
+    rows = []
+    for record in records:
+        actor = _billed_actor(record["actor"])
+        sessions = record["core_metrics"]["num_sessions"]
+        for entry in record["model_breakdown"]:
+            model, tokens = entry["model"], entry["tokens"]
+            p_in, p_out, p_write, p_read = _RATES.get(model) or _rates(model)
+            list_cents = (
+                (
+                    tokens["input"] * p_in
+                    + tokens["output"] * p_out
+                    + tokens["cache_creation"] * p_write
+                    + tokens["cache_read"] * p_read
+                )
+                / 1e4
+                * _BILLED_PRICE_FACTOR.get(model, 1.0)
+            )
+            rows.append(
+                {
+                    "starting_at": start,
+                    "ending_at": end,
+                    "group": {
+                        "actor": actor,
+                        "model": model,
+                        "product": None,
+                        "workspace_id": None,
+                    },
+                    "cost": {
+                        "amount": _cents(list_cents * (1 - BILL_DISCOUNT)),
+                        "list_amount": _cents(list_cents),
+                        "currency": "USD",
+                        "requests": sessions * 25,
+                    },
+                }
+            )
+    return rows

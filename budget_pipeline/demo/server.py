@@ -23,9 +23,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from budget_pipeline.demo.organisation import DEMO_ORGANISATION, SyntheticOrganisation
+from budget_pipeline.demo.organisation import (
+    DEMO_ORGANISATION,
+    SyntheticOrganisation,
+    billed_rows,
+)
 
 USAGE_PATH = "/v1/organizations/usage_report/claude_code"
+COST_PATH = "/v1/organizations/analytics/cost"
+COST_BETA = "analytics-usage-cost-2026-08-24"
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 
@@ -53,8 +59,9 @@ FaultKind = Literal["status", "drop", "truncate", "slow", "trickle", "body", "en
 class Fault:
     """A scripted misbehaviour, served instead of (or before) the normal answer.
 
-    A fault matches a valid usage request when its `day` and `page_index` (0 = first page of
-    the day) are None or equal; each match consumes one of its `times`.
+    A fault matches a valid request of its `endpoint` ("usage" or "cost") when its `day` and
+    `page_index` (0 = first page of the day) are None or equal; each match consumes one of its
+    `times`.
     """
 
     kind: FaultKind = "status"
@@ -72,10 +79,13 @@ class Fault:
     times: int = 1
     day: datetime.date | None = None
     page_index: int | None = None
+    endpoint: Literal["usage", "cost"] = "usage"
 
-    def matches(self, day: datetime.date, page_index: int) -> bool:
-        return (self.day is None or self.day == day) and (
-            self.page_index is None or self.page_index == page_index
+    def matches(self, day: datetime.date, page_index: int, endpoint: str = "usage") -> bool:
+        return (
+            self.endpoint == endpoint
+            and (self.day is None or self.day == day)
+            and (self.page_index is None or self.page_index == page_index)
         )
 
 
@@ -256,6 +266,10 @@ class UsageApiServer:
         with self._lock:
             return [r for r in self.requests if r.path == USAGE_PATH]
 
+    def cost_requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path == COST_PATH]
+
     def _records(self, day: datetime.date) -> list[dict[str, Any]]:
         with self._lock:
             if day in self._overrides:
@@ -271,10 +285,12 @@ class UsageApiServer:
                 self._cache.popitem(last=False)
         return records
 
-    def _take_fault(self, day: datetime.date, page_index: int) -> Fault | None:
+    def _take_fault(
+        self, day: datetime.date, page_index: int, endpoint: str = "usage"
+    ) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.matches(day, page_index):
+                if fault.matches(day, page_index, endpoint):
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)
@@ -305,19 +321,23 @@ class UsageApiServer:
 
     def _respond(self, handler: _Handler) -> None:
         split = urlsplit(handler.path)
-        if split.path != USAGE_PATH:
+        endpoint = {USAGE_PATH: "usage", COST_PATH: "cost"}.get(split.path)
+        if endpoint is None:
             self._send_error(handler, 404, f"Not found: {split.path}")
             return
         if handler.command != "GET":
             self._send_error(handler, 405, "Method not allowed")
             return
         try:
-            day, offset, page_index, limit = self._parse_request(handler, split.query)
+            if endpoint == "cost":
+                day, offset, page_index, limit = self._parse_cost_request(handler, split.query)
+            else:
+                day, offset, page_index, limit = self._parse_request(handler, split.query)
         except _ApiHttpError as exc:
             self._send_error(handler, exc.status, exc.message)
             return
 
-        fault = self._take_fault(day, page_index)
+        fault = self._take_fault(day, page_index, endpoint)
         if fault is not None:
             handler.entry.fault = fault.kind
         if fault is not None and fault.kind not in ("slow", "trickle", "endless"):
@@ -332,8 +352,12 @@ class UsageApiServer:
             self._send_endless_page(handler, day, offset, page_index)
             return
 
-        key = (day, offset, limit)
+        key = (day, offset, limit, endpoint)
         payload = self._pages.get(key) if self.cache_pages else None
+        if payload is None and endpoint == "cost":
+            payload = self._cost_page(day, offset, limit, page_index)
+            if self.cache_pages and day not in self._overrides:
+                self._pages[key] = payload
         if payload is None:
             records = self._records(day)
             page = records[offset : offset + limit]
@@ -373,6 +397,66 @@ class UsageApiServer:
             limit = int(limit_text)
         except ValueError:
             limit = 0
+        if not 1 <= limit <= MAX_LIMIT:
+            raise _ApiHttpError(400, f"limit: must be between 1 and {MAX_LIMIT}")
+        cursor = query.get("page", [None])[-1]
+        if cursor is None:
+            return day, 0, 0, limit
+        try:
+            cursor_day, offset, page_index = decode_cursor(cursor)
+        except ValueError:
+            raise _ApiHttpError(400, "page: invalid pagination cursor") from None
+        if cursor_day != day:
+            raise _ApiHttpError(400, "page: cursor belongs to another starting_at")
+        return day, offset, page_index, limit
+
+    def _cost_page(self, day: datetime.date, offset: int, limit: int, page_index: int) -> bytes:
+        """A page of the day's bill, shaped as the cost endpoint's: no has_more, the cursor
+        alone says whether the day goes on, and the time the figures were last refreshed."""
+        rows = billed_rows(self._records(day), day)
+        more = offset + limit < len(rows)
+        refreshed = datetime.datetime.combine(
+            day + datetime.timedelta(days=2), datetime.time(8)
+        ).isoformat()
+        return orjson.dumps(
+            {
+                "data": rows[offset : offset + limit],
+                "next_page": encode_cursor(day, offset + limit, page_index + 1) if more else None,
+                "data_refreshed_at": refreshed + "Z",
+            }
+        )
+
+    def _parse_cost_request(
+        self, handler: _Handler, query_text: str
+    ) -> tuple[datetime.date, int, int, int]:
+        """The cost endpoint as the pipeline calls it: one UTC day, Claude Code, by actor and
+        model; anything else is a 400 naming the parameter."""
+        if handler.headers.get("x-api-key") != self._api_key:
+            raise _ApiHttpError(401, "invalid x-api-key")
+        if not handler.headers.get("anthropic-version"):
+            raise _ApiHttpError(400, "anthropic-version: header is required")
+        if handler.headers.get("anthropic-beta") != COST_BETA:
+            raise _ApiHttpError(400, f"anthropic-beta: this endpoint requires {COST_BETA}")
+        query = parse_qs(query_text, keep_blank_values=True)
+        starting_at = query.get("starting_at", [""])[-1]
+        try:
+            start = datetime.datetime.fromisoformat(starting_at.replace("Z", "+00:00"))
+        except ValueError:
+            raise _ApiHttpError(400, f"starting_at: not a timestamp: {starting_at!r}") from None
+        day = start.date()
+        ending_at = f"{(day + datetime.timedelta(days=1)).isoformat()}T00:00:00Z"
+        expected = {
+            "starting_at": [f"{day.isoformat()}T00:00:00Z"],
+            "ending_at": [ending_at],
+            "time_bucket_width": ["1d"],
+            "products[]": ["claude_code"],
+            "group_by[]": ["actor", "model"],
+        }
+        for name, values in expected.items():
+            if sorted(query.get(name, [])) != values:
+                raise _ApiHttpError(400, f"{name}: the demo serves {values}, got {query.get(name)}")
+        limit_text = query.get("limit", [str(DEFAULT_LIMIT)])[-1]
+        limit = int(limit_text) if limit_text.isdigit() else 0
         if not 1 <= limit <= MAX_LIMIT:
             raise _ApiHttpError(400, f"limit: must be between 1 and {MAX_LIMIT}")
         cursor = query.get("page", [None])[-1]

@@ -30,10 +30,12 @@ from budget_pipeline.ingest.errors import (
     RetriesExhaustedError,
     RetryAfterTooLongError,
 )
+from budget_pipeline.ingest.paging import PagedEndpoint, Query
 from budget_pipeline.ingest.validation import validate_page
 from budget_pipeline.redaction import protect_in_http_logs, redact
 
 __all__ = [
+    "USAGE_ENDPOINT",
     "USAGE_PATH",
     "AnalyticsClient",
     "ApiError",
@@ -46,6 +48,9 @@ __all__ = [
 ]
 
 USAGE_PATH = "/v1/organizations/usage_report/claude_code"
+USAGE_ENDPOINT = PagedEndpoint(
+    USAGE_PATH, lambda day, limit: [("starting_at", day.isoformat()), ("limit", str(limit))]
+)
 ANTHROPIC_VERSION = "2023-06-01"
 USER_AGENT = f"budget_pipeline/{__version__} (+httpx)"
 MAX_PAGE_LIMIT = 1000
@@ -239,7 +244,6 @@ class AnalyticsClient:
         self.max_concurrent_days = max_concurrent_days
         self.page_limit = page_limit
         self._api_key = api_key
-        self._url = self.base_url + USAGE_PATH
         self._log = logger or logging.getLogger("budget_pipeline.api")
         if stripped:
             self._log.warning(
@@ -303,7 +307,20 @@ class AnalyticsClient:
         for day, counts in self._days(days, sink.take):
             yield day, sum(counts)
 
-    def _days(self, days: Sequence[datetime.date], read: Callable) -> Iterator[tuple]:
+    def fetch_endpoint_days(
+        self, endpoint: PagedEndpoint, days: Sequence[datetime.date], read: Callable
+    ) -> Iterator[tuple[datetime.date, list[Any]]]:
+        """Another endpoint's whole days, with this client's key, retries, deadline and
+        concurrency: yields each complete day and what `read` (a `PageSink.take`) made of each
+        of its pages, in cursor order."""
+        yield from self._days(days, read, endpoint)
+
+    def _days(
+        self,
+        days: Sequence[datetime.date],
+        read: Callable,
+        endpoint: PagedEndpoint = USAGE_ENDPOINT,
+    ) -> Iterator[tuple]:
         days = list(days)
         if not days:
             return
@@ -321,7 +338,7 @@ class AnalyticsClient:
         def submit_next() -> None:
             day = next(queued, None)
             if day is not None:
-                pending[executor.submit(self._fetch_day, day, cancel, read)] = day
+                pending[executor.submit(self._fetch_day, day, cancel, read, endpoint)] = day
 
         for _ in range(ahead):
             submit_next()
@@ -345,10 +362,13 @@ class AnalyticsClient:
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets)
 
-    def _get(self, params: dict[str, str]) -> tuple[httpx.Response, bytes]:
+    def _get(
+        self, params: Query, endpoint: PagedEndpoint = USAGE_ENDPOINT
+    ) -> tuple[httpx.Response, bytes]:
         """One GET and its whole body, or _DeadlinePassed once the request deadline is past."""
         deadline = time.monotonic() + self.request_deadline
-        with self._http.stream("GET", self._url, params=params) as response:
+        url = self.base_url + endpoint.path
+        with self._http.stream("GET", url, params=params, headers=endpoint.headers) as response:
             chunks = []
             for chunk in response.iter_bytes():
                 chunks.append(chunk)
@@ -357,7 +377,11 @@ class AnalyticsClient:
             return response, b"".join(chunks)
 
     def _fetch_day(
-        self, day: datetime.date, cancel: threading.Event | None, read: Callable
+        self,
+        day: datetime.date,
+        cancel: threading.Event | None,
+        read: Callable,
+        endpoint: PagedEndpoint = USAGE_ENDPOINT,
     ) -> list[Any]:
         """What `read` made of each page of the day, in cursor order."""
         parts: list[Any] = []
@@ -366,7 +390,7 @@ class AnalyticsClient:
         page = 1
         started = time.monotonic()
         while True:
-            part, next_page = self._get_page(day, page, cursor, cancel, read, seen)
+            part, next_page = self._get_page(day, page, cursor, cancel, read, seen, endpoint)
             parts.append(part)
             if next_page is None:
                 break
@@ -443,10 +467,11 @@ class AnalyticsClient:
         cancel: threading.Event | None,
         read: Callable,
         seen: set[str],
+        endpoint: PagedEndpoint = USAGE_ENDPOINT,
     ) -> tuple[Any, str | None]:
-        params = {"starting_at": day.isoformat(), "limit": str(self.page_limit)}
+        params = endpoint.day_query(day, self.page_limit)
         if cursor is not None:
-            params["page"] = cursor
+            params.append(("page", cursor))
         where = f"{day.isoformat()} page {page}"
         attempts = self.retry.max_attempts
         cause = "no attempt made"
@@ -456,7 +481,7 @@ class AnalyticsClient:
             self._wait_for_gate(cancel)
             retry_after: float | None = None
             try:
-                response, content = self._get(params)
+                response, content = self._get(params, endpoint)
             except _DeadlinePassed:
                 cause = (
                     f"timed out (no complete answer within the {self.request_deadline:g} s "

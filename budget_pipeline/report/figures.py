@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from budget_pipeline.report.bill import BillFigures, bill_figures
 from budget_pipeline.report.month import Month
 from budget_pipeline.report.tables import MonthTables, accuracy_months_start
 from budget_pipeline.rules.attribution import (
@@ -167,6 +168,7 @@ class ReportFigures:
     # The Console source's API does not report claude.ai sign-ins: a seat it never saw is a
     # question about the sign-in. A source that reports every member makes it a never-active seat.
     console_source: bool = True
+    bill: BillFigures | None = None  # None: the tables were read without the bill
 
     @property
     def total_cost_usd(self) -> float:
@@ -337,4 +339,13 @@ def month_figures(
         model_mix=model_mix(priced_month, ledger),
         budget=budget_figures(tables, ledger=ledger, seats=seats, first_day=first_day),
         console_source=console_source,
+        bill=bill_figures(
+            _in(tables.bill_reconciliation, "usage_date", month),
+            priced_month.groupby(["usage_date", "model"], as_index=False)[
+                "list_price_cost_usd"
+            ].sum(),
+            tables.billed_by_model,
+        )
+        if tables.bill_reconciliation is not None and tables.billed_by_model is not None
+        else None,
     )

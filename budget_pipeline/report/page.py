@@ -636,6 +636,63 @@ def _value_section(f: ReportFigures, order: list[str]) -> str:
     )
 
 
+def _bill_section(f: ReportFigures) -> str:
+    b = f.bill
+    heading = "<h2>7. The bill</h2>"
+    if b is None or not b.has_bill:
+        return (
+            heading + "<p>No bill for this month yet: Anthropic's Usage and Cost Analytics API "
+            "has no row for its days, or is closed to the organisation (see the "
+            "<em>billed_cost_available</em> check). Every figure above is a list-price "
+            "estimate.</p>"
+        )
+    without = (
+        f" {b.days_without_bill} loaded day(s) have no bill yet and are left out on both sides."
+        if b.days_without_bill
+        else ""
+    )
+    gap = (b.estimate_usd - b.billed_list_usd) / b.billed_list_usd if b.billed_list_usd else None
+    rows = [
+        ["Estimate (tokens × prices.csv)", money(b.estimate_usd)],
+        ["Billed at list price", money(b.billed_list_usd)],
+        ["Billed (after discounts, before credits)", money(b.billed_usd)],
+        ["Discount received (1 − billed ÷ billed at list)", percent(b.discount)],
+        ["Estimate against billed at list", signed_percent(gap)],
+    ]
+    text = (
+        heading + f'<p class="note">Over the {b.days_with_bill} day(s) of the month Anthropic has '
+        f"billed.{without} Both the estimate and the billed list amount are at list price: they "
+        "agree when prices.csv is right. Billed figures settle over about 30 days.</p>"
+        + _table([("The bill", False), ("This month", True)], rows)
+    )
+    if b.days_outside.empty:
+        return text + "<p>Every billed day is within the tolerance.</p>"
+    days = ", ".join(f"{day:%Y-%m-%d}" for day in b.days_outside["usage_date"])
+    gaps = [
+        [
+            escape(r.model),
+            money(r.estimate_usd),
+            money(r.billed_list_usd),
+            signed_money(r.gap_usd),
+            signed_percent(r.gap_share),
+        ]
+        for r in b.model_gaps.itertuples()
+    ]
+    header = [
+        ("Model", False),
+        ("Estimate", True),
+        ("Billed at list", True),
+        ("Gap", True),
+        ("Gap share", True),
+    ]
+    return (
+        text + f"<p><strong>{len(b.days_outside)} day(s) outside the tolerance</strong>: "
+        f"{escape(days)}. Over those days, per model, largest gap first — a model at the top "
+        "is one whose row in prices.csv no longer matches Anthropic's price:</p>"
+        + _table(header, gaps)
+    )
+
+
 def _files_section(f: ReportFigures, exports: dict[str, str]) -> str:
     links = "".join(
         f'<li><a href="{escape(name)}">{escape(name)}</a> — {escape(what)}</li>'
@@ -683,6 +740,7 @@ def render_page(figures: ReportFigures, exports: dict[str, str], generated_at: s
         + _alerts_section(f)
         + _idle_section(f)
         + _value_section(f, order)
+        + _bill_section(f)
         + _files_section(f, exports)
         + "</main></body></html>"
     )

@@ -15,6 +15,8 @@ from budget_pipeline.report.month import Month
 from budget_pipeline.rules.forecast import RUN_RATE_DAYS
 from budget_pipeline.rules.spend import HISTORY_DAYS
 from budget_pipeline.warehouse.tables import (
+    BILL_RECONCILIATION,
+    BILLED_COST,
     BUDGET_FORECAST,
     DAILY_SPEND,
     IDLE_SEATS,
@@ -45,6 +47,9 @@ class MonthTables:
     # loaded days from `accuracy_start(month)` on, so each month's day-7 forecast has its window.
     cost_history: pd.DataFrame | None = None
     loaded_history: pd.DatetimeIndex | None = None
+    # The bill: the month's reconciliation and the billed list amount per day × model.
+    bill_reconciliation: pd.DataFrame | None = None
+    billed_by_model: pd.DataFrame | None = None
 
 
 def accuracy_months_start(month: Month) -> pd.Timestamp:
@@ -94,5 +99,15 @@ def read_month(connection: duckdb.DuckDBPyConnection, month: Month) -> MonthTabl
         ),
         loaded_history=pd.DatetimeIndex(
             rows(DAILY_SPEND, "usage_date", accuracy_start(month), month.end)["usage_date"]
+        ),
+        bill_reconciliation=rows(BILL_RECONCILIATION, "*", month.start, month.end),
+        billed_by_model=as_contract_dtypes(
+            BILLED_COST.name,
+            connection.execute(
+                "SELECT usage_date, model, sum(list_amount_usd) AS list_amount_usd "
+                f"FROM {BILLED_COST.qualified_name} WHERE usage_date BETWEEN ? AND ? "
+                "GROUP BY ALL ORDER BY ALL",
+                [month.start.date(), month.end.date()],
+            ).fetchdf(),
         ),
     )

@@ -87,6 +87,8 @@ def price_usage(model_usage: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame
         "float64"
     )
     priced["price_model"] = priced["price_model"].where(has_price, None)
+    # This source's usage is not billed row by row: its worth at list prices is its cost.
+    priced["list_price_cost_usd"] = priced["cost_usd"]
     return priced[PRICED_USAGE.column_names].reset_index(drop=True)
 
 

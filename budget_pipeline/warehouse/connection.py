@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 
 from budget_pipeline import settings
+from budget_pipeline.warehouse.migrations import migrate
 from budget_pipeline.warehouse.tables import SCHEMA, TABLES, Table
 
 LOCK_WAIT_SECONDS = 120.0
@@ -110,27 +111,8 @@ def ensure_tables(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     for table in TABLES.values():
         connection.execute(table.create_statement())
-    add_new_columns(connection)
-
-
-def add_new_columns(connection: duckdb.DuckDBPyConnection) -> None:
-    """A warehouse written before a column was added to its table gains it in place, NULL in the
-    rows already there: upgraded, never rebuilt. Rows move between a table and its staging table
-    by column name, so the added column's place at the end does not matter."""
-    present = set(
-        connection.execute(
-            "SELECT table_name, column_name FROM duckdb_columns() "
-            "WHERE database_name = current_database() AND schema_name = ?",
-            [SCHEMA],
-        ).fetchall()
-    )
-    for table in TABLES.values():
-        for column in table.columns:
-            if (table.name, column.name) not in present:
-                connection.execute(
-                    f"ALTER TABLE {table.qualified_name} "
-                    f"ADD COLUMN IF NOT EXISTS {column.name} {column.sql_type}"
-                )
+    # A warehouse of an earlier release gains what its existing tables lack, rows kept.
+    migrate(connection)
 
 
 @contextmanager

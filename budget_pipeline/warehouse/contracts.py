@@ -24,6 +24,7 @@ class _Text(NpString):
 
 _DTYPES = {
     "DATE": "datetime64[ns]",
+    "TIMESTAMP": "datetime64[ns]",
     "VARCHAR": _Text(),
     "BIGINT": "int64",
     "DOUBLE": "float64",

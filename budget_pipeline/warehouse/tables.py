@@ -14,6 +14,8 @@ SCHEMA = "budget"
 
 # The words a row may carry in its vocabulary columns.
 USER, API_KEY = "user", "api_key"
+# The bill names three more kinds of actor, and keeps one of a kind it does not know.
+SERVICE_ACCOUNT, FEDERATED, UNKNOWN_ACTOR = "service_account", "federated", "unknown"
 PRICE_TABLE, API_ESTIMATE = "price_table", "api_estimate"
 COMPLETELY_IDLE, BARELY_ACTIVE = "completely idle", "barely active"
 NO_CLAUDE_CODE_USE = "no Claude Code use"
@@ -150,6 +152,11 @@ PRICED_USAGE = Table(
         ),
         _usd("cost_usd", "cost in USD (the API's estimate when the model is unpriced)"),
         _usd("api_estimated_cost_usd", "the API's estimated_cost.amount / 100"),
+        # Last: a warehouse written before this column gains it at the end (migrations.py).
+        _usd(
+            "list_price_cost_usd",
+            "the usage's worth at list prices, set against the bill (here equal to cost_usd)",
+        ),
     ),
     unique_together=("usage_date", "actor", "model"),
     row_checks=(
@@ -284,6 +291,77 @@ BUDGET_FORECAST = Table(
     ),
 )
 
+BILLED_COST = Table(
+    name="billed_cost",
+    partition_column="usage_date",
+    description="What Anthropic bills per actor × model × day for Claude Code, from the Usage "
+    'and Cost Analytics API (docs/rules.md, "The bill").',
+    columns=(
+        Column("usage_date", "DATE", "UTC day billed"),
+        Column(
+            "actor",
+            "VARCHAR",
+            "email (user), api_key_id (api_key), service_account_id, provider:subject "
+            "(federated), or the actor's JSON (unknown)",
+            non_empty=True,
+        ),
+        Column(
+            "actor_type",
+            "VARCHAR",
+            "user, api_key, service_account, federated or unknown",
+            allowed=(USER, API_KEY, SERVICE_ACCOUNT, FEDERATED, UNKNOWN_ACTOR),
+        ),
+        Column("model", "VARCHAR", "model id as billed", non_empty=True),
+        _usd("amount_usd", "billed after discounts, before credits: cost.amount / 100"),
+        _usd("list_amount_usd", "billed at list price, before discounts: cost.list_amount / 100"),
+        _count("requests", "requests billed"),
+        Column(
+            "data_refreshed_at",
+            "TIMESTAMP",
+            "when the API last refreshed these figures (UTC; they settle over ~30 days)",
+            nullable=True,
+        ),
+    ),
+    unique_together=("usage_date", "actor", "actor_type", "model"),
+)
+
+BILL_RECONCILIATION = Table(
+    name="bill_reconciliation",
+    partition_column="usage_date",
+    description="The estimate (usage at list prices) against the bill, per day "
+    '(docs/rules.md, "The bill").',
+    columns=(
+        Column("usage_date", "DATE", "UTC day", unique=True),
+        _usd("estimate_usd", "sum of priced_usage.list_price_cost_usd"),
+        _usd(
+            "billed_list_usd", "sum of billed_cost.list_amount_usd (NULL: no bill)", nullable=True
+        ),
+        _usd("billed_usd", "sum of billed_cost.amount_usd (NULL: no bill)", nullable=True),
+        Column(
+            "gap_usd", "DOUBLE", "estimate_usd - billed_list_usd (NULL: no bill)", nullable=True
+        ),
+        Column(
+            "gap_share",
+            "DOUBLE",
+            "gap_usd / billed_list_usd (NULL: no bill, or billed list 0)",
+            nullable=True,
+        ),
+        Column(
+            "within_tolerance",
+            "BOOLEAN",
+            "estimate and bill agree within bill_tolerance (NULL: no bill for the day)",
+            nullable=True,
+        ),
+    ),
+    row_checks=(
+        RowCheck(
+            "verdict_needs_a_bill",
+            "within_tolerance must be NULL exactly when billed_list_usd is NULL",
+            lambda frame: frame["within_tolerance"].isna() == frame["billed_list_usd"].isna(),
+        ),
+    ),
+)
+
 TABLES: dict[str, Table] = {
     table.name: table
     for table in (
@@ -293,6 +371,8 @@ TABLES: dict[str, Table] = {
         DAILY_SPEND,
         IDLE_SEATS,
         BUDGET_FORECAST,
+        BILLED_COST,
+        BILL_RECONCILIATION,
     )
 }
 
@@ -302,7 +382,7 @@ def as_contract_dtypes(table_name: str, frame):
     dates, and nullable booleans (a BOOLEAN column without NULLs comes back as plain bool)."""
     sql_types = {column.name: column.sql_type for column in TABLES[table_name].columns}
     for column in frame.columns:
-        if sql_types.get(column) == "DATE":
+        if sql_types.get(column) in ("DATE", "TIMESTAMP"):
             frame[column] = frame[column].astype("datetime64[ns]")
         elif sql_types.get(column) == "BOOLEAN":
             frame[column] = frame[column].astype("boolean")

@@ -94,3 +94,20 @@ def test_a_week_of_loaded_days_is_enough_for_the_run_rate_to_stand_on(pipeline):
         block[0] == "Budgets as of 2026-06-07 (June 2026, 23 days left, run rate of 7 loaded days):"
     )
     assert not any("warning" in line for line in block)
+
+
+def test_the_summary_has_one_line_for_the_bill_of_the_last_30_days(pipeline):
+    assert pipeline.materialize("2026-04-01", "2026-04-06").success
+    reconciled = pipeline.table("bill_reconciliation")
+    listed, billed = reconciled["billed_list_usd"].sum(), reconciled["billed_usd"].sum()
+    outside = int(reconciled["within_tolerance"].eq(False).sum())
+    assert outside > 0
+
+    summary = budget_summary(str(pipeline.duckdb_file), dt.date(2026, 4, 1), dt.date(2026, 4, 6))
+
+    [line] = [line for line in summary.splitlines() if line.startswith("The bill")]
+    assert line == (
+        f"The bill 2026-03-08 … 2026-04-06 (6 billed days): estimate "
+        f"${reconciled['estimate_usd'].sum():,.2f}, billed at list ${listed:,.2f}, billed "
+        f"${billed:,.2f} (discount 15.0%), {outside} day(s) outside tolerance"
+    )

@@ -26,6 +26,8 @@ SORT_KEYS = {
     "daily_spend": ["usage_date"],
     "idle_seats": ["as_of", "email"],
     "budget_forecast": ["as_of", "workstream"],
+    "billed_cost": ["usage_date", "actor", "actor_type", "model"],
+    "bill_reconciliation": ["usage_date"],
 }
 
 

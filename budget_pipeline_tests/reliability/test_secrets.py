@@ -205,3 +205,39 @@ def test_an_echo_page_cut_inside_the_key_leaves_no_piece_of_it_anywhere(config_d
     for texts in (outputs, recorded, stored, posts):
         assert not leaked(texts, _RANDOM_PART)
         assert not leaked(texts, hook_token)
+
+
+def test_the_bill_s_errors_carry_no_key_whether_they_fail_the_run_or_close_the_bill(
+    config_dir, tmp_path
+):
+    home = dagster_home(tmp_path)
+    with UsageApiServer(TEST_ORGANISATION, api_key=SECRET_KEY) as server:
+        environment = cli_environment(
+            home,
+            server,
+            config_dir,
+            tmp_path / "warehouse.duckdb",
+            ANTHROPIC_ADMIN_API_KEY=SECRET_KEY,
+            BUDGET_PIPELINE_ALERT_WEBHOOK=SECRET_HOOK,
+        )
+        # The cost endpoint echoes the key: a 429 (retried, logged), then a 401 (the run fails).
+        server.add_fault(Fault(status=429, message=f"slow down {SECRET_KEY}", endpoint="cost"))
+        server.add_fault(
+            Fault(status=401, message=f"key {SECRET_KEY} {API_MESSAGE}", endpoint="cost")
+        )
+        failed = run_materialize("2026-03-02", "2026-03-03", environment, tmp_path)
+        # Then closed (403): the reason, key and all, goes to the metadata and the check.
+        server.add_fault(
+            Fault(status=403, message=f"key {SECRET_KEY} beta off", times=100, endpoint="cost")
+        )
+        closed = run_materialize("2026-03-02", "2026-03-03", environment, tmp_path)
+
+    assert failed.returncode != 0 and closed.returncode == 0, closed.stderr[-2000:]
+    outputs = [failed.stdout, failed.stderr, closed.stdout, closed.stderr]
+    recorded = instance_texts(home)
+    stored = file_bytes(home, tmp_path)
+    assert any(API_MESSAGE in text and "[redacted]" in text for text in recorded)
+    assert any("beta off" in text and "[redacted]" in text for text in recorded)
+    for secret in (SECRET_KEY, SECRET_HOOK, "SECRET-HOOK-abcdef"):
+        assert not [text for text in outputs + recorded if secret in text], secret
+        assert not [data for data in stored if secret.encode() in data], secret

@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from budget_pipeline.defs.budget import checks
+from budget_pipeline.defs.budget.bill import FETCHES_API, bill_reconciliation, billed_cost
 from budget_pipeline.defs.budget.building_blocks import (
     add_range_metadata,
     budget_asset,
@@ -105,7 +106,7 @@ class _Progress:
         )
 
 
-@budget_asset(RAW_USAGE, kinds={"httpx", "duckdb", "pandas"})
+@budget_asset(RAW_USAGE, kinds={"httpx", "duckdb", "pandas"}, tags=FETCHES_API)
 def raw_usage(
     context: dg.AssetExecutionContext,
     analytics_api: AnalyticsApiResource,
@@ -512,4 +513,6 @@ budget_assets = [
     daily_spend,
     idle_seats,
     budget_forecast,
+    billed_cost,
+    bill_reconciliation,
 ]

@@ -50,6 +50,8 @@ def _month_deps() -> list[dg.AssetDep]:
         dep("priced_usage", 0),
         dep("raw_usage", 0),
         dep("budget_forecast", 0),
+        dep("bill_reconciliation", 0),
+        dep("billed_cost", 0),
     ]
 
 
@@ -166,6 +168,17 @@ def budget_report(
     for name, value in (
         ("token_change_vs_last_month", figures.token_change_ratio),
         ("unassigned_share", figures.unassigned_share_of_month),
+        *(
+            (
+                ("bill_estimate_usd", figures.bill.estimate_usd),
+                ("billed_list_usd", figures.bill.billed_list_usd),
+                ("billed_usd", figures.bill.billed_usd),
+                ("bill_discount", figures.bill.discount),
+                ("bill_days_outside_tolerance", len(figures.bill.days_outside)),
+            )
+            if figures.bill is not None and figures.bill.has_bill
+            else ()
+        ),
     ):
         if _number(value) is not None:
             metadata[name] = _number(value)

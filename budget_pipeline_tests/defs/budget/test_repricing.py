@@ -1,7 +1,7 @@
 """Re-pricing history after a config change (docs/operations.md), against real materialisations.
 
 The stale status is asked from Dagster's own resolver, the one the UI's asset graph uses; the
-re-price is the documented selection `group:budget and not key:raw_usage` over the range.
+re-price is the documented selection `group:budget and not tag:fetches=api` over the range.
 """
 
 import pandas as pd
@@ -13,7 +13,7 @@ from budget_pipeline_tests.conftest import days
 
 START, END = "2026-03-02", "2026-03-10"
 DOWNSTREAM = ("priced_usage", "workstream_cost", "daily_spend")
-REPRICE = "group:budget and not key:raw_usage"
+REPRICE = "group:budget and not tag:fetches=api"
 
 
 def observe_config(pipeline) -> None:
@@ -56,9 +56,9 @@ def test_a_price_change_marks_history_stale_and_the_documented_reprice_skips_the
         assert status.pop("priced_usage") is StaleStatus.STALE, day
         assert set(status.values()) == {StaleStatus.FRESH}, day
 
-    requests = len(pipeline.server.usage_requests())
+    requests = len(pipeline.server.requests)
     assert pipeline.materialize(START, END, selection=REPRICE).success
-    assert len(pipeline.server.usage_requests()) == requests  # raw usage was not fetched again
+    assert len(pipeline.server.requests) == requests  # neither usage nor bill fetched again
     after = {name: pipeline.table(name) for name in ("raw_usage", *DOWNSTREAM)}
 
     pd.testing.assert_frame_equal(

@@ -5,8 +5,12 @@ import datetime as dt
 import dagster as dg
 
 from budget_pipeline.defs.budget.assets import budget_assets
-from budget_pipeline.defs.budget.jobs import budget_daily_job
-from budget_pipeline.defs.budget.schedules import budget_daily_schedule, daily_range
+from budget_pipeline.defs.budget.jobs import bill_refresh_job, budget_daily_job
+from budget_pipeline.defs.budget.schedules import (
+    bill_weekly_schedule,
+    budget_daily_schedule,
+    daily_range,
+)
 from budget_pipeline.defs.config_files.assets import config_sources
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -55,3 +59,51 @@ def test_the_scheduled_run_materialises_three_days_in_one_run(pipeline):
     # each day was fetched from the API once: one fetch loop for the three days
     fetched = {r.query["starting_at"] for r in pipeline.server.usage_requests()}
     assert fetched == {"2026-04-06", "2026-04-07", "2026-04-08"}
+
+
+def at_seven_on_monday(day: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(f"{day}T07:00:00+00:00")
+
+
+def test_the_weekly_bill_refresh_skips_until_a_day_is_loaded(instance):
+    with dg.build_schedule_context(
+        scheduled_execution_time=at_seven_on_monday("2026-04-13"), instance=instance
+    ) as context:
+        data = bill_weekly_schedule.evaluate_tick(context)
+    assert not data.run_requests and "no day is loaded" in data.skip_message
+    assert bill_weekly_schedule.cron_schedule == "0 7 * * 1"
+    assert bill_weekly_schedule.execution_timezone == "UTC"
+    assert bill_weekly_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_the_weekly_bill_refresh_re_fetches_31_days_ending_with_the_newest_loaded(pipeline):
+    assert pipeline.materialize("2026-02-25", "2026-03-06").success
+    assert pipeline.materialize("2026-04-03", "2026-04-04").success
+    with dg.build_schedule_context(
+        scheduled_execution_time=at_seven_on_monday("2026-04-13"), instance=pipeline.instance
+    ) as context:
+        [request] = bill_weekly_schedule.evaluate_tick(context).run_requests
+    assert request.tags[RANGE_START] == "2026-03-05" and request.tags[RANGE_END] == "2026-04-04"
+    defs = dg.Definitions(
+        assets=[*config_sources, *budget_assets],
+        jobs=[bill_refresh_job],
+        resources=pipeline.resources(),
+        executor=dg.in_process_executor,
+    )
+    usage_requests = len(pipeline.server.usage_requests())
+    cost_requests = len(pipeline.server.cost_requests())
+
+    job = defs.resolve_job_def(bill_refresh_job.name)
+    result = job.execute_in_process(instance=pipeline.instance, tags=request.tags)
+
+    assert result.success
+    assert len(pipeline.server.usage_requests()) == usage_requests
+    refetched = pipeline.server.cost_requests()[cost_requests:]
+    assert len({r.query["starting_at"] for r in refetched}) == 31
+    materialised = {
+        event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
+    }
+    assert materialised == {"billed_cost", "bill_reconciliation"}
+    reconciled = pipeline.table("bill_reconciliation")
+    # Days never loaded get the bill and an estimate of 0: the reconciliation says so.
+    assert len(reconciled) == 10 + 31 - 2

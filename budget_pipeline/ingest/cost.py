@@ -1,0 +1,116 @@
+"""The bill: Claude Code's billed cost per actor, model and day from the Usage and Cost Analytics
+API (docs/rules.md, "The bill"), fetched through the one client with the key it already holds.
+
+A page is read whole into `billed_cost` rows or refused naming the day, the page, the row and
+the field, so a bad page is never half-written. A closed endpoint (a HIPAA-ready organisation,
+the beta not enabled) is not a failure: `closed_reason` says why, and the day's bill is empty.
+"""
+
+import datetime
+from collections.abc import Iterator, Sequence
+
+import orjson
+import pandas as pd
+
+from budget_pipeline.ingest.client import AnalyticsClient
+from budget_pipeline.ingest.errors import BadResponseError, FinalApiError
+from budget_pipeline.ingest.paging import PagedEndpoint, Query
+from budget_pipeline.rules.bill import BillRowError, billed_columns, billed_row, refreshed_at
+from budget_pipeline.warehouse.tables import BILLED_COST
+
+COST_PATH = "/v1/organizations/analytics/cost"
+COST_BETA = "analytics-usage-cost-2026-08-24"
+# A day's bill is a few rows per actor: a cursor still going after this many pages is a loop
+# the API hides behind fresh cursors, not a bill (the usage fetch's own bound may be lower).
+MAX_BILL_PAGES_PER_DAY = 1000
+
+
+def _midnight(day: datetime.date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def cost_query(day: datetime.date, limit: int) -> Query:
+    return [
+        ("starting_at", _midnight(day)),
+        ("ending_at", _midnight(day + datetime.timedelta(days=1))),
+        ("time_bucket_width", "1d"),
+        ("products[]", "claude_code"),
+        ("group_by[]", "actor"),
+        ("group_by[]", "model"),
+        ("limit", str(limit)),
+    ]
+
+
+COST_ENDPOINT = PagedEndpoint(COST_PATH, cost_query, {"anthropic-beta": COST_BETA})
+
+
+def closed_reason(error: FinalApiError) -> str | None:
+    """Why the bill is closed to this organisation, or None when the error is a real failure:
+    the endpoint refuses HIPAA-ready organisations with a 400 that says so, and answers 403 or
+    404 where the beta is not enabled. A 401 (a wrong key) and any other 400 stay failures."""
+    message = error.api_message or ""
+    if error.status == 400 and "hipaa" in message.lower():
+        return f"HTTP 400: {message}"
+    if error.status in (403, 404):
+        return f"HTTP {error.status}: {message}"
+    return None
+
+
+class BillPageReader:
+    """Reads one 200 body of the cost endpoint (a `PageSink.take`) into billed_cost rows."""
+
+    def __init__(self, max_pages: int | None = None):
+        self.max_pages = max_pages or MAX_BILL_PAGES_PER_DAY
+
+    def take(
+        self, content: bytes, *, day: datetime.date, page: int, seen_cursors: set[str]
+    ) -> tuple[pd.DataFrame, str | None]:
+        # Not JSON: a ValueError, fetched again like any truncated answer.
+        body = orjson.loads(content)
+
+        def bad(problem: str) -> BadResponseError:
+            return BadResponseError(
+                f"{day.isoformat()} page {page}: the bill {problem}; nothing was written",
+                day=day,
+                page=page,
+            )
+
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise bad("page has no 'data' list")
+        next_page = body.get("next_page")
+        if next_page is not None and (not isinstance(next_page, str) or not next_page):
+            raise bad(f"page's next_page is {next_page!r} (must be a cursor or null)")
+        # has_more may be absent: the cursor alone says whether the day goes on.
+        if body.get("has_more") is True and next_page is None:
+            raise bad("page says has_more but gives no next_page: the rest of the day is lost")
+        if next_page in seen_cursors:
+            raise bad(f"cursor repeats (next_page {next_page[:40]!r} already followed)")
+        if next_page is not None and page >= self.max_pages:
+            raise bad(
+                f"cursor never ends: still a next_page after {page} pages "
+                f"(at most {self.max_pages} a day)"
+            )
+        try:
+            refreshed = refreshed_at(body.get("data_refreshed_at"))
+        except BillRowError as error:
+            raise bad(f"page's {error}") from None
+        columns = billed_columns(body["data"], day)
+        if columns is None:
+            rows = []
+            for index, row in enumerate(body["data"]):
+                try:
+                    rows.append(billed_row(row, day))
+                except BillRowError as error:
+                    raise bad(f"row {index}: {error}") from None
+            columns = {name: [row[name] for row in rows] for name in BILLED_COST.column_names[:-1]}
+        columns["data_refreshed_at"] = [refreshed] * len(columns["actor"])
+        return pd.DataFrame(columns, columns=BILLED_COST.column_names), next_page
+
+
+def fetch_billed_days(
+    client: AnalyticsClient, days: Sequence[datetime.date], reader: BillPageReader | None = None
+) -> Iterator[tuple[datetime.date, pd.DataFrame]]:
+    """Each complete day's billed rows as it finishes (any order); the first error is raised."""
+    read = (reader or BillPageReader()).take
+    for day, parts in client.fetch_endpoint_days(COST_ENDPOINT, days, read):
+        yield day, pd.concat(parts, ignore_index=True)
