@@ -11,11 +11,17 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from budget_pipeline.defs.budget import checks
+from budget_pipeline.defs.budget import bill, checks
 from budget_pipeline.defs.resources import ThresholdsResource
 from budget_pipeline.rules.attribution import LEDGER_FOLLOW_UP_DAYS
+from budget_pipeline.rules.bill import days_outside_tolerance, model_gaps
 from budget_pipeline.rules.config_files import LEDGER_FILE, load_ledger
-from budget_pipeline.warehouse.tables import DAILY_SPEND, PRICED_USAGE
+from budget_pipeline.warehouse.tables import (
+    BILL_RECONCILIATION,
+    BILLED_COST,
+    DAILY_SPEND,
+    PRICED_USAGE,
+)
 
 
 def _frame(connection: duckdb.DuckDBPyConnection, sql: str, *params) -> pd.DataFrame:
@@ -54,6 +60,42 @@ def _unassigned_share_check(
     )
 
 
+def _bill_check(
+    connection: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date
+) -> dg.AssetCheckResult:
+    try:
+        reconciled = _frame(
+            connection,
+            f"SELECT * FROM {BILL_RECONCILIATION.qualified_name} "
+            "WHERE usage_date BETWEEN ? AND ? ORDER BY usage_date",
+            start,
+            end,
+        )
+    except duckdb.CatalogException:
+        # A warehouse written before the bill, opened read-only: nothing to judge.
+        reconciled = pd.DataFrame(columns=BILL_RECONCILIATION.column_names)
+    outside = days_outside_tolerance(reconciled)["usage_date"]
+    gaps = pd.DataFrame(columns=["model", "estimate_usd", "billed_list_usd", "gap_usd"])
+    if not outside.empty:
+        # As the asset does: per model over the days outside, largest gap first.
+        estimate = _frame(
+            connection,
+            "SELECT usage_date, model, sum(list_price_cost_usd) AS list_price_cost_usd "
+            f"FROM {PRICED_USAGE.qualified_name} WHERE usage_date BETWEEN ? AND ? GROUP BY ALL",
+            start,
+            end,
+        )
+        billed = _frame(
+            connection,
+            "SELECT usage_date, model, sum(list_amount_usd) AS list_amount_usd "
+            f"FROM {BILLED_COST.qualified_name} WHERE usage_date BETWEEN ? AND ? GROUP BY ALL",
+            start,
+            end,
+        )
+        gaps = model_gaps(estimate, billed, outside)
+    return bill.within_tolerance_check(reconciled, gaps, ThresholdsResource().bill_tolerance)
+
+
 def failed_warning_checks(
     connection: duckdb.DuckDBPyConnection,
     start: dt.date,
@@ -76,6 +118,7 @@ def failed_warning_checks(
         checks.close_to_api_estimate_check(priced),
         _unassigned_share_check(connection, start, end, config_dir),
         checks.budgets_at_risk_check(forecast),
+        _bill_check(connection, start, end),
     ]
     return [result for result in results if not result.passed]
 
