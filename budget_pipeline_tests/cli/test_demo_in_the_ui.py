@@ -22,7 +22,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 DEMO_DAYS = 3
 BUDGET_ASSETS = (
     "raw_usage",
+    "billed_cost",
     "priced_usage",
+    "bill_reconciliation",
     "workstream_cost",
     "daily_spend",
     "idle_seats",
