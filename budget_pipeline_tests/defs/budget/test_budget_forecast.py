@@ -169,9 +169,13 @@ def test_the_run_rate_window_holds_at_most_28_days(backfilled):
 
 def test_a_warehouse_written_before_run_rate_days_gains_the_column_in_place(pipeline):
     assert pipeline.materialize("2026-06-01", "2026-06-02").success
-    # the warehouse as the previous release wrote it: the same tables without the new column
+    # the warehouse as the previous release wrote it: the same tables without the new column,
+    # and no record of the migration that adds it
     with duckdb.connect(str(pipeline.duckdb_file)) as connection:
         connection.execute("ALTER TABLE budget.budget_forecast DROP COLUMN run_rate_days")
+        connection.execute(
+            "DELETE FROM budget._schema_migrations WHERE description LIKE '%run_rate_days%'"
+        )
     path, june_1 = str(pipeline.duckdb_file), dt.date(2026, 6, 1)
     summary = budget_summary(path, june_1, dt.date(2026, 6, 2))  # read-only: left as it is
     assert "Budgets as of 2026-06-02 (June 2026, 28 days left):" in summary
