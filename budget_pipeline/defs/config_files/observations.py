@@ -22,9 +22,13 @@ def record_config_file_versions(
 ) -> list[dg.AssetKey]:
     """Records an observation of each file whose content differs from its last observation;
     returns their keys. A required file that is missing or unreadable is left to the step that
-    reads it: it fails, naming the file."""
+    reads it: it fails, naming the file. So is a path that is not a regular file (a named pipe
+    gives its content once: read here, the step would wait for it for ever)."""
     recorded = []
     for key in CONFIG_FILES:
+        path = config_files.path(CONFIG_FILES[key][0])
+        if path.exists() and not path.is_file():
+            continue
         try:
             version = file_version(config_files, key)
         except OSError:
