@@ -148,24 +148,13 @@ def billed_cost(
     )
 
 
-def _estimate_per_day_model(warehouse: WarehouseResource, days: pd.DatetimeIndex) -> pd.DataFrame:
+def _sums_per_day_model(
+    warehouse: WarehouseResource, table: str, sums: str, days: pd.DatetimeIndex
+) -> pd.DataFrame:
+    """`sums` (SQL aggregates of `table`) per usage_date × model over `days`."""
     with warehouse.connect() as connection:
         frame = connection.execute(
-            "SELECT usage_date, model, sum(list_price_cost_usd) AS list_price_cost_usd "
-            f"FROM {PRICED_USAGE.qualified_name} WHERE usage_date BETWEEN ? AND ? "
-            "GROUP BY usage_date, model",
-            [days[0].date(), days[-1].date()],
-        ).fetchdf()
-    frame["usage_date"] = pd.to_datetime(frame["usage_date"]).astype("datetime64[ns]")
-    return frame
-
-
-def _billed_per_day_model(warehouse: WarehouseResource, days: pd.DatetimeIndex) -> pd.DataFrame:
-    with warehouse.connect() as connection:
-        frame = connection.execute(
-            "SELECT usage_date, model, sum(list_amount_usd) AS list_amount_usd, "
-            "sum(amount_usd) AS amount_usd "
-            f"FROM {BILLED_COST.qualified_name} WHERE usage_date BETWEEN ? AND ? "
+            f"SELECT usage_date, model, {sums} FROM {table} WHERE usage_date BETWEEN ? AND ? "
             "GROUP BY usage_date, model",
             [days[0].date(), days[-1].date()],
         ).fetchdf()
@@ -229,8 +218,18 @@ def bill_reconciliation(
     they agree when prices.csv is right; a discount shows in billed_usd, not as a gap."""
     days = days_of(context.partition_time_window)
     tolerance = thresholds.bill_tolerance
-    estimate = _estimate_per_day_model(warehouse, days)
-    billed = _billed_per_day_model(warehouse, days)
+    estimate = _sums_per_day_model(
+        warehouse,
+        PRICED_USAGE.qualified_name,
+        "sum(list_price_cost_usd) AS list_price_cost_usd",
+        days,
+    )
+    billed = _sums_per_day_model(
+        warehouse,
+        BILLED_COST.qualified_name,
+        "sum(list_amount_usd) AS list_amount_usd, sum(amount_usd) AS amount_usd",
+        days,
+    )
     frame = reconciliation(
         estimate.groupby("usage_date")["list_price_cost_usd"].sum(), billed, days, tolerance
     )
