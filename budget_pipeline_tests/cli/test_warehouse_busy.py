@@ -13,7 +13,7 @@ import pytest
 
 from budget_pipeline.cli.main import main
 from budget_pipeline.cli.warehouse_busy import SUMMARY_LOCK_WAIT_SECONDS
-from budget_pipeline_tests.cli.test_cli import _cli_environment
+from budget_pipeline_tests.commands import cli_environment
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 # The lock wait, plus reading the instance and printing, with room for a loaded machine.
@@ -39,7 +39,7 @@ def _summary_refused(capsys) -> str:
 def test_a_summary_while_a_duckdb_shell_holds_the_file_names_that_process(
     api_server, config_dir, tmp_path, monkeypatch, capsys
 ):
-    environment = _cli_environment(api_server, config_dir, tmp_path)
+    environment = cli_environment(api_server, config_dir, tmp_path)
     _use(monkeypatch, environment)
     path = environment["BUDGET_PIPELINE_DUCKDB"]
     holder = subprocess.Popen(
@@ -70,7 +70,7 @@ def test_a_summary_while_a_duckdb_shell_holds_the_file_names_that_process(
 def test_a_summary_while_a_run_writes_the_warehouse_names_the_run_and_its_step(
     api_server, config_dir, tmp_path, monkeypatch, capsys
 ):
-    environment = _cli_environment(api_server, config_dir, tmp_path)
+    environment = cli_environment(api_server, config_dir, tmp_path)
     _use(monkeypatch, environment)
     path = environment["BUDGET_PIPELINE_DUCKDB"]
     # The API holds its pages: the run stays inside raw_usage, which has the file open to write.
