@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -14,8 +13,8 @@ import pytest
 from budget_pipeline.cli.main import main
 from budget_pipeline.cli.warehouse_busy import SUMMARY_LOCK_WAIT_SECONDS
 from budget_pipeline_tests.commands import cli_environment
+from budget_pipeline_tests.reliability.conftest import start_materialize
 
-DAGSTER = str(Path(sys.executable).parent / "dagster")
 # The lock wait, plus reading the instance and printing, with room for a loaded machine.
 FAST_ENOUGH = SUMMARY_LOCK_WAIT_SECONDS + 15
 
@@ -76,16 +75,8 @@ def test_a_summary_while_a_run_writes_the_warehouse_names_the_run_and_its_step(
     # The API holds its pages: the run stays inside raw_usage, which has the file open to write.
     api_server.hold_timeout = 60
     api_server.hold.clear()
-    run = subprocess.Popen(
-        [
-            *(DAGSTER, "asset", "materialize", "-m", "budget_pipeline.definitions"),
-            *("--select", "group:budget", "--partition-range", "2026-03-02...2026-03-02"),
-        ],
-        cwd=tmp_path,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    run = start_materialize(
+        "2026-03-02", "2026-03-02", environment, tmp_path, log=tmp_path / "materialize.log"
     )
     try:
         deadline = time.monotonic() + 120
