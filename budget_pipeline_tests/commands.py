@@ -3,6 +3,7 @@ loopback API, and none of the settings of the shell the tests were started from.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,14 @@ def run_command(argv: list[str], environment: dict[str, str], cwd: Path):
 
 def budget_pipeline(environment: dict[str, str], cwd: Path, *args: str):
     return run_command([str(BIN / "budget-pipeline"), *args], environment, cwd)
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """Stops a process started in a session of its own, with its children. `dagster dev` and the
+    webserver may ignore SIGTERM while their children shut down: a few seconds, then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=wait)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
