@@ -16,6 +16,7 @@ from budget_pipeline.defs.budget.building_blocks import (
     day_key,
     failing_clearly,
 )
+from budget_pipeline.defs.budget.checks import warning_check
 from budget_pipeline.defs.metadata import PREVIEW_ROWS, markdown_preview
 from budget_pipeline.defs.partitions import days_of
 from budget_pipeline.defs.resources import (
@@ -173,32 +174,25 @@ def within_tolerance_check(
         for row in outside.itertuples()
     )
     lines = model_gap_lines(gaps)
-    return dg.AssetCheckResult(
-        asset_key="bill_reconciliation",
-        check_name=WITHIN_TOLERANCE,
-        passed=outside.empty,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
+    return warning_check(
+        "bill_reconciliation",
+        WITHIN_TOLERANCE,
+        outside,
+        lambda: (
             f"{len(outside)} day(s) where the estimate and the billed list amount differ by "
             f"more than {tolerance:.0%}: {named_days}. Per model over those days, largest gap "
             f"first: {'; '.join(lines[:5])}. A model whose estimate is off is one whose row in "
             "prices.csv no longer matches Anthropic's price."
-            if not outside.empty
-            else None
         ),
         metadata={
             "bill_tolerance": tolerance,
             "days_checked": int(reconciled["within_tolerance"].notna().sum()),
             "days_without_bill": int(reconciled["within_tolerance"].isna().sum()),
             "days_outside": len(outside),
-            **(
-                {
-                    "days": markdown_preview(outside, limit=31),
-                    "by_model": markdown_preview(gaps.round(4), limit=20),
-                }
-                if not outside.empty
-                else {}
-            ),
+        },
+        evidence=lambda: {
+            "days": markdown_preview(outside, limit=31),
+            "by_model": markdown_preview(gaps.round(4), limit=20),
         },
     )
 
