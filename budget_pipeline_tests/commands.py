@@ -60,6 +60,20 @@ def budget_pipeline(environment: dict[str, str], cwd: Path, *args: str):
     return run_command([str(BIN / "budget-pipeline"), *args], environment, cwd)
 
 
+def start_dev(program: str, port: int, cwd: Path, environment: dict[str, str], log: Path):
+    """`program dev` (dg or dagster) on 127.0.0.1:`port`, in a session of its own so that
+    stop_process_group reaches its webserver, daemon and code servers; its console in `log`."""
+    with open(log, "wb") as output:
+        return subprocess.Popen(
+            [program, "dev", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=cwd,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def stop_process_group(process: subprocess.Popen) -> None:
     """Stops a process started in a session of its own, with its children. `dagster dev` and the
     webserver may ignore SIGTERM while their children shut down: a few seconds, then SIGKILL."""
