@@ -25,6 +25,7 @@ from budget_pipeline.defs.resources import (
 from budget_pipeline.demo.organisation import SyntheticOrganisation
 from budget_pipeline.demo.server import UsageApiServer
 from budget_pipeline.warehouse.io_manager import WarehouseIOManager
+from budget_pipeline_tests.webhook_receiver import WebhookReceiver
 
 TEST_API_KEY = "sk-ant-admin-TEST-7f3a9c"
 
@@ -70,6 +71,13 @@ def processes_started_by_tests_can_be_terminated():
 @pytest.fixture
 def api_server():
     with UsageApiServer(TEST_ORGANISATION, api_key=TEST_API_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def receiver():
+    """A webhook endpoint on 127.0.0.1 that records what it is sent."""
+    with WebhookReceiver() as server:
         yield server
 
 

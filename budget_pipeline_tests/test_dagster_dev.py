@@ -6,7 +6,6 @@ succeed, and the `duckdb_warehouse` pool must keep their DuckDB-writing steps fr
 """
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 
 from budget_pipeline.demo.server import UsageApiServer
 from budget_pipeline.rules import config_files as config_rules
+from budget_pipeline_tests.commands import new_dagster_home, start_dev, stop_process_group
 from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,9 +128,7 @@ def slow_api_server():
 
 @pytest.fixture
 def dagster_dev(tmp_path, slow_api_server):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    home = new_dagster_home(tmp_path)
     config_dir = tmp_path / "config"
     config_dir.mkdir()
     TEST_ORGANISATION.write_config(config_dir)
@@ -145,29 +143,32 @@ def dagster_dev(tmp_path, slow_api_server):
     env.pop("BUDGET_PIPELINE_ALERT_WEBHOOK", None)
     port = free_port()
     log = tmp_path / "dagster_dev.log"
-    with open(log, "wb") as output:
-        # From the repository root without -m: the project's workspace.yaml is what loads.
-        process = subprocess.Popen(
-            [DAGSTER, "dev", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    # From the repository root without -m: the project's workspace.yaml is what loads.
+    process = start_dev(DAGSTER, port, REPO, env, log)
     try:
         webserver = Webserver(port)
         webserver.wait_until_loaded(process, log)
         yield webserver, env, home, log
     finally:
-        # `dagster dev` may ignore SIGTERM while its children shut down: give it a few seconds,
-        # then kill the whole process group (webserver, daemon, code servers, run workers).
-        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(process.pid, sig)
-                process.wait(timeout=wait)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
+        stop_process_group(process)
+
+
+def launch_ui_backfill(webserver: Webserver) -> dict:
+    """A backfill of the budget assets over UI_DAYS, launched through GraphQL as the UI does."""
+    launched = webserver.query(
+        LAUNCH_BACKFILL,
+        params={
+            "partitionsByAssets": [
+                {
+                    "assetKey": {"path": [name]},
+                    "partitions": {"range": {"start": UI_DAYS[0], "end": UI_DAYS[-1]}},
+                }
+                for name in BUDGET_ASSETS
+            ],
+        },
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    return launched
 
 
 def duckdb_lock_error(text: str) -> bool:
@@ -223,19 +224,7 @@ def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev, slow_api
     # CLI run arrives however slowly the CLI process starts up.
     slow_api_server.hold_timeout = 90  # past the client's 30 s timeout: it retries, and waits
     slow_api_server.hold.clear()
-    launched = webserver.query(
-        LAUNCH_BACKFILL,
-        params={
-            "partitionsByAssets": [
-                {
-                    "assetKey": {"path": [name]},
-                    "partitions": {"range": {"start": UI_DAYS[0], "end": UI_DAYS[-1]}},
-                }
-                for name in BUDGET_ASSETS
-            ],
-        },
-    )["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    launched = launch_ui_backfill(webserver)
     # the CLI backfill starts while the UI's run is executing (it holds the pool slot)
     deadline = time.monotonic() + RUN_TIMEOUT
     while True:
@@ -351,19 +340,7 @@ def test_a_ui_backfill_right_after_an_edit_stays_fresh_once_the_sensor_sees_the_
     prices = Path(env["BUDGET_PIPELINE_CONFIG_DIR"]) / "prices.csv"
     prices.write_text(prices.read_text().replace("claude-opus-4-1,15,", "claude-opus-4-1,16,"))
     edited = config_rules.content_hash(prices)
-    launched = webserver.query(
-        LAUNCH_BACKFILL,
-        params={
-            "partitionsByAssets": [
-                {
-                    "assetKey": {"path": [name]},
-                    "partitions": {"range": {"start": UI_DAYS[0], "end": UI_DAYS[-1]}},
-                }
-                for name in BUDGET_ASSETS
-            ],
-        },
-    )["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    launched = launch_ui_backfill(webserver)
     deadline = time.monotonic() + RUN_TIMEOUT
     while (
         status := webserver.query(BACKFILL_STATUS, id=launched["backfillId"])[

@@ -5,18 +5,16 @@ warned on every load that the name did not match the one the workspace registere
 times a minute."""
 
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from budget_pipeline_tests.commands import BIN, start_dev, stop_process_group
 from budget_pipeline_tests.test_dagster_dev import Webserver, free_port
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 MISMATCH = "does not match the name"
 # The daemon's first tick of config_files_sensor: the definitions have been loaded by the
 # webserver, the daemon and the sensor's code server by then.
@@ -47,15 +45,7 @@ def test_dev_on_a_clone_in_a_folder_of_any_name_prints_no_location_name_warning(
     environment["DAGSTER_HOME"] = str(clone)  # as the README runs it, from the clone's root
     port = free_port()
     log = tmp_path / "dev.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [str(BIN / command), "dev", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=clone,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_dev(str(BIN / command), port, clone, environment, log)
     try:
         webserver = Webserver(port)
         webserver.wait_until_loaded(process, log)
@@ -68,11 +58,6 @@ def test_dev_on_a_clone_in_a_folder_of_any_name_prints_no_location_name_warning(
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(1)
     finally:
-        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(process.pid, sig)
-                process.wait(timeout=wait)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
+        stop_process_group(process)
     output = log.read_text()
     assert MISMATCH not in output, [line for line in output.splitlines() if MISMATCH in line][:1]

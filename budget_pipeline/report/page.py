@@ -6,6 +6,7 @@ SVG charts are inline, links point only at the export files beside the page).
 """
 
 import math
+from collections.abc import Callable
 from html import escape
 
 import pandas as pd
@@ -109,6 +110,14 @@ def _table(header: list[tuple[str, bool]], rows: list[list[str]], total: list[st
 
     body = "".join(tr(row) for row in rows) + (tr(total, "total") if total else "")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _records_table(records: pd.DataFrame, columns: list[tuple[str, bool, Callable]]) -> str:
+    """A row per record; a column per (heading, numeric, the cell of a record): each heading
+    stands beside what fills it."""
+    header = [(heading, numeric) for heading, numeric, _ in columns]
+    rows = [[cell(r) for _, _, cell in columns] for r in records.itertuples()]
+    return _table(header, rows)
 
 
 def _card(label: str, value: str, detail: str, css: str = "", wide: bool = False) -> str:
@@ -598,29 +607,19 @@ def _idle_section(f: ReportFigures) -> str:
 
 
 def _value_section(f: ReportFigures, order: list[str]) -> str:
-    rows = [
+    table = _records_table(
+        f.value,
         [
-            escape(r.workstream),
-            money(r.cost_usd),
-            f"{r.pull_requests:,}",
-            money(r.cost_per_pull_request_usd),
-            money(r.cost_per_commit_usd),
-            money(r.cost_per_1k_lines_added_usd),
-            percent(r.edit_accept_rate),
-            money(r.cache_savings_usd),
-        ]
-        for r in f.value.itertuples()
-    ]
-    header = [
-        ("Workstream", False),
-        ("Token spend", True),
-        ("PRs", True),
-        ("Per PR", True),
-        ("Per commit", True),
-        ("Per 1,000 lines", True),
-        ("Edits accepted", True),
-        ("Caching saved", True),
-    ]
+            ("Workstream", False, lambda r: escape(r.workstream)),
+            ("Token spend", True, lambda r: money(r.cost_usd)),
+            ("PRs", True, lambda r: f"{r.pull_requests:,}"),
+            ("Per PR", True, lambda r: money(r.cost_per_pull_request_usd)),
+            ("Per commit", True, lambda r: money(r.cost_per_commit_usd)),
+            ("Per 1,000 lines", True, lambda r: money(r.cost_per_1k_lines_added_usd)),
+            ("Edits accepted", True, lambda r: percent(r.edit_accept_rate)),
+            ("Caching saved", True, lambda r: money(r.cache_savings_usd)),
+        ],
+    )
     saved = float(f.value["cache_savings_usd"].sum())
     chart = mix_bars(f.model_mix, title="Model mix: share of each workstream's cost", order=order)
     return (
@@ -630,7 +629,7 @@ def _value_section(f: ReportFigures, order: list[str]) -> str:
         "multi-edit, write and notebook-edit proposals. <em>Caching saved</em>: cache-read "
         "tokens priced as plain input minus their cache-read price (prices.csv). "
         "— means nothing to divide by.</p>"
-        + _table(header, rows)
+        + table
         + f"<p>Prompt caching saved <strong>{money(saved)}</strong> this month.</p>"
         + f'<div class="chart">{chart}</div>'
     )
@@ -668,28 +667,20 @@ def _bill_section(f: ReportFigures) -> str:
     if b.days_outside.empty:
         return text + "<p>Every billed day is within the tolerance.</p>"
     days = ", ".join(f"{day:%Y-%m-%d}" for day in b.days_outside["usage_date"])
-    gaps = [
+    gaps = _records_table(
+        b.model_gaps,
         [
-            escape(r.model),
-            money(r.estimate_usd),
-            money(r.billed_list_usd),
-            signed_money(r.gap_usd),
-            signed_percent(r.gap_share),
-        ]
-        for r in b.model_gaps.itertuples()
-    ]
-    header = [
-        ("Model", False),
-        ("Estimate", True),
-        ("Billed at list", True),
-        ("Gap", True),
-        ("Gap share", True),
-    ]
+            ("Model", False, lambda r: escape(r.model)),
+            ("Estimate", True, lambda r: money(r.estimate_usd)),
+            ("Billed at list", True, lambda r: money(r.billed_list_usd)),
+            ("Gap", True, lambda r: signed_money(r.gap_usd)),
+            ("Gap share", True, lambda r: signed_percent(r.gap_share)),
+        ],
+    )
     return (
         text + f"<p><strong>{len(b.days_outside)} day(s) outside the tolerance</strong>: "
         f"{escape(days)}. Over those days, per model, largest gap first — a model at the top "
-        "is one whose row in prices.csv no longer matches Anthropic's price:</p>"
-        + _table(header, gaps)
+        "is one whose row in prices.csv no longer matches Anthropic's price:</p>" + gaps
     )
 
 

@@ -1,10 +1,7 @@
 """The documented command, end to end: `dagster asset materialize` in a subprocess against the
 loopback API server, sharing one DAGSTER_HOME, then the summary."""
 
-import os
 import shlex
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,42 +9,15 @@ import dagster as dg
 import duckdb
 
 from budget_pipeline.warehouse.housekeeping import RUN_PROCESS_TAG
+from budget_pipeline_tests.commands import budget_pipeline, cli_environment, run_command
 from budget_pipeline_tests.conftest import TEST_API_KEY
-
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-def _cli_environment(api_server, config_dir, tmp_path, api_key=TEST_API_KEY) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir(exist_ok=True)
-    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "ANTHROPIC_ADMIN_API_KEY": api_key,
-        "ANTHROPIC_BASE_URL": api_server.base_url,
-        "BUDGET_PIPELINE_CONFIG_DIR": str(config_dir),
-        "BUDGET_PIPELINE_DUCKDB": str(tmp_path / "warehouse.duckdb"),
-        "BUDGET_PIPELINE_START_DATE": "2026-03-01",
-    }
-
-
-def _budget_pipeline(environment, cwd, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "budget-pipeline"), *args],
-        env=environment,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_range_backfill_through_the_dagster_cli(api_server, config_dir, tmp_path):
-    environment = _cli_environment(api_server, config_dir, tmp_path)
+    environment = cli_environment(api_server, config_dir, tmp_path)
     home = Path(environment["DAGSTER_HOME"])
     warehouse_file = Path(environment["BUDGET_PIPELINE_DUCKDB"])
-    completed = _budget_pipeline(environment, tmp_path, "backfill", "2026-03-02", "2026-04-15")
+    completed = budget_pipeline(environment, tmp_path, "backfill", "2026-03-02", "2026-04-15")
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "--partition-range 2026-03-02...2026-04-15" in completed.stdout
     # a newcomer sees a line per finished step, not Dagster's debug log (kept in a file)
@@ -86,8 +56,8 @@ def test_range_backfill_through_the_dagster_cli(api_server, config_dir, tmp_path
 
 
 def test_verbose_shows_dagsters_full_log(api_server, config_dir, tmp_path):
-    environment = _cli_environment(api_server, config_dir, tmp_path)
-    completed = _budget_pipeline(
+    environment = cli_environment(api_server, config_dir, tmp_path)
+    completed = budget_pipeline(
         environment, tmp_path, "backfill", "2026-03-02", "2026-03-03", "--verbose"
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -102,8 +72,8 @@ def test_a_bad_config_file_fails_in_one_line_before_anything_is_fetched(
     model, _input, *rest = lines[2].split(",")
     lines[2] = ",".join([model, "abc", *rest])
     prices.write_text("\n".join(lines) + "\n")
-    environment = _cli_environment(api_server, config_dir, tmp_path)
-    completed = _budget_pipeline(environment, tmp_path, "backfill", "2026-03-02", "2026-03-03")
+    environment = cli_environment(api_server, config_dir, tmp_path)
+    completed = budget_pipeline(environment, tmp_path, "backfill", "2026-03-02", "2026-03-03")
     assert completed.returncode == 1
     assert completed.stderr.strip().splitlines()[-1] == (
         f"{prices}, line 3: input_per_mtok is 'abc', not a number"
@@ -114,8 +84,8 @@ def test_a_bad_config_file_fails_in_one_line_before_anything_is_fetched(
 
 
 def test_a_failed_run_ends_with_its_cause_and_the_run_id(api_server, config_dir, tmp_path):
-    environment = _cli_environment(api_server, config_dir, tmp_path, api_key="sk-ant-admin-wrong")
-    completed = _budget_pipeline(environment, tmp_path, "backfill", "2026-03-02", "2026-03-03")
+    environment = cli_environment(api_server, config_dir, tmp_path, api_key="sk-ant-admin-wrong")
+    completed = budget_pipeline(environment, tmp_path, "backfill", "2026-03-02", "2026-03-03")
     assert completed.returncode != 0
     *_, context, cause = completed.stderr.strip().splitlines()
     with dg.DagsterInstance.from_config(environment["DAGSTER_HOME"]) as instance:
@@ -130,12 +100,12 @@ def test_a_failed_run_ends_with_its_cause_and_the_run_id(api_server, config_dir,
 def test_the_printed_command_pasted_into_a_shell_is_the_same_run_on_the_same_instance(
     api_server, config_dir, tmp_path
 ):
-    environment = _cli_environment(api_server, config_dir, tmp_path)
+    environment = cli_environment(api_server, config_dir, tmp_path)
     # As the README runs it from the repository root: no DAGSTER_HOME, a dagster.yaml in the
     # current folder, which the CLI then takes as the instance.
     home = Path(environment.pop("DAGSTER_HOME"))
     selection = "key:raw_usage or key:priced_usage"
-    completed = _budget_pipeline(
+    completed = budget_pipeline(
         environment, home, "backfill", "2026-03-02", "2026-03-02", "--select", selection
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -148,14 +118,7 @@ def test_the_printed_command_pasted_into_a_shell_is_the_same_run_on_the_same_ins
     ]
 
     # pasted into a shell elsewhere, without DAGSTER_HOME: the same run, on the same instance
-    pasted = subprocess.run(
-        ["bash", "-c", printed],
-        env=environment,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    pasted = run_command(["bash", "-c", printed], environment, tmp_path)
     assert pasted.returncode == 0, pasted.stdout[-3000:]
     with dg.DagsterInstance.from_config(str(home)) as instance:
         first, second = instance.get_runs()

@@ -1,32 +1,22 @@
 """Bad ranges and settings are judged before Dagster starts, one line each, nothing written."""
 
 import datetime as dt
-import shutil
-from pathlib import Path
 
 import pytest
 
 from budget_pipeline.cli.main import main
+from budget_pipeline_tests.commands import SHELL_SETTINGS, new_dagster_home
 from budget_pipeline_tests.conftest import TEST_API_KEY
 from budget_pipeline_tests.test_dagster_dev import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 TODAY = dt.datetime.now(dt.UTC).date()
 YESTERDAY = TODAY - dt.timedelta(days=1)
 
 
 @pytest.fixture
 def cli_environment(monkeypatch, tmp_path, config_dir):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    for name in (
-        "ANTHROPIC_ADMIN_API_KEY",
-        "ANTHROPIC_BASE_URL",
-        "BUDGET_PIPELINE_SOURCE",
-        "BUDGET_PIPELINE_START_DATE",
-        "BUDGET_PIPELINE_LOG_DIR",
-    ):
+    home = new_dagster_home(tmp_path)
+    for name in SHELL_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("BUDGET_PIPELINE_CONFIG_DIR", str(config_dir))

@@ -3,10 +3,7 @@ and daemon process, POSTs whatever it finds in $DAGSTER_HOME/logs/ to its endpoi
 it, whatever dagster.yaml says (dagster/_core/telemetry_upload.py)."""
 
 import os
-import shutil
-import signal
 import subprocess
-import sys
 import threading
 import time
 import zlib
@@ -15,10 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from budget_pipeline_tests.commands import (
+    BIN,
+    SHELL_SETTINGS,
+    budget_pipeline,
+    new_dagster_home,
+    stop_process_group,
+)
 from budget_pipeline_tests.test_dagster_dev import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 UPLOAD_TIMEOUT = 120
 CANARY = b"a file the uploader sends: when it has arrived and the queue is empty, its pass is over"
 
@@ -55,23 +58,16 @@ class TelemetryListener:
 
 
 def _demo_environment(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     environment = {
         **os.environ,
-        "DAGSTER_HOME": str(home),
+        "DAGSTER_HOME": str(new_dagster_home(tmp_path)),
         "BUDGET_PIPELINE_CONFIG_DIR": str(REPO / "config"),
         "BUDGET_PIPELINE_DUCKDB": str(tmp_path / "data" / "warehouse.duckdb"),
         "NO_PROXY": "127.0.0.1,localhost",
     }
     # The demo organisation, as a new user runs it; and nothing that turns the uploader off.
     for name in (
-        "ANTHROPIC_ADMIN_API_KEY",
-        "ANTHROPIC_BASE_URL",
-        "BUDGET_PIPELINE_SOURCE",
-        "BUDGET_PIPELINE_START_DATE",
-        "BUDGET_PIPELINE_LOG_DIR",
+        *SHELL_SETTINGS,
         "BUDGET_PIPELINE_ALERT_WEBHOOK",
         "DAGSTER_DISABLE_TELEMETRY",
         "BUILDKITE",
@@ -86,14 +82,7 @@ def test_the_ui_started_after_a_demo_sends_nothing_of_the_organisation_and_the_l
 ):
     environment = _demo_environment(tmp_path)
     home = Path(environment["DAGSTER_HOME"])
-    completed = subprocess.run(
-        [str(BIN / "budget-pipeline"), "demo", "--days", "2"],
-        env=environment,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    completed = budget_pipeline(environment, tmp_path, "demo", "--days", "2")
     assert completed.returncode == 0, completed.stderr[-3000:]
     [log] = (tmp_path / "data" / "run_logs").glob("budget-pipeline-*.log")
     assert "STEP_SUCCESS" in log.read_text()
@@ -122,12 +111,7 @@ def test_the_ui_started_after_a_demo_sends_nothing_of_the_organisation_and_the_l
                     )
                 time.sleep(0.2)
         finally:
-            for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
-                try:
-                    os.killpg(webserver.pid, sig)
-                    webserver.wait(timeout=wait)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    pass
+            stop_process_group(webserver)
 
     assert listener.bodies == [CANARY]
     assert "STEP_SUCCESS" in log.read_text()

@@ -12,6 +12,15 @@ def budgets_block(summary: str) -> list[str]:
     return summary.split("\n\n")[2].splitlines()
 
 
+def budgets_block_after_loading(pipeline, start: str, end: str) -> list[str]:
+    """The budgets block of the summary of `start`..`end`, once those days are materialised."""
+    assert pipeline.materialize(start, end).success
+    summary = budget_summary(
+        str(pipeline.duckdb_file), dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    )
+    return budgets_block(summary)
+
+
 def test_the_summary_states_every_budget_as_of_the_last_day(pipeline):
     assert pipeline.materialize("2026-04-01", "2026-04-06").success
     rows = pipeline.table("budget_forecast")
@@ -70,10 +79,7 @@ def test_without_a_forecast_for_the_last_day_the_summary_says_why(pipeline):
 
 def test_a_forecast_from_two_loaded_weekdays_says_so_and_warns(pipeline):
     # a Monday and a Tuesday: the weekends of June are forecast at their mean
-    assert pipeline.materialize("2026-06-01", "2026-06-02").success
-    path = str(pipeline.duckdb_file)
-
-    block = budgets_block(budget_summary(path, dt.date(2026, 6, 1), dt.date(2026, 6, 2)))
+    block = budgets_block_after_loading(pipeline, "2026-06-01", "2026-06-02")
     assert (
         block[0] == "Budgets as of 2026-06-02 (June 2026, 28 days left, run rate of 2 loaded days):"
     )
@@ -86,10 +92,7 @@ def test_a_forecast_from_two_loaded_weekdays_says_so_and_warns(pipeline):
 
 
 def test_a_week_of_loaded_days_is_enough_for_the_run_rate_to_stand_on(pipeline):
-    assert pipeline.materialize("2026-06-01", "2026-06-07").success
-    path = str(pipeline.duckdb_file)
-
-    block = budgets_block(budget_summary(path, dt.date(2026, 6, 1), dt.date(2026, 6, 7)))
+    block = budgets_block_after_loading(pipeline, "2026-06-01", "2026-06-07")
     assert (
         block[0] == "Budgets as of 2026-06-07 (June 2026, 23 days left, run rate of 7 loaded days):"
     )

@@ -1,52 +1,15 @@
 """How `budget-pipeline` ends: the failed warning checks of the range in the words of the UI's
 Checks tab, one line each, then where to look next as commands that run when pasted."""
 
-import os
 import shlex
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
 
 from budget_pipeline.rules.config_files import load_seats
-from budget_pipeline_tests.conftest import TEST_API_KEY
+from budget_pipeline_tests.commands import BIN, budget_pipeline, cli_environment, run_command
 
-PROJECT = Path(__file__).resolve().parents[2]
 START, END = "2026-04-01", "2026-04-06"
-
-
-def cli_environment(api_server, config_dir, tmp_path) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("BUDGET_PIPELINE_", "ANTHROPIC_"))
-    }
-    return {
-        **environment,
-        "DAGSTER_HOME": str(home),
-        "ANTHROPIC_ADMIN_API_KEY": TEST_API_KEY,
-        "ANTHROPIC_BASE_URL": api_server.base_url,
-        "BUDGET_PIPELINE_CONFIG_DIR": str(config_dir),
-        "BUDGET_PIPELINE_DUCKDB": str(tmp_path / "warehouse.duckdb"),
-        "BUDGET_PIPELINE_REPORTS_DIR": str(tmp_path / "reports"),
-        "BUDGET_PIPELINE_START_DATE": "2026-03-01",
-    }
-
-
-def budget_pipeline(environment, cwd, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "budget-pipeline"), *args],
-        env=environment,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def edit_lines(path: Path, edit) -> None:
@@ -82,7 +45,9 @@ def test_the_summary_ends_with_the_failed_warning_checks_and_where_to_look_next(
     api_server, config_dir, tmp_path
 ):
     make_every_warning_fail(config_dir)
-    environment = cli_environment(api_server, config_dir, tmp_path)
+    environment = cli_environment(
+        api_server, config_dir, tmp_path, BUDGET_PIPELINE_REPORTS_DIR=str(tmp_path / "reports")
+    )
     completed = budget_pipeline(environment, tmp_path, "backfill", START, END)
     assert completed.returncode == 0, completed.stderr[-3000:]
 
@@ -119,9 +84,7 @@ def test_the_summary_ends_with_the_failed_warning_checks_and_where_to_look_next(
     assert look_next[0] == "Look next:"
     ui, report = (line.split(": ", 1)[1] for line in look_next[1:])
     home = shlex.quote(environment["DAGSTER_HOME"])
-    assert ui == f"DAGSTER_HOME={home} {shlex.quote(str(Path(sys.executable).parent / 'dg'))} dev"
-    pasted = subprocess.run(
-        ["bash", "-c", report], cwd=tmp_path, env=environment, capture_output=True, text=True
-    )
+    assert ui == f"DAGSTER_HOME={home} {shlex.quote(str(BIN / 'dg'))} dev"
+    pasted = run_command(["bash", "-c", report], environment, tmp_path)
     assert pasted.returncode == 0, pasted.stderr[-3000:]
     assert (tmp_path / "reports" / "2026-04" / "budget-report-2026-04.html").exists()

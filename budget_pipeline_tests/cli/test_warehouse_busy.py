@@ -6,16 +6,15 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from budget_pipeline.cli.main import main
 from budget_pipeline.cli.warehouse_busy import SUMMARY_LOCK_WAIT_SECONDS
-from budget_pipeline_tests.cli.test_cli import _cli_environment
+from budget_pipeline_tests.commands import cli_environment
+from budget_pipeline_tests.reliability.conftest import start_materialize
 
-DAGSTER = str(Path(sys.executable).parent / "dagster")
 # The lock wait, plus reading the instance and printing, with room for a loaded machine.
 FAST_ENOUGH = SUMMARY_LOCK_WAIT_SECONDS + 15
 
@@ -39,7 +38,7 @@ def _summary_refused(capsys) -> str:
 def test_a_summary_while_a_duckdb_shell_holds_the_file_names_that_process(
     api_server, config_dir, tmp_path, monkeypatch, capsys
 ):
-    environment = _cli_environment(api_server, config_dir, tmp_path)
+    environment = cli_environment(api_server, config_dir, tmp_path)
     _use(monkeypatch, environment)
     path = environment["BUDGET_PIPELINE_DUCKDB"]
     holder = subprocess.Popen(
@@ -70,22 +69,14 @@ def test_a_summary_while_a_duckdb_shell_holds_the_file_names_that_process(
 def test_a_summary_while_a_run_writes_the_warehouse_names_the_run_and_its_step(
     api_server, config_dir, tmp_path, monkeypatch, capsys
 ):
-    environment = _cli_environment(api_server, config_dir, tmp_path)
+    environment = cli_environment(api_server, config_dir, tmp_path)
     _use(monkeypatch, environment)
     path = environment["BUDGET_PIPELINE_DUCKDB"]
     # The API holds its pages: the run stays inside raw_usage, which has the file open to write.
     api_server.hold_timeout = 60
     api_server.hold.clear()
-    run = subprocess.Popen(
-        [
-            *(DAGSTER, "asset", "materialize", "-m", "budget_pipeline.definitions"),
-            *("--select", "group:budget", "--partition-range", "2026-03-02...2026-03-02"),
-        ],
-        cwd=tmp_path,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    run = start_materialize(
+        "2026-03-02", "2026-03-02", environment, tmp_path, log=tmp_path / "materialize.log"
     )
     try:
         deadline = time.monotonic() + 120

@@ -3,17 +3,9 @@
 import logging
 import socket
 
-import pytest
-
 from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.notify import webhook
-from budget_pipeline_tests.webhook_receiver import SECRET_PATH, WebhookReceiver
-
-
-@pytest.fixture
-def receiver():
-    with WebhookReceiver() as server:
-        yield server
+from budget_pipeline_tests.webhook_receiver import SECRET_PATH
 
 
 def closed_port_url() -> str:

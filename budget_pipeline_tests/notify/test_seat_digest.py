@@ -13,24 +13,13 @@ from budget_pipeline.rules.attribution import (
     workstream_of,
 )
 from budget_pipeline.rules.config_files import load_ledger
+from budget_pipeline_tests.idle_seat_rows import idle_seats_frame
 
 AS_OF = dt.date(2026, 4, 12)
 
 
 def seats(*rows) -> pd.DataFrame:
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "email",
-            "workstream",
-            "sessions",
-            "lines_added",
-            "status",
-            "reason",
-            "monthly_cost_usd",
-            "last_active",
-        ],
-    ).assign(last_active=lambda f: pd.to_datetime(f["last_active"]))
+    return idle_seats_frame(rows)
 
 
 IDLE = ("a@x.com", "search", 0, 0, "completely idle", None, 100.0, "2026-03-20")

@@ -8,7 +8,6 @@ import signal
 import time
 
 import dagster as dg
-import pytest
 
 from budget_pipeline import process_identity
 from budget_pipeline.dagster_internals import (
@@ -30,16 +29,9 @@ from budget_pipeline_tests.reliability.conftest import (
     run_materialize,
     start_materialize,
 )
-from budget_pipeline_tests.webhook_receiver import WebhookReceiver
 
 START, END = "2026-03-02", "2026-03-04"
 UI = "http://127.0.0.1:3000"
-
-
-@pytest.fixture
-def receiver():
-    with WebhookReceiver() as server:
-        yield server
 
 
 def started_run(

@@ -7,25 +7,13 @@ import pandas as pd
 
 from budget_pipeline.report import page
 from budget_pipeline.rules.idle_seats import listed_monthly_cost
+from budget_pipeline_tests.idle_seat_rows import idle_seats_frame
 
 AS_OF = pd.Timestamp("2026-03-31")
 
 
 def figures(rows: list[tuple], console_source: bool) -> SimpleNamespace:
-    idle = pd.DataFrame(
-        rows,
-        columns=[
-            "email",
-            "workstream",
-            "sessions",
-            "lines_added",
-            "status",
-            "reason",
-            "monthly_cost_usd",
-            "last_active",
-            "other_activity",
-        ],
-    ).assign(last_active=lambda f: pd.to_datetime(f["last_active"]))
+    idle = idle_seats_frame(rows, "other_activity")
     return SimpleNamespace(
         idle_as_of=AS_OF,
         idle_seats=idle,

@@ -16,6 +16,7 @@ from budget_pipeline.defs.budget.building_blocks import (
     day_key,
     failing_clearly,
 )
+from budget_pipeline.defs.budget.checks import warning_check
 from budget_pipeline.defs.metadata import PREVIEW_ROWS, markdown_preview
 from budget_pipeline.defs.partitions import days_of
 from budget_pipeline.defs.resources import (
@@ -148,24 +149,13 @@ def billed_cost(
     )
 
 
-def _estimate_per_day_model(warehouse: WarehouseResource, days: pd.DatetimeIndex) -> pd.DataFrame:
+def _sums_per_day_model(
+    warehouse: WarehouseResource, table: str, sums: str, days: pd.DatetimeIndex
+) -> pd.DataFrame:
+    """`sums` (SQL aggregates of `table`) per usage_date × model over `days`."""
     with warehouse.connect() as connection:
         frame = connection.execute(
-            "SELECT usage_date, model, sum(list_price_cost_usd) AS list_price_cost_usd "
-            f"FROM {PRICED_USAGE.qualified_name} WHERE usage_date BETWEEN ? AND ? "
-            "GROUP BY usage_date, model",
-            [days[0].date(), days[-1].date()],
-        ).fetchdf()
-    frame["usage_date"] = pd.to_datetime(frame["usage_date"]).astype("datetime64[ns]")
-    return frame
-
-
-def _billed_per_day_model(warehouse: WarehouseResource, days: pd.DatetimeIndex) -> pd.DataFrame:
-    with warehouse.connect() as connection:
-        frame = connection.execute(
-            "SELECT usage_date, model, sum(list_amount_usd) AS list_amount_usd, "
-            "sum(amount_usd) AS amount_usd "
-            f"FROM {BILLED_COST.qualified_name} WHERE usage_date BETWEEN ? AND ? "
+            f"SELECT usage_date, model, {sums} FROM {table} WHERE usage_date BETWEEN ? AND ? "
             "GROUP BY usage_date, model",
             [days[0].date(), days[-1].date()],
         ).fetchdf()
@@ -184,32 +174,25 @@ def within_tolerance_check(
         for row in outside.itertuples()
     )
     lines = model_gap_lines(gaps)
-    return dg.AssetCheckResult(
-        asset_key="bill_reconciliation",
-        check_name=WITHIN_TOLERANCE,
-        passed=outside.empty,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
+    return warning_check(
+        "bill_reconciliation",
+        WITHIN_TOLERANCE,
+        outside,
+        lambda: (
             f"{len(outside)} day(s) where the estimate and the billed list amount differ by "
             f"more than {tolerance:.0%}: {named_days}. Per model over those days, largest gap "
             f"first: {'; '.join(lines[:5])}. A model whose estimate is off is one whose row in "
             "prices.csv no longer matches Anthropic's price."
-            if not outside.empty
-            else None
         ),
         metadata={
             "bill_tolerance": tolerance,
             "days_checked": int(reconciled["within_tolerance"].notna().sum()),
             "days_without_bill": int(reconciled["within_tolerance"].isna().sum()),
             "days_outside": len(outside),
-            **(
-                {
-                    "days": markdown_preview(outside, limit=31),
-                    "by_model": markdown_preview(gaps.round(4), limit=20),
-                }
-                if not outside.empty
-                else {}
-            ),
+        },
+        evidence=lambda: {
+            "days": markdown_preview(outside, limit=31),
+            "by_model": markdown_preview(gaps.round(4), limit=20),
         },
     )
 
@@ -229,8 +212,18 @@ def bill_reconciliation(
     they agree when prices.csv is right; a discount shows in billed_usd, not as a gap."""
     days = days_of(context.partition_time_window)
     tolerance = thresholds.bill_tolerance
-    estimate = _estimate_per_day_model(warehouse, days)
-    billed = _billed_per_day_model(warehouse, days)
+    estimate = _sums_per_day_model(
+        warehouse,
+        PRICED_USAGE.qualified_name,
+        "sum(list_price_cost_usd) AS list_price_cost_usd",
+        days,
+    )
+    billed = _sums_per_day_model(
+        warehouse,
+        BILLED_COST.qualified_name,
+        "sum(list_amount_usd) AS list_amount_usd, sum(amount_usd) AS amount_usd",
+        days,
+    )
     frame = reconciliation(
         estimate.groupby("usage_date")["list_price_cost_usd"].sum(), billed, days, tolerance
     )

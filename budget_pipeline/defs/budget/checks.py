@@ -7,6 +7,8 @@ asset's own step also spares a backfill a separate step per check that would rel
 range from the warehouse (measured in benchmarks/backfill.py).
 """
 
+from collections.abc import Callable
+
 import dagster as dg
 import pandas as pd
 
@@ -29,6 +31,27 @@ UNPRICED_MODELS = "priced_usage_models_are_priced"
 CLOSE_TO_API_ESTIMATE = "priced_usage_close_to_api_estimate"
 UNASSIGNED_SHARE = "daily_spend_unassigned_share"
 WITHIN_BUDGET = "budget_forecast_within_budget"
+
+
+def warning_check(
+    asset_key: str,
+    check_name: str,
+    found: pd.DataFrame,
+    description: Callable[[], str],
+    metadata: dict[str, object],
+    evidence: Callable[[], dict[str, object]] = dict,
+) -> dg.AssetCheckResult:
+    """A warning that passes when `found` is empty. Otherwise `description` says what was found
+    and `evidence` adds it to the metadata: both are called only then, as what they name may
+    exist only when something was found."""
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=check_name,
+        passed=found.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description() if not found.empty else None,
+        metadata=metadata | (evidence() if not found.empty else {}),
+    )
 
 
 def schema_check_name(table: str) -> str:
@@ -107,20 +130,17 @@ def budgets_at_risk_check(budget_forecast: pd.DataFrame) -> dg.AssetCheckResult:
     as_of = f"{latest['as_of'].max():%Y-%m-%d}" if not latest.empty else None
     days = run_rate_days(latest)
     early = run_rate_warning(days)
-    return dg.AssetCheckResult(
-        asset_key="budget_forecast",
-        check_name=WITHIN_BUDGET,
-        passed=at_risk.empty,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=f"as of {as_of}: {named}" + (f"; {early}" if early else "")
-        if not at_risk.empty
-        else None,
+    return warning_check(
+        "budget_forecast",
+        WITHIN_BUDGET,
+        at_risk,
+        lambda: f"as of {as_of}: {named}" + (f"; {early}" if early else ""),
         metadata={
             "as_of": as_of or "no forecast in this run",
             "workstreams_at_risk": len(at_risk),
             **({"run_rate_days": days} if days is not None else {}),
-            **({"at_risk": markdown_preview(at_risk)} if not at_risk.empty else {}),
         },
+        evidence=lambda: {"at_risk": markdown_preview(at_risk)},
     )
 
 
@@ -128,14 +148,11 @@ def unpriced_models_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResult:
     """`priced_usage` may be the table or its sums per usage_date × model × price_source."""
     unpriced = priced_usage.loc[priced_usage["price_source"] == API_ESTIMATE]
     by_model = unpriced.groupby("model")["cost_usd"].sum().round(2).sort_values(ascending=False)
-    return dg.AssetCheckResult(
-        asset_key="priced_usage",
-        check_name=UNPRICED_MODELS,
-        passed=unpriced.empty,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"unpriced models: {', '.join(by_model.index)}" if not unpriced.empty else None
-        ),
+    return warning_check(
+        "priced_usage",
+        UNPRICED_MODELS,
+        unpriced,
+        lambda: f"unpriced models: {', '.join(by_model.index)}",
         metadata={
             "unpriced_models": ", ".join(by_model.index) or "none",
             "unpriced_cost_usd": round(float(unpriced["cost_usd"].sum()), 2),
@@ -153,16 +170,13 @@ def close_to_api_estimate_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResu
         "api_estimated_cost_usd"
     ].where(per_day["api_estimated_cost_usd"] > 0)
     off = per_day.loc[per_day["difference"].abs() > ESTIMATE_TOLERANCE].round(4).reset_index()
-    return dg.AssetCheckResult(
-        asset_key="priced_usage",
-        check_name=CLOSE_TO_API_ESTIMATE,
-        passed=off.empty,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
+    return warning_check(
+        "priced_usage",
+        CLOSE_TO_API_ESTIMATE,
+        off,
+        lambda: (
             f"{len(off)} day(s) differ from the API estimate by more than "
             f"{ESTIMATE_TOLERANCE:.0%}: is prices.csv stale?"
-            if not off.empty
-            else None
         ),
         metadata={
             "days_checked": len(per_day),
@@ -170,8 +184,8 @@ def close_to_api_estimate_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResu
             "largest_difference": round(float(per_day["difference"].abs().max()), 4)
             if per_day["difference"].notna().any()
             else 0.0,
-            **({"days": markdown_preview(off, limit=31)} if not off.empty else {}),
         },
+        evidence=lambda: {"days": markdown_preview(off, limit=31)},
     )
 
 
@@ -188,34 +202,27 @@ def unassigned_share_check(
         actors = unassigned_actors_over(priced_usage, ledger, over["usage_date"].max())
         lines = ledger_paste_lines(actors["actor"])
         named = ", ".join(f"{row.actor} (${row.cost_usd:,.2f})" for row in actors.itertuples())
-    return dg.AssetCheckResult(
-        asset_key="daily_spend",
-        check_name=UNASSIGNED_SHARE,
-        passed=over.empty,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
+    return warning_check(
+        "daily_spend",
+        UNASSIGNED_SHARE,
+        over,
+        lambda: (
             f"{len(over)} day(s) above {max_unassigned_share:.0%} Unassigned; add to "
             f"workstreams.csv (spend over {LEDGER_FOLLOW_UP_DAYS} days): {named}"
-            if not over.empty
-            else None
         ),
         metadata={
             "days_over": len(over),
             "max_unassigned_share": round(float(daily_spend["unassigned_share"].max()), 4)
             if daily_spend["unassigned_share"].notna().any()
             else 0.0,
-            **(
-                {
-                    "days": markdown_preview(over[["usage_date", "cost_usd", "unassigned_share"]]),
-                    "top_unassigned_actors": markdown_preview(actors.round(2)),
-                    "spend_days": LEDGER_FOLLOW_UP_DAYS,
-                    "workstreams_csv_lines": dg.MetadataValue.md(
-                        "Ready to paste into `workstreams.csv` (write each workstream after the "
-                        "comma):\n\n" + markdown_code_block("\n".join(lines))
-                    ),
-                }
-                if not over.empty
-                else {}
+        },
+        evidence=lambda: {
+            "days": markdown_preview(over[["usage_date", "cost_usd", "unassigned_share"]]),
+            "top_unassigned_actors": markdown_preview(actors.round(2)),
+            "spend_days": LEDGER_FOLLOW_UP_DAYS,
+            "workstreams_csv_lines": dg.MetadataValue.md(
+                "Ready to paste into `workstreams.csv` (write each workstream after the "
+                "comma):\n\n" + markdown_code_block("\n".join(lines))
             ),
         },
     )

@@ -22,17 +22,10 @@ from budget_pipeline.defs.hygiene.schedules import idle_seat_digest_schedule
 from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.notify import seat_digest as digest
 from budget_pipeline_tests.conftest import TEST_ORGANISATION, days
-from budget_pipeline_tests.webhook_receiver import WebhookReceiver
 
 START, AS_OF, LAST_WEEK = "2026-03-23", dt.date(2026, 4, 12), dt.date(2026, 4, 5)
 GONE_QUIET, STARTED_LATE = "dev005@example.com", "dev010@example.com"
 UI = "http://127.0.0.1:3000"
-
-
-@pytest.fixture
-def receiver():
-    with WebhookReceiver() as server:
-        yield server
 
 
 @pytest.fixture
