@@ -183,8 +183,14 @@ class UsageApiServer:
         cache_pages: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        enterprise_lag_days: int = 3,
+        today: datetime.date | None = None,
     ):
         self.organisation = organisation or DEMO_ORGANISATION
+        # The Enterprise endpoints serve a day `enterprise_lag_days` after it ends; `today`
+        # pins the clock for tests (None: the real UTC day).
+        self.enterprise_lag_days = enterprise_lag_days
+        self.today = today
         self.page_latency = page_latency
         # Encoded pages kept for the server's lifetime (benchmarks): after a warm-up pass a page
         # costs this process no CPU, like a remote API whose work happens on its own machines.

@@ -40,6 +40,7 @@ from budget_pipeline.rules.attribution import (
     unassigned_share,
 )
 from budget_pipeline.rules.idle_seats import (
+    SHOWS_ACTIVITY_SQL,
     IdleSeatRules,
     idle_seats_as_of,
     verdict_days,
@@ -454,16 +455,18 @@ def idle_seats(
     # The window reaches before the run: read it (and last_active) from the warehouse.
     with warehouse.connect() as connection:
         usage = connection.execute(
-            "SELECT usage_date, actor, num_sessions, lines_added "
+            "SELECT usage_date, actor, num_sessions, lines_added, other_activity "
             f"FROM {RAW_USAGE.qualified_name} WHERE usage_date BETWEEN ? AND ?",
             [span_start.date(), days[-1].date()],
         ).fetchdf()
         last_seen_before = connection.execute(
             f"SELECT actor, max(usage_date) AS last_seen "
-            f"FROM {RAW_USAGE.qualified_name} WHERE usage_date < ? GROUP BY actor",
+            f"FROM {RAW_USAGE.qualified_name} WHERE usage_date < ? AND {SHOWS_ACTIVITY_SQL} "
+            "GROUP BY actor",
             [span_start.date()],
         ).fetchdf()
     usage["usage_date"] = pd.to_datetime(usage["usage_date"]).astype("datetime64[ns]")
+    usage["other_activity"] = usage["other_activity"].astype("float64")
     loaded = loaded_days_between(warehouse, span_start, days[-1])
     with_verdict = verdict_days(days, loaded, first_day(), rules)
     frame = idle_seats_as_of(
