@@ -84,7 +84,10 @@ def test_a_bad_start_date_names_its_variable(cli_environment, capsys, tmp_path, 
 def test_an_unknown_source_lists_the_accepted_ones(cli_environment, capsys, tmp_path):
     cli_environment.setenv("BUDGET_PIPELINE_SOURCE", "dmeo")
     line = refused_before_dagster(capsys, tmp_path, "demo", "--days", "2")
-    assert line == "BUDGET_PIPELINE_SOURCE is 'dmeo': expected one of claude_code, enterprise, demo, demo-enterprise, api"
+    assert line == (
+        "BUDGET_PIPELINE_SOURCE is 'dmeo': expected one of "
+        "claude_code, enterprise, demo, demo-enterprise, api"
+    )
 
 
 def test_the_api_source_without_a_key_says_so(cli_environment, capsys, tmp_path):
