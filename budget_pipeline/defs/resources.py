@@ -94,6 +94,7 @@ class AnalyticsApiResource(dg.ConfigurableResource):
                         DEMO_ORGANISATION,
                         api_key=key,
                         enterprise_lag_days=self.enterprise_lag_days,
+                        seat_plan=self.is_enterprise,
                     )
                 )
                 base_url, api_key = server.base_url, key
