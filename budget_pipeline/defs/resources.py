@@ -134,7 +134,15 @@ class AnalyticsApiResource(dg.ConfigurableResource):
                     ),
                     logger=logger,
                     # Should a gateway ever echo it, the webhook URL is kept out of the errors too.
-                    also_redact=[os.environ.get(settings.WEBHOOK_ENV, "")],
+                    # and so is the other source's key, should both be set.
+                    also_redact=[
+                        os.environ.get(name, "")
+                        for name in (
+                            settings.WEBHOOK_ENV,
+                            settings.API_KEY_ENV,
+                            settings.ANALYTICS_KEY_ENV,
+                        )
+                    ],
                 )
             )
             yield client

@@ -97,14 +97,18 @@ def fetch_enterprise_days(
     client: AnalyticsClient, days: Sequence[datetime.date]
 ) -> Iterator[tuple[datetime.date, list[dict], list[dict]]]:
     """Each complete day's member rows and usage rows, as received; the first error is raised
-    (a day not served yet as TooEarlyError)."""
-    members: dict[datetime.date, list[dict]] = {}
+    (a day not served yet as TooEarlyError). Days go a batch of `max_concurrent_days` at a time,
+    members first then tokens, so a long range never holds more than a batch in memory."""
     users = CursorPageReader("member activity", _member).take
     tokens = CursorPageReader("usage", token_row).take
-    try:
-        for day, parts in client.fetch_endpoint_days(USERS_ENDPOINT, days, users):
-            members[day] = [row for part in parts for row, _ in part]
-    except FinalApiError as error:
-        raise too_early(error) or error from None
-    for day, parts in client.fetch_endpoint_days(TOKENS_ENDPOINT, days, tokens):
-        yield day, members[day], [row for part in parts for row, _ in part]
+    batch = client.max_concurrent_days
+    for first in range(0, len(days), batch):
+        chunk = list(days[first : first + batch])
+        members: dict[datetime.date, list[dict]] = {}
+        try:
+            for day, parts in client.fetch_endpoint_days(USERS_ENDPOINT, chunk, users):
+                members[day] = [row for part in parts for row, _ in part]
+        except FinalApiError as error:
+            raise too_early(error) or error from None
+        for day, parts in client.fetch_endpoint_days(TOKENS_ENDPOINT, chunk, tokens):
+            yield day, members.pop(day), [row for part in parts for row, _ in part]

@@ -47,47 +47,49 @@ def enterprise_raw_usage(
     warehouse: WarehouseResource,
     days: pd.DatetimeIndex,
 ):
-    raws: list[pd.DataFrame] = []
-    tokens: list[pd.DataFrame] = []
-    with failing_clearly(), analytics_api.client(logger=context.log) as client:
+    per_day: dict[str, dict] = {}
+    rows = usage_rows_written = 0
+    preview = pd.DataFrame()
+    first, last = days[0].date(), days[-1].date()
+    # Each day is judged by the contracts and staged as it arrives; both tables are swapped in
+    # at the end, so a failure anywhere leaves the warehouse as it was.
+    with (
+        failing_clearly(),
+        analytics_api.client(logger=context.log) as client,
+        warehouse.connect() as connection,
+        staged_replacement(connection, RAW_USAGE, first, last) as write_raw,
+        staged_replacement(connection, RAW_TOKEN_USAGE, first, last) as write_tokens,
+    ):
         for day, members, usage_rows in fetch_enterprise_days(client, [d.date() for d in days]):
             try:
                 raw, token = raw_frames(day, members, usage_rows)
             except EnterpriseRowError as error:
                 raise dg.Failure(f"{day.isoformat()}: {error}; nothing was written") from None
-            raws.append(raw)
-            tokens.append(token)
-    raw = pd.concat(raws, ignore_index=True).sort_values(["usage_date", "actor"])
-    token = pd.concat(tokens, ignore_index=True)
-    yield from contract_checked("raw_usage", raw)
-    yield from contract_checked("raw_token_usage", token)
-    with warehouse.connect() as connection:
-        first, last = days[0].date(), days[-1].date()
-        with (
-            staged_replacement(connection, RAW_USAGE, first, last) as write_raw,
-            staged_replacement(connection, RAW_TOKEN_USAGE, first, last) as write_tokens,
-        ):
+            yield from contract_checked("raw_usage", raw)
+            yield from contract_checked("raw_token_usage", token)
             write_raw(raw)
             write_tokens(token)
-    per_day = {
-        day_key(day): {
-            "dagster/row_count": len(of_day),
-            "actors": int(of_day["actor"].nunique()),
-            "sessions": int(of_day["num_sessions"].sum()),
-            "other_activity": int(of_day["other_activity"].fillna(0).sum()),
-        }
-        for day, of_day in raw.groupby("usage_date")
-    }
+            rows += len(raw)
+            usage_rows_written += len(token)
+            if not raw.empty:
+                per_day[day_key(pd.Timestamp(day))] = {
+                    "dagster/row_count": len(raw),
+                    "actors": int(raw["actor"].nunique()),
+                    "sessions": int(raw["num_sessions"].sum()),
+                    "other_activity": int(raw["other_activity"].fillna(0).sum()),
+                }
+            if preview.empty or day < preview["usage_date"].min().date():
+                preview = raw.drop(columns="record_json").head(PREVIEW_ROWS)
     add_range_metadata(
         context,
         days,
         per_day,
         {
             "source": analytics_api.source,
-            "range_row_count": len(raw),
-            "usage_rows": len(token),
+            "range_row_count": rows,
+            "usage_rows": usage_rows_written,
             "days_without_usage": len(days) - len(per_day),
-            "preview": markdown_preview(raw.drop(columns="record_json").head(PREVIEW_ROWS)),
+            "preview": markdown_preview(preview),
         },
     )
     yield dg.MaterializeResult(
@@ -95,7 +97,7 @@ def enterprise_raw_usage(
             dg.AssetCheckResult(
                 check_name=checks.schema_check_name("raw_usage"),
                 passed=True,
-                metadata={"rows_checked": len(raw), "failure_cases": 0},
+                metadata={"rows_checked": rows, "failure_cases": 0},
             )
         ],
     )
