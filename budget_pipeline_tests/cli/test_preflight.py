@@ -22,7 +22,6 @@ def cli_environment(monkeypatch, tmp_path, config_dir):
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     for name in (
         "ANTHROPIC_ADMIN_API_KEY",
-        "ANTHROPIC_ANALYTICS_API_KEY",
         "ANTHROPIC_BASE_URL",
         "BUDGET_PIPELINE_SOURCE",
         "BUDGET_PIPELINE_START_DATE",
@@ -118,6 +117,7 @@ def test_a_log_folder_inside_dagster_home_logs_is_refused(cli_environment, capsy
 
 
 def test_the_enterprise_source_without_its_key_says_so(cli_environment, capsys, tmp_path):
+    cli_environment.delenv("ANTHROPIC_ANALYTICS_API_KEY", raising=False)
     cli_environment.setenv("BUDGET_PIPELINE_SOURCE", "enterprise")
     line = refused_before_dagster(capsys, tmp_path, "backfill", "2026-03-01", "2026-03-02")
     assert (
