@@ -8,14 +8,27 @@ import re
 from pathlib import Path
 
 API_KEY_ENV = "ANTHROPIC_ADMIN_API_KEY"
+ANALYTICS_KEY_ENV = "ANTHROPIC_ANALYTICS_API_KEY"
 WEBHOOK_ENV = "BUDGET_PIPELINE_ALERT_WEBHOOK"
 WEBSERVER_URL_ENV = "BUDGET_PIPELINE_WEBSERVER_URL"
 SOURCE_ENV = "BUDGET_PIPELINE_SOURCE"
 START_DATE_ENV = "BUDGET_PIPELINE_START_DATE"
+LAG_DAYS_ENV = "BUDGET_PIPELINE_ENTERPRISE_LAG_DAYS"
 LOG_DIR_ENV = "BUDGET_PIPELINE_LOG_DIR"
 
 # Every value BUDGET_PIPELINE_SOURCE accepts: the CLI, the resource and their messages read it here.
-SOURCES = ("api", "demo")
+# `api` is the earlier name of `claude_code`, still accepted.
+CLAUDE_CODE, ENTERPRISE, DEMO, DEMO_ENTERPRISE = (
+    "claude_code",
+    "enterprise",
+    "demo",
+    "demo-enterprise",
+)
+SOURCES = (CLAUDE_CODE, ENTERPRISE, DEMO, DEMO_ENTERPRISE, "api")
+# The sources read through the Claude Enterprise Analytics API's path (docs/rules.md).
+ENTERPRISE_SOURCES = (ENTERPRISE, DEMO_ENTERPRISE)
+# The Enterprise Analytics API serves a day one to three days after it ends.
+DEFAULT_ENTERPRISE_LAG_DAYS = 3
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_CONFIG_DIR = "config"
@@ -39,12 +52,32 @@ def _get(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
+def _default_source() -> str:
+    if os.environ.get(API_KEY_ENV):
+        return CLAUDE_CODE
+    if os.environ.get(ANALYTICS_KEY_ENV):
+        return ENTERPRISE
+    return DEMO
+
+
 def source() -> str:
-    """`api` when an admin key is set, else the built-in `demo` organisation."""
-    value = _get(SOURCE_ENV, "api" if os.environ.get(API_KEY_ENV) else "demo")
+    """`claude_code` when an admin key is set, else `enterprise` when an analytics key is set,
+    else the built-in `demo` organisation; `api` reads as `claude_code`."""
+    value = _get(SOURCE_ENV, _default_source())
     if value not in SOURCES:
         raise SettingError(f"{SOURCE_ENV} is {value!r}: expected one of {', '.join(SOURCES)}")
-    return value
+    return CLAUDE_CODE if value == "api" else value
+
+
+def is_enterprise(source_name: str) -> bool:
+    return source_name in ENTERPRISE_SOURCES
+
+
+def enterprise_lag_days() -> int:
+    text = _get(LAG_DAYS_ENV, str(DEFAULT_ENTERPRISE_LAG_DAYS))
+    if not text.isdigit() or not 0 <= int(text) <= 30:
+        raise SettingError(f"{LAG_DAYS_ENV} is {text!r}: expected whole days from 0 to 30")
+    return int(text)
 
 
 def base_url() -> str:

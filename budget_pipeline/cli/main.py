@@ -126,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "demo":
-        end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        try:
+            end = preflight.last_served_day(dt.datetime.now(dt.UTC))
+        except settings.SettingError as error:
+            print(error, file=sys.stderr)
+            return 1
         start = end - dt.timedelta(days=args.days - 1)
         selection = "group:budget"
     else:

@@ -43,9 +43,26 @@ def settings_problem() -> str | None:
         source = settings.source()
     except settings.SettingError as error:
         return str(error)
-    if source == "api" and not os.environ.get(settings.API_KEY_ENV):
-        return f"{settings.SOURCE_ENV} is 'api' but {settings.API_KEY_ENV} is not set"
+    # As the user spelled it (`api` is read as `claude_code`).
+    named = os.environ.get(settings.SOURCE_ENV) or source
+    if source == settings.CLAUDE_CODE and not os.environ.get(settings.API_KEY_ENV):
+        return f"{settings.SOURCE_ENV} is {named!r} but {settings.API_KEY_ENV} is not set"
+    if source == settings.ENTERPRISE and not os.environ.get(settings.ANALYTICS_KEY_ENV):
+        return f"{settings.SOURCE_ENV} is {source!r} but {settings.ANALYTICS_KEY_ENV} is not set"
+    try:
+        settings.enterprise_lag_days()
+    except settings.SettingError as error:
+        return str(error)
     return None
+
+
+def last_served_day(now: dt.datetime) -> dt.date:
+    """The newest day the source serves: yesterday, or for the Enterprise Analytics API the day
+    its lag allows (it serves a day one to three days after it ends)."""
+    if settings.is_enterprise(settings.source()):
+        lag = settings.enterprise_lag_days()
+        return now.astimezone(dt.UTC).date() - dt.timedelta(days=max(lag, 1))
+    return last_full_day(now)
 
 
 def shown_url(url: str) -> str:
@@ -71,14 +88,23 @@ def problem_before_run(start: dt.date, end: dt.date, dagster_home: str | None) -
     """The first problem that would stop a backfill of start..end, in one line."""
     if problem := settings_problem():
         return problem
-    last_day = last_full_day(dt.datetime.now(dt.UTC))
-    if problem := range_problem(start, end, settings.start_date(), last_day):
+    now = dt.datetime.now(dt.UTC)
+    if end > (served := last_served_day(now)) and end <= last_full_day(now):
+        return (
+            f"END {end} is past the lag of the Enterprise Analytics API: the latest day it "
+            f"serves is {served} ({settings.LAG_DAYS_ENV})"
+        )
+    if problem := range_problem(start, end, settings.start_date(), last_full_day(now)):
         return problem
     if problem := shipped_folder_problem(dagster_home):
         return problem
-    if settings.source() == "api":
-        # The key only to redact it, should an error ever echo it; it is not sent.
-        return api_reach_problem(settings.base_url(), (os.environ[settings.API_KEY_ENV],))
+    if settings.source() in (settings.CLAUDE_CODE, settings.ENTERPRISE):
+        # The keys only to redact them, should an error ever echo them; they are not sent.
+        keys = (
+            os.environ.get(settings.API_KEY_ENV, ""),
+            os.environ.get(settings.ANALYTICS_KEY_ENV, ""),
+        )
+        return api_reach_problem(settings.base_url(), tuple(key for key in keys if key))
     return None
 
 

@@ -203,6 +203,9 @@ def budget_summary(
             seen = (
                 f"last active {row.last_active:%Y-%m-%d}"
                 if pd.notna(row.last_active)
+                # The Enterprise source reports every surface: never seen is never active.
+                else "not active on any Claude surface"
+                if row.status == COMPLETELY_IDLE and pd.notna(getattr(row, "other_activity", None))
                 else "not reported by the API — check how this person signs in"
                 if row.status == COMPLETELY_IDLE
                 else ""

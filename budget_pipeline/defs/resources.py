@@ -28,19 +28,29 @@ from budget_pipeline.warehouse.io_manager import WarehouseIOManager
 from budget_pipeline.warehouse.tables import SCHEMA
 
 DEMO_API_KEY = "sk-ant-admin-demo"
+DEMO_ANALYTICS_KEY = "sk-ant-analytics-demo"
 
 
 class AnalyticsApiResource(dg.ConfigurableResource):
-    """The Claude Code Analytics Admin API (docs/rules.md), or the built-in demo organisation served
-    through the same HTTP client by a loopback server (`source="demo"`)."""
+    """The Claude Code Analytics Admin API (docs/rules.md), the Claude Enterprise Analytics API,
+    or the built-in demo organisation served through either path by a loopback server."""
 
     source: str = Field(
-        default="demo", description="api: the real API; demo: built-in organisation"
+        default="demo",
+        description="claude_code (or api): a Console organisation; enterprise: a Claude "
+        "Enterprise organisation; demo / demo-enterprise: the built-in organisation",
     )
     base_url: str = Field(
         default=settings.DEFAULT_BASE_URL, description="API base URL (proxies, tests)"
     )
     api_key: str | None = Field(default=None, description="Admin key; set it through an EnvVar")
+    analytics_api_key: str | None = Field(
+        default=None, description="Analytics key (enterprise); set it through an EnvVar"
+    )
+    enterprise_lag_days: int = Field(
+        default=settings.DEFAULT_ENTERPRISE_LAG_DAYS,
+        description="enterprise: days after its end before the API serves a day",
+    )
     max_concurrent_days: int = Field(
         default=16, description="days fetched at once (benchmarks/fetch_and_stage.py)"
     )
@@ -66,24 +76,42 @@ class AnalyticsApiResource(dg.ConfigurableResource):
         description="longest retry-after waited out; a longer one fails the run",
     )
 
+    @property
+    def is_enterprise(self) -> bool:
+        return settings.is_enterprise(self.source)
+
     @contextmanager
     def client(self, logger=None) -> Iterator[AnalyticsClient]:
         with ExitStack() as stack:
-            if self.source == "demo":
+            if self.source in (settings.DEMO, settings.DEMO_ENTERPRISE):
                 # Imported lazily: production runs never load the synthetic organisation.
                 from budget_pipeline.demo.organisation import DEMO_ORGANISATION
                 from budget_pipeline.demo.server import UsageApiServer
 
+                key = DEMO_ANALYTICS_KEY if self.is_enterprise else DEMO_API_KEY
                 server = stack.enter_context(
-                    UsageApiServer(DEMO_ORGANISATION, api_key=DEMO_API_KEY)
+                    UsageApiServer(
+                        DEMO_ORGANISATION,
+                        api_key=key,
+                        enterprise_lag_days=self.enterprise_lag_days,
+                        seat_plan=self.is_enterprise,
+                    )
                 )
-                base_url, api_key = server.base_url, DEMO_API_KEY
-            elif self.source == "api":
+                base_url, api_key = server.base_url, key
+            elif self.source in (settings.CLAUDE_CODE, "api"):
                 if not self.api_key:
                     raise dg.Failure(
-                        "BUDGET_PIPELINE_SOURCE is 'api' but ANTHROPIC_ADMIN_API_KEY is not set"
+                        f"BUDGET_PIPELINE_SOURCE is {self.source!r} but "
+                        f"{settings.API_KEY_ENV} is not set"
                     )
                 base_url, api_key = self.base_url, self.api_key
+            elif self.source == settings.ENTERPRISE:
+                if not self.analytics_api_key:
+                    raise dg.Failure(
+                        f"BUDGET_PIPELINE_SOURCE is 'enterprise' but "
+                        f"{settings.ANALYTICS_KEY_ENV} is not set"
+                    )
+                base_url, api_key = self.base_url, self.analytics_api_key
             else:
                 raise dg.Failure(
                     f"unknown source {self.source!r}: expected one of {', '.join(settings.SOURCES)}"
@@ -106,7 +134,15 @@ class AnalyticsApiResource(dg.ConfigurableResource):
                     ),
                     logger=logger,
                     # Should a gateway ever echo it, the webhook URL is kept out of the errors too.
-                    also_redact=[os.environ.get(settings.WEBHOOK_ENV, "")],
+                    # and so is the other source's key, should both be set.
+                    also_redact=[
+                        os.environ.get(name, "")
+                        for name in (
+                            settings.WEBHOOK_ENV,
+                            settings.API_KEY_ENV,
+                            settings.ANALYTICS_KEY_ENV,
+                        )
+                    ],
                 )
             )
             yield client
@@ -226,7 +262,11 @@ def build_resources() -> dict[str, object]:
             source=source,
             base_url=settings.base_url(),
             # An EnvVar is resolved at run time: the key never enters run config or the UI.
-            api_key=dg.EnvVar(settings.API_KEY_ENV) if source == "api" else None,
+            api_key=dg.EnvVar(settings.API_KEY_ENV) if source == settings.CLAUDE_CODE else None,
+            analytics_api_key=(
+                dg.EnvVar(settings.ANALYTICS_KEY_ENV) if source == settings.ENTERPRISE else None
+            ),
+            enterprise_lag_days=settings.enterprise_lag_days(),
         ),
         "config_files": ConfigFilesResource(directory=str(settings.config_dir())),
         "warehouse": WarehouseResource(path=duckdb_path),

@@ -146,6 +146,9 @@ class SyntheticOrganisation:
     def ledger(self) -> list[tuple[str, str]]:
         rows = [(d.email, d.workstream) for d in self.developers]
         rows += [(CI_BOT, "platform"), (IDLE_SEAT, "mobile"), (REVIEWER, SPIKE_WORKSTREAM)]
+        # The Enterprise path names API keys by id only.
+        bot_key_id = _billed_actor({"type": "api_actor", "api_key_name": CI_BOT})["api_key_id"]
+        rows.append((bot_key_id, "platform"))
         return rows
 
     def seat_rows(self) -> list[tuple[str, int, str]]:
@@ -461,4 +464,146 @@ def billed_rows(records: list[dict[str, Any]], day: datetime.date) -> list[dict[
                     },
                 }
             )
+    return rows
+
+
+# -- The same organisation through the Claude Enterprise Analytics API ---------------------------
+
+# On the Enterprise path the new hire uses chat and Office, not Claude Code: a seat that is used,
+# just not for Claude Code. The idle seat is listed with zeros; a developer without a Claude Code
+# record is listed with zeros on even days and left out on odd ones, as the API may do either.
+CHAT_ONLY_SEAT = NEW_HIRE
+# A seat-based plan: each member's usage up to this list-price worth a day is covered by the
+# seat (billed 0); heavy users are billed for what goes beyond.
+SEAT_ALLOWANCE_LIST_USD = 12.0
+# A fifth of the cache writes are one-hour writes, reported apart by this path.
+_ONE_HOUR_SHARE = 5
+
+
+def _quiet_member(email: str) -> dict[str, Any]:
+    """A member listed with zeros, several blocks absent or null as the API may send them."""
+    return {
+        "user": {"id": _user_id(email), "email_address": email},
+        "claude_code_metrics": None,
+        "chat_metrics": {"message_count": 0, "distinct_conversation_count": 0},
+        "web_search_count": 0,
+        "last_activity_date": None,
+    }
+
+
+def _user_id(email: str) -> str:
+    return f"user_01{hashlib.sha256(email.encode()).hexdigest()[:20]}"
+
+
+def _member_row(rng: random.Random, email: str, record: dict[str, Any] | None) -> dict[str, Any]:
+    core = record["core_metrics"] if record is not None else None
+    chat = rng.randrange(0, 40)
+    row: dict[str, Any] = {
+        "user": {"id": _user_id(email), "email_address": email},
+        "claude_code_metrics": {
+            "core_metrics": {
+                "distinct_session_count": core["num_sessions"],
+                "commit_count": core["commits_by_claude_code"],
+                "pull_request_count": core["pull_requests_by_claude_code"],
+                "lines_of_code": {
+                    "added_count": core["lines_of_code"]["added"],
+                    "removed_count": core["lines_of_code"]["removed"],
+                },
+            },
+            "tool_actions": {
+                name: {"accepted_count": v["accepted"], "rejected_count": v["rejected"]}
+                for name, v in record["tool_actions"].items()
+            },
+        }
+        if core is not None
+        else None,
+        "chat_metrics": {"message_count": chat, "distinct_conversation_count": chat // 6},
+        "cowork_metrics": {"message_count": rng.randrange(0, 5), "distinct_session_count": 1},
+        # Design is not enabled for this organisation: the API sends null.
+        "design_metrics": None,
+        "office_metrics": {
+            "excel": {"message_count": rng.randrange(0, 4)},
+            "word": {"message_count": None},
+        },
+        "web_search_count": rng.randrange(0, 6),
+    }
+    return row
+
+
+def enterprise_members(organisation: "SyntheticOrganisation", day: datetime.date) -> list[dict]:
+    """The /analytics/users rows of `day`: every member with Claude Code use, plus the seats
+    without it (chat-only, listed with zeros, or left out)."""
+    rng = random.Random(f"{organisation.seed}:{day.isoformat()}:members")
+    coding = {
+        r["actor"]["email_address"]: r
+        for r in organisation.records_for(day)
+        if r["actor"]["type"] == "user_actor"
+    }
+    rows = [_member_row(rng, email, record) for email, record in coding.items()]
+    for email, _, _ in organisation.seat_rows():
+        if email in coding:
+            continue
+        if email == CHAT_ONLY_SEAT:
+            row = _member_row(rng, email, None)
+            row["chat_metrics"]["message_count"] += 5
+            rows.append(row)
+        elif email == IDLE_SEAT or day.toordinal() % 2 == 0:
+            rows.append(_quiet_member(email))
+    return sorted(rows, key=lambda row: row["user"]["email_address"])
+
+
+def enterprise_usage_rows(records: list[dict[str, Any]], day: datetime.date) -> list[dict]:
+    """The /analytics/usage rows of the usage `records`: one per actor × model, API keys by id."""
+    start = f"{day.isoformat()}T00:00:00Z"
+    end = f"{(day + datetime.timedelta(days=1)).isoformat()}T00:00:00Z"
+    rows = []
+    for record in records:
+        actor = _billed_actor(record["actor"])
+        for entry in record["model_breakdown"]:
+            tokens = entry["tokens"]
+            one_hour = tokens["cache_creation"] // _ONE_HOUR_SHARE
+            usage = {
+                "uncached_input_tokens": tokens["input"],
+                "output_tokens": tokens["output"],
+                "cache_read_input_tokens": tokens["cache_read"],
+                "cache_creation": {
+                    "ephemeral_1h_input_tokens": one_hour,
+                    "ephemeral_5m_input_tokens": tokens["cache_creation"] - one_hour,
+                },
+                "requests": record["core_metrics"]["num_sessions"] * 25,
+            }
+            usage["total_tokens"] = (
+                tokens["input"] + tokens["output"] + tokens["cache_read"] + tokens["cache_creation"]
+            )
+            rows.append(
+                {
+                    "starting_at": start,
+                    "ending_at": end,
+                    "group": {"actor": actor, "model": entry["model"]},
+                    "usage": usage,
+                }
+            )
+    return rows
+
+
+def seat_plan_billed_rows(records: list[dict[str, Any]], day: datetime.date) -> list[dict]:
+    """The cost endpoint's rows on a seat-based plan: a member's usage within the seat's daily
+    allowance is billed 0, beyond it at list price; API keys are billed for all of it."""
+    rows = billed_rows(records, day)
+    per_user: dict[str, float] = {}
+    for row in rows:
+        actor = row["group"]["actor"]
+        if actor["type"] == "user_actor":
+            key = actor["email_address"]
+            per_user[key] = per_user.get(key, 0.0) + float(row["cost"]["list_amount"])
+    for row in rows:
+        actor = row["group"]["actor"]
+        list_cents = float(row["cost"]["list_amount"])
+        if actor["type"] == "user_actor":
+            total = per_user[actor["email_address"]]
+            beyond = max(0.0, total - SEAT_ALLOWANCE_LIST_USD * 100)
+            billed = list_cents * beyond / total if total else 0.0
+        else:
+            billed = list_cents
+        row["cost"]["amount"] = _cents(billed)
     return rows

@@ -27,11 +27,16 @@ from budget_pipeline.demo.organisation import (
     DEMO_ORGANISATION,
     SyntheticOrganisation,
     billed_rows,
+    enterprise_members,
+    enterprise_usage_rows,
+    seat_plan_billed_rows,
 )
 
 USAGE_PATH = "/v1/organizations/usage_report/claude_code"
 COST_PATH = "/v1/organizations/analytics/cost"
 COST_BETA = "analytics-usage-cost-2026-08-24"
+USERS_PATH = "/v1/organizations/analytics/users"
+TOKENS_PATH = "/v1/organizations/analytics/usage"
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 
@@ -79,7 +84,7 @@ class Fault:
     times: int = 1
     day: datetime.date | None = None
     page_index: int | None = None
-    endpoint: Literal["usage", "cost"] = "usage"
+    endpoint: Literal["usage", "cost", "users", "tokens"] = "usage"
 
     def matches(self, day: datetime.date, page_index: int, endpoint: str = "usage") -> bool:
         return (
@@ -183,8 +188,20 @@ class UsageApiServer:
         cache_pages: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        enterprise_lag_days: int = 3,
+        today: datetime.date | None = None,
+        seat_plan: bool = False,
     ):
         self.organisation = organisation or DEMO_ORGANISATION
+        # The Enterprise endpoints serve a day `enterprise_lag_days` after it ends; `today`
+        # pins the clock for tests (None: the real UTC day).
+        self.enterprise_lag_days = enterprise_lag_days
+        self.today = today
+        # The bill of a seat-based plan (the Enterprise path): usage within the seats costs 0.
+        self.seat_plan = seat_plan
+        self._member_overrides: dict[datetime.date, list[dict[str, Any]]] = {}
+        self._usage_overrides: dict[datetime.date, list[dict[str, Any]]] = {}
+        self._bill_overrides: dict[datetime.date, list[dict[str, Any]]] = {}
         self.page_latency = page_latency
         # Encoded pages kept for the server's lifetime (benchmarks): after a warm-up pass a page
         # costs this process no CPU, like a remote API whose work happens on its own machines.
@@ -249,6 +266,42 @@ class UsageApiServer:
     def set_records(self, day: datetime.date, records: list[dict[str, Any]]) -> None:
         with self._lock:
             self._overrides[day] = records
+
+    def set_members(self, day: datetime.date, rows: list[dict[str, Any]]) -> None:
+        """The /analytics/users rows of `day`, as given."""
+        with self._lock:
+            self._member_overrides[day] = rows
+
+    def set_bill(self, day: datetime.date, rows: list[dict[str, Any]]) -> None:
+        """The cost endpoint's rows of `day`, as given."""
+        with self._lock:
+            self._bill_overrides[day] = rows
+
+    def set_token_rows(self, day: datetime.date, rows: list[dict[str, Any]]) -> None:
+        """The /analytics/usage rows of `day`, as given."""
+        with self._lock:
+            self._usage_overrides[day] = rows
+
+    def latest_enterprise_day(self) -> datetime.date:
+        today = self.today or datetime.datetime.now(datetime.UTC).date()
+        return today - datetime.timedelta(days=self.enterprise_lag_days)
+
+    def users_requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path == USERS_PATH]
+
+    def tokens_requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.path == TOKENS_PATH]
+
+    def _enterprise_rows(self, day: datetime.date, endpoint: str) -> list[dict[str, Any]]:
+        with self._lock:
+            overrides = self._member_overrides if endpoint == "users" else self._usage_overrides
+            if day in overrides:
+                return overrides[day]
+        if endpoint == "users":
+            return enterprise_members(self.organisation, day)
+        return enterprise_usage_rows(self._records(day), day)
 
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
@@ -321,7 +374,12 @@ class UsageApiServer:
 
     def _respond(self, handler: _Handler) -> None:
         split = urlsplit(handler.path)
-        endpoint = {USAGE_PATH: "usage", COST_PATH: "cost"}.get(split.path)
+        endpoint = {
+            USAGE_PATH: "usage",
+            COST_PATH: "cost",
+            USERS_PATH: "users",
+            TOKENS_PATH: "tokens",
+        }.get(split.path)
         if endpoint is None:
             self._send_error(handler, 404, f"Not found: {split.path}")
             return
@@ -329,8 +387,10 @@ class UsageApiServer:
             self._send_error(handler, 405, "Method not allowed")
             return
         try:
-            if endpoint == "cost":
+            if endpoint in ("cost", "tokens"):
                 day, offset, page_index, limit = self._parse_cost_request(handler, split.query)
+            elif endpoint == "users":
+                day, offset, page_index, limit = self._parse_users_request(handler, split.query)
             else:
                 day, offset, page_index, limit = self._parse_request(handler, split.query)
         except _ApiHttpError as exc:
@@ -354,6 +414,8 @@ class UsageApiServer:
 
         key = (day, offset, limit, endpoint)
         payload = self._pages.get(key) if self.cache_pages else None
+        if payload is None and endpoint in ("users", "tokens"):
+            payload = self._enterprise_page(day, offset, limit, page_index, endpoint)
         if payload is None and endpoint == "cost":
             payload = self._cost_page(day, offset, limit, page_index)
             if self.cache_pages and day not in self._overrides:
@@ -413,7 +475,10 @@ class UsageApiServer:
     def _cost_page(self, day: datetime.date, offset: int, limit: int, page_index: int) -> bytes:
         """A page of the day's bill, shaped as the cost endpoint's: no has_more, the cursor
         alone says whether the day goes on, and the time the figures were last refreshed."""
-        rows = billed_rows(self._records(day), day)
+        bill = seat_plan_billed_rows if self.seat_plan else billed_rows
+        with self._lock:
+            given = self._bill_overrides.get(day)
+        rows = given if given is not None else bill(self._records(day), day)
         more = offset + limit < len(rows)
         refreshed = datetime.datetime.combine(
             day + datetime.timedelta(days=2), datetime.time(8)
@@ -425,6 +490,61 @@ class UsageApiServer:
                 "data_refreshed_at": refreshed + "Z",
             }
         )
+
+    def _enterprise_page(
+        self, day: datetime.date, offset: int, limit: int, page_index: int, endpoint: str
+    ) -> bytes:
+        """A page of the Enterprise endpoints: no has_more, the cursor alone says more."""
+        rows = self._enterprise_rows(day, endpoint)
+        more = offset + limit < len(rows)
+        return orjson.dumps(
+            {
+                "data": rows[offset : offset + limit],
+                "next_page": encode_cursor(day, offset + limit, page_index + 1) if more else None,
+            }
+        )
+
+    def _refuse_too_early(self, day: datetime.date) -> None:
+        latest = self.latest_enterprise_day()
+        if day > latest:
+            raise _ApiHttpError(
+                400,
+                f"data for {day.isoformat()} is not available yet; the latest available date "
+                f"is {latest.isoformat()}",
+            )
+
+    def _parse_users_request(
+        self, handler: _Handler, query_text: str
+    ) -> tuple[datetime.date, int, int, int]:
+        """/analytics/users as the pipeline calls it: `date`, `limit` and the cursor."""
+        if handler.headers.get("x-api-key") != self._api_key:
+            raise _ApiHttpError(401, "invalid x-api-key")
+        if not handler.headers.get("anthropic-version"):
+            raise _ApiHttpError(400, "anthropic-version: header is required")
+        query = parse_qs(query_text, keep_blank_values=True)
+        text = query.get("date", [""])[-1]
+        try:
+            day = datetime.date.fromisoformat(text)
+        except ValueError:
+            raise _ApiHttpError(400, f"date: expected YYYY-MM-DD, got {text!r}") from None
+        self._refuse_too_early(day)
+        return (day, *self._page_of(query, day))
+
+    def _page_of(self, query: dict, day: datetime.date) -> tuple[int, int, int]:
+        limit_text = query.get("limit", [str(DEFAULT_LIMIT)])[-1]
+        limit = int(limit_text) if limit_text.isdigit() else 0
+        if not 1 <= limit <= MAX_LIMIT:
+            raise _ApiHttpError(400, f"limit: must be between 1 and {MAX_LIMIT}")
+        cursor = query.get("page", [None])[-1]
+        if cursor is None:
+            return 0, 0, limit
+        try:
+            cursor_day, offset, page_index = decode_cursor(cursor)
+        except ValueError:
+            raise _ApiHttpError(400, "page: invalid pagination cursor") from None
+        if cursor_day != day:
+            raise _ApiHttpError(400, "page: cursor belongs to another day")
+        return offset, page_index, limit
 
     def _parse_cost_request(
         self, handler: _Handler, query_text: str

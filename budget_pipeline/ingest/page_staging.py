@@ -234,7 +234,9 @@ SELECT
     v.customer_type ->> '$',
     v.terminal_type ->> '$',
     {", ".join(f"TRY_CAST({metric} AS BIGINT)" for metric in _METRICS.values())},
-    record::VARCHAR
+    record::VARCHAR,
+    'claude_code',
+    NULL
 FROM judged
 WHERE CASE WHEN ok THEN true ELSE error('{OFF_THE_FAST_PATH}') END
 """

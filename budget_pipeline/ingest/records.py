@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import orjson
 import pandas as pd
 
-from budget_pipeline.warehouse.tables import RAW_USAGE
+from budget_pipeline.warehouse.tables import CLAUDE_CODE_SOURCE, RAW_USAGE
 
 ACTOR_TYPES = {"user_actor": "user", "api_actor": "api_key"}
 
@@ -56,12 +56,15 @@ def raw_usage_rows(day: dt.date, records: Iterable[dict]) -> pd.DataFrame:
                 metrics.get("commits_by_claude_code", 0),
                 metrics.get("pull_requests_by_claude_code", 0),
                 orjson.dumps(record).decode(),
+                CLAUDE_CODE_SOURCE,
+                None,
             )
         )
     frame = pd.DataFrame(rows, columns=RAW_USAGE.column_names)
     frame["usage_date"] = frame["usage_date"].astype("datetime64[ns]")
     for column in ("num_sessions", "lines_added", "lines_removed", "commits", "pull_requests"):
         frame[column] = frame[column].astype("int64")
+    frame["other_activity"] = frame["other_activity"].astype("float64")
     return frame
 
 

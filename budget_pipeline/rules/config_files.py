@@ -27,6 +27,9 @@ SEATS_FILE = "seats.csv"
 BUDGETS_FILE = "budgets.csv"
 
 PRICE_COLUMNS = ("input_per_mtok", "output_per_mtok", "cache_write_per_mtok", "cache_read_per_mtok")
+# Optional: one-hour cache writes, where a source reports them apart (the Enterprise source);
+# an empty value or no column at all prices them as cache_write_per_mtok.
+CACHE_WRITE_1H = "cache_write_1h_per_mtok"
 
 
 class ConfigFileError(ValueError):
@@ -243,11 +246,17 @@ def _parse_prices(path: Path, content: bytes) -> pd.DataFrame:
                 path, line, f"model {model} is listed twice (first on line {lines[model]})"
             )
         prices = {c: _non_negative_number(path, line, c, row[c]) for c in PRICE_COLUMNS}
+        one_hour = row.get(CACHE_WRITE_1H, "")
+        prices[CACHE_WRITE_1H] = (
+            _non_negative_number(path, line, CACHE_WRITE_1H, one_hour)
+            if one_hour
+            else prices["cache_write_per_mtok"]
+        )
         records[model] = {"model": model, **prices}
         lines[model] = line
     if not records:
         raise ConfigFileError(path, None, "no prices: the file has a header but no rows")
-    return pd.DataFrame(list(records.values()), columns=["model", *PRICE_COLUMNS])
+    return pd.DataFrame(list(records.values()), columns=["model", *PRICE_COLUMNS, CACHE_WRITE_1H])
 
 
 def load_seats(path: Path) -> pd.DataFrame:

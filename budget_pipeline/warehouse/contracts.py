@@ -7,7 +7,7 @@ import pandera.pandas as pa
 from pandera.dtypes import immutable
 from pandera.engines.pandas_engine import NpString
 
-from budget_pipeline.warehouse.tables import TABLES, Column, Table
+from budget_pipeline.warehouse.tables import TABLES, Column, Table, nullable_count_columns
 
 
 @immutable
@@ -57,7 +57,9 @@ def table_schema(table: Table) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
             column.name: pa.Column(
-                _DTYPES[column.sql_type],
+                "float64"
+                if column.name in nullable_count_columns(table)
+                else _DTYPES[column.sql_type],
                 checks=_checks(column),
                 nullable=column.nullable,
                 unique=column.unique,

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 import duckdb
 
-from budget_pipeline.warehouse.tables import BUDGET_FORECAST, PRICED_USAGE, SCHEMA
+from budget_pipeline.warehouse.tables import (
+    BUDGET_FORECAST,
+    CLAUDE_CODE_SOURCE,
+    IDLE_SEATS,
+    PRICED_USAGE,
+    RAW_USAGE,
+    SCHEMA,
+)
 
 MIGRATIONS_TABLE = f"{SCHEMA}._schema_migrations"
 # Steps of one process share the database: one of them migrates, the others then find it done.
@@ -48,11 +55,38 @@ def _budget_forecast_run_rate_days(connection: duckdb.DuckDBPyConnection) -> Non
     )
 
 
+def _raw_usage_source(connection: duckdb.DuckDBPyConnection) -> None:
+    # Every row written before the Enterprise source existed came from the Claude Code
+    # Analytics API, which reports no other surface: other_activity stays NULL.
+    connection.execute(
+        f"ALTER TABLE {RAW_USAGE.qualified_name} ADD COLUMN IF NOT EXISTS source VARCHAR"
+    )
+    connection.execute(
+        f"ALTER TABLE {RAW_USAGE.qualified_name} ADD COLUMN IF NOT EXISTS other_activity BIGINT"
+    )
+    connection.execute(
+        f"UPDATE {RAW_USAGE.qualified_name} SET source = '{CLAUDE_CODE_SOURCE}' "
+        "WHERE source IS NULL"
+    )
+
+
+def _idle_seats_other_activity(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute(
+        f"ALTER TABLE {IDLE_SEATS.qualified_name} ADD COLUMN IF NOT EXISTS other_activity DOUBLE"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "priced_usage gains list_price_cost_usd (= cost_usd)", _priced_usage_list_price),
     Migration(
         2, "budget_forecast gains run_rate_days (NULL before)", _budget_forecast_run_rate_days
     ),
+    Migration(
+        3,
+        "raw_usage gains source (claude_code before) and other_activity (NULL)",
+        _raw_usage_source,
+    ),
+    Migration(4, "idle_seats gains other_activity (NULL before)", _idle_seats_other_activity),
 )
 
 

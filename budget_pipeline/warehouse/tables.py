@@ -17,6 +17,10 @@ USER, API_KEY = "user", "api_key"
 # The bill names three more kinds of actor, and keeps one of a kind it does not know.
 SERVICE_ACCOUNT, FEDERATED, UNKNOWN_ACTOR = "service_account", "federated", "unknown"
 PRICE_TABLE, API_ESTIMATE = "price_table", "api_estimate"
+# An Enterprise organisation's cost is what the bill says (docs/rules.md, "Which source").
+BILLED = "billed"
+CLAUDE_CODE_SOURCE, ENTERPRISE_SOURCE = "claude_code", "enterprise"
+ACTOR_TYPES = (USER, API_KEY, SERVICE_ACCOUNT, FEDERATED, UNKNOWN_ACTOR)
 COMPLETELY_IDLE, BARELY_ACTIVE = "completely idle", "barely active"
 NO_CLAUDE_CODE_USE = "no Claude Code use"
 OVER_BUDGET, FORECAST_OVER_BUDGET, ON_TRACK = "over budget", "forecast over budget", "on track"
@@ -91,11 +95,21 @@ def _share(name: str, description: str) -> Column:
 
 
 def _actor_columns() -> tuple[Column, ...]:
+    # The Enterprise source also reports service accounts and other actors with tokens.
     return (
         Column(
-            "actor", "VARCHAR", "email address (user) or API key name (api_key)", non_empty=True
+            "actor",
+            "VARCHAR",
+            "email address (user), API key name (api_key; its api_key_id on the enterprise "
+            "source), service_account_id, provider:subject (federated) or the actor's JSON",
+            non_empty=True,
         ),
-        Column("actor_type", "VARCHAR", "user or api_key", allowed=(USER, API_KEY)),
+        Column(
+            "actor_type",
+            "VARCHAR",
+            "user, api_key, service_account, federated or unknown",
+            allowed=ACTOR_TYPES,
+        ),
     )
 
 
@@ -123,6 +137,46 @@ RAW_USAGE = Table(
             # back costs the same (docs/performance.md).
             compression="zstd",
         ),
+        # Last: a warehouse written before these columns gains them at the end (migrations.py).
+        Column(
+            "source",
+            "VARCHAR",
+            "claude_code (Claude Code Analytics API) or enterprise (Claude Enterprise "
+            "Analytics API)",
+            allowed=(CLAUDE_CODE_SOURCE, ENTERPRISE_SOURCE),
+        ),
+        Column(
+            "other_activity",
+            "BIGINT",
+            "enterprise: chat, Cowork, Design, Science and Office messages plus web searches; "
+            "NULL for the claude_code source and for actors without a member row",
+            nullable=True,
+            min_value=0,
+        ),
+    ),
+)
+
+RAW_TOKEN_USAGE = Table(
+    name="raw_token_usage",
+    partition_column="usage_date",
+    description="Enterprise source: each row of the usage endpoint (actor × model × day) as "
+    "received, kept so that pricing again never calls the API.",
+    columns=(
+        Column("usage_date", "DATE", "UTC day"),
+        *_actor_columns(),
+        Column("model", "VARCHAR", "model id as reported by the API", non_empty=True),
+        _count("input_tokens", "usage.uncached_input_tokens"),
+        _count("output_tokens", "usage.output_tokens"),
+        _count("cache_read_tokens", "usage.cache_read_input_tokens"),
+        _count("cache_creation_5m_tokens", "usage.cache_creation.ephemeral_5m_input_tokens"),
+        _count("cache_creation_1h_tokens", "usage.cache_creation.ephemeral_1h_input_tokens"),
+        Column(
+            "record_json",
+            "VARCHAR",
+            "the row exactly as received",
+            starts_with="{",
+            compression="zstd",
+        ),
     ),
 )
 
@@ -147,23 +201,32 @@ PRICED_USAGE = Table(
         Column(
             "price_source",
             "VARCHAR",
-            "price_table, or api_estimate for an unpriced model",
-            allowed=(PRICE_TABLE, API_ESTIMATE),
+            "price_table, api_estimate for an unpriced model, or billed (enterprise source)",
+            allowed=(PRICE_TABLE, API_ESTIMATE, BILLED),
         ),
-        _usd("cost_usd", "cost in USD (the API's estimate when the model is unpriced)"),
+        _usd(
+            "cost_usd",
+            "cost in USD (the API's estimate when the model is unpriced; on the enterprise "
+            "source what the bill charges, 0 where the seat covers the usage)",
+        ),
         _usd("api_estimated_cost_usd", "the API's estimated_cost.amount / 100"),
         # Last: a warehouse written before this column gains it at the end (migrations.py).
         _usd(
             "list_price_cost_usd",
-            "the usage's worth at list prices, set against the bill (here equal to cost_usd)",
+            "the usage's worth at list prices, set against the bill (claude_code source: equal "
+            "to cost_usd)",
         ),
     ),
     unique_together=("usage_date", "actor", "model"),
     row_checks=(
         RowCheck(
             "price_model_matches_source",
-            "price_model must be set exactly when price_source is price_table",
-            lambda frame: frame["price_model"].notna() == (frame["price_source"] == PRICE_TABLE),
+            "price_model must be set exactly when price_source is price_table (billed: set "
+            "when prices.csv has the model)",
+            lambda frame: (
+                (frame["price_source"] == BILLED)
+                | (frame["price_model"].notna() == (frame["price_source"] == PRICE_TABLE))
+            ),
         ),
     ),
 )
@@ -227,6 +290,15 @@ IDLE_SEATS = Table(
             "DATE",
             "last day up to as_of with any record; NULL: never seen",
             nullable=True,
+        ),
+        # Last: a warehouse written before this column gains it at the end (migrations.py).
+        Column(
+            "other_activity",
+            "DOUBLE",
+            "enterprise: other_activity over the window (chat, Cowork, Office, ...); NULL on "
+            "the claude_code source",
+            nullable=True,
+            min_value=0,
         ),
     ),
     unique_together=("as_of", "email"),
@@ -366,6 +438,7 @@ TABLES: dict[str, Table] = {
     table.name: table
     for table in (
         RAW_USAGE,
+        RAW_TOKEN_USAGE,
         PRICED_USAGE,
         WORKSTREAM_COST,
         DAILY_SPEND,
@@ -381,9 +454,17 @@ def as_contract_dtypes(table_name: str, frame):
     """Frames read back from DuckDB with the dtypes the assets produce: nanosecond datetimes for
     dates, and nullable booleans (a BOOLEAN column without NULLs comes back as plain bool)."""
     sql_types = {column.name: column.sql_type for column in TABLES[table_name].columns}
+    nullable_counts = nullable_count_columns(TABLES[table_name])
     for column in frame.columns:
         if sql_types.get(column) in ("DATE", "TIMESTAMP"):
             frame[column] = frame[column].astype("datetime64[ns]")
         elif sql_types.get(column) == "BOOLEAN":
             frame[column] = frame[column].astype("boolean")
+        elif column in nullable_counts:
+            frame[column] = frame[column].astype("float64")
     return frame
+
+
+def nullable_count_columns(table: Table) -> set[str]:
+    """Counts that may be NULL: pandas holds them as floats (NaN for NULL)."""
+    return {c.name for c in table.columns if c.sql_type == "BIGINT" and c.nullable}

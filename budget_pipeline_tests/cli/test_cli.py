@@ -136,3 +136,46 @@ def test_the_printed_command_pasted_into_a_shell_is_the_same_run_on_the_same_ins
 
 def _without_process(tags: dict[str, str]) -> dict[str, str]:
     return {key: value for key, value in tags.items() if key != RUN_PROCESS_TAG}
+
+
+def test_the_demo_through_the_enterprise_path_shows_each_idle_status(tmp_path):
+    """`BUDGET_PIPELINE_SOURCE=demo-enterprise budget-pipeline demo`: the built-in organisation
+    through the Claude Enterprise Analytics API's path, up to the newest day it serves."""
+    import datetime as dt
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("ANTHROPIC_ADMIN_API_KEY", "ANTHROPIC_ANALYTICS_API_KEY")
+    } | {
+        "DAGSTER_HOME": str(home),
+        "BUDGET_PIPELINE_SOURCE": "demo-enterprise",
+        "BUDGET_PIPELINE_CONFIG_DIR": str(PROJECT / "config"),
+        "BUDGET_PIPELINE_DUCKDB": str(tmp_path / "warehouse.duckdb"),
+        "BUDGET_PIPELINE_START_DATE": "2026-01-01",
+    }
+    completed = _budget_pipeline(environment, tmp_path, "demo", "--days", "16")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    latest = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)
+    assert f"...{latest}" in completed.stdout
+    for line in (
+        "idle.person@example.com      completely idle",
+        "new.hire@example.com         no Claude Code use",
+        "reviewer@example.com         barely active",
+    ):
+        assert line in completed.stdout, completed.stdout[-3000:]
+    assert "not active on any Claude surface" in completed.stdout
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+        [(sources,)] = connection.execute(
+            "SELECT list(DISTINCT source) FROM budget.raw_usage"
+        ).fetchall()
+        [(billed, covered)] = connection.execute(
+            "SELECT count(*) FILTER (cost_usd > 0), count(*) FILTER (cost_usd = 0) "
+            "FROM budget.priced_usage WHERE price_source = 'billed'"
+        ).fetchall()
+    assert sources == ["enterprise"]
+    # A seat-based plan: most usage is covered by the seats, heavy users are billed beyond.
+    assert billed > 0 and covered > billed

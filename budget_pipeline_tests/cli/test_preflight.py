@@ -73,7 +73,10 @@ def test_a_bad_start_date_names_its_variable(cli_environment, capsys, tmp_path, 
 def test_an_unknown_source_lists_the_accepted_ones(cli_environment, capsys, tmp_path):
     cli_environment.setenv("BUDGET_PIPELINE_SOURCE", "dmeo")
     line = refused_before_dagster(capsys, tmp_path, "demo", "--days", "2")
-    assert line == "BUDGET_PIPELINE_SOURCE is 'dmeo': expected one of api, demo"
+    assert line == (
+        "BUDGET_PIPELINE_SOURCE is 'dmeo': expected one of "
+        "claude_code, enterprise, demo, demo-enterprise, api"
+    )
 
 
 def test_the_api_source_without_a_key_says_so(cli_environment, capsys, tmp_path):
@@ -101,3 +104,44 @@ def test_a_log_folder_inside_dagster_home_logs_is_refused(cli_environment, capsy
     line = refused_before_dagster(capsys, tmp_path, "backfill", "2026-11-01", "2026-11-02")
     assert line.startswith(f"BUDGET_PIPELINE_LOG_DIR is {shipped / 'budget'}: inside {shipped},")
     assert "telemetry uploader" in line
+
+
+def test_the_enterprise_source_without_its_key_says_so(cli_environment, capsys, tmp_path):
+    cli_environment.delenv("ANTHROPIC_ANALYTICS_API_KEY", raising=False)
+    cli_environment.setenv("BUDGET_PIPELINE_SOURCE", "enterprise")
+    line = refused_before_dagster(capsys, tmp_path, "backfill", "2026-03-01", "2026-03-02")
+    assert (
+        line == "BUDGET_PIPELINE_SOURCE is 'enterprise' but ANTHROPIC_ANALYTICS_API_KEY is not set"
+    )
+
+
+def test_an_enterprise_range_past_the_lag_names_the_latest_day_served(
+    cli_environment, capsys, tmp_path
+):
+    cli_environment.setenv("BUDGET_PIPELINE_SOURCE", "demo-enterprise")
+    latest = TODAY - dt.timedelta(days=3)
+    line = refused_before_dagster(
+        capsys, tmp_path, "backfill", str(latest - dt.timedelta(days=2)), str(YESTERDAY)
+    )
+    assert line == (
+        f"END {YESTERDAY} is past the lag of the Enterprise Analytics API: the latest day it "
+        f"serves is {latest} (BUDGET_PIPELINE_ENTERPRISE_LAG_DAYS)"
+    )
+
+
+def test_the_source_defaults_follow_the_keys_set(monkeypatch):
+    from budget_pipeline import settings
+
+    for name in (
+        "ANTHROPIC_ADMIN_API_KEY",
+        "ANTHROPIC_ANALYTICS_API_KEY",
+        "BUDGET_PIPELINE_SOURCE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert settings.source() == "demo"
+    monkeypatch.setenv("ANTHROPIC_ANALYTICS_API_KEY", "sk-ant-analytics-x")
+    assert settings.source() == "enterprise"
+    monkeypatch.setenv("ANTHROPIC_ADMIN_API_KEY", "sk-ant-admin-x")
+    assert settings.source() == "claude_code"
+    monkeypatch.setenv("BUDGET_PIPELINE_SOURCE", "api")
+    assert settings.source() == "claude_code"

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from budget_pipeline.cli import main as cli
+from budget_pipeline.defs.resources import AnalyticsApiResource
 from budget_pipeline.demo.server import UsageApiServer
 from budget_pipeline.warehouse.tables import TABLES
 from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION, Pipeline
@@ -21,6 +22,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 REFERENCE_START, REFERENCE_END = "2026-03-02", "2026-03-09"
 SORT_KEYS = {
     "raw_usage": ["usage_date", "actor", "record_json"],
+    "raw_token_usage": ["usage_date", "actor", "model", "record_json"],
     "priced_usage": ["usage_date", "actor", "model"],
     "workstream_cost": ["usage_date", "workstream"],
     "daily_spend": ["usage_date"],
@@ -97,9 +99,58 @@ def reference(tmp_path_factory) -> Reference:
         assert clean.materialize(REFERENCE_START, REFERENCE_END).success
     reference = Reference(clean.duckdb_file)
     # Too short for an idle-seat verdict, and March is not loaded from its 1st: no forecast.
-    without_rows = {"idle_seats", "budget_forecast"}
+    without_rows = {"idle_seats", "budget_forecast", "raw_token_usage"}
     assert all(len(reference.tables[name]) for name in TABLES if name not in without_rows)
     return reference
+
+
+# -- the Enterprise source ------------------------------------------------------------------------
+
+TEST_ANALYTICS_KEY = "sk-ant-analytics-TEST-2c8e41"
+# Far enough ahead that the server's lag serves every test day.
+ENTERPRISE_TODAY = dt.date(2026, 6, 1)
+
+
+def enterprise_server() -> UsageApiServer:
+    return UsageApiServer(
+        TEST_ORGANISATION, api_key=TEST_ANALYTICS_KEY, today=ENTERPRISE_TODAY, seat_plan=True
+    )
+
+
+def enterprise_api(server: UsageApiServer, **settings) -> AnalyticsApiResource:
+    defaults = {
+        "source": "enterprise",
+        "base_url": server.base_url,
+        "analytics_api_key": TEST_ANALYTICS_KEY,
+        "page_limit": 15,
+        "timeout_seconds": 1.0,
+        "max_attempts": 4,
+        "base_delay_seconds": 0.05,
+        "max_delay_seconds": 0.2,
+    }
+    return AnalyticsApiResource(**(defaults | settings))
+
+
+@pytest.fixture(scope="session")
+def enterprise_reference(tmp_path_factory) -> Reference:
+    """A clean Enterprise run of REFERENCE_START … REFERENCE_END."""
+    root = tmp_path_factory.mktemp("enterprise_reference")
+    config = root / "config"
+    config.mkdir()
+    TEST_ORGANISATION.write_config(config)
+    with enterprise_server() as server, dg.instance_for_test() as instance:
+        clean = Pipeline(server, config, root / "warehouse.duckdb", instance)
+        clean.api = enterprise_api(server)
+        assert clean.materialize(REFERENCE_START, REFERENCE_END).success
+    return Reference(clean.duckdb_file)
+
+
+@pytest.fixture
+def enterprise_pipeline(config_dir, duckdb_file, instance) -> Pipeline:
+    with enterprise_server() as server:
+        pipeline = Pipeline(server, config_dir, duckdb_file, instance)
+        pipeline.api = enterprise_api(server)
+        yield pipeline
 
 
 def step_failures(result: dg.ExecuteInProcessResult) -> dict[str, str]:

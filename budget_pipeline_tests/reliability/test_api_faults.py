@@ -18,6 +18,7 @@ from budget_pipeline.demo.server import Fault, encode_cursor
 from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION
 from budget_pipeline_tests.reliability.conftest import (
     assert_tables_equal,
+    enterprise_api,
     read_tables,
     step_failures,
 )
@@ -82,6 +83,40 @@ def test_a_transient_fault_is_retried_and_gives_the_clean_tables(pipeline, refer
         assert attempts[1].received_at - attempts[0].received_at >= 1.0
 
 
+# The Claude Enterprise Analytics API's two endpoints, through the same client.
+ENTERPRISE_ENDPOINTS = [
+    pytest.param("users", id="analytics-users"),
+    pytest.param("tokens", id="analytics-usage"),
+]
+
+
+def enterprise_requests_for_page(server, endpoint: str, day: dt.date, page_index: int) -> list:
+    cursor = encode_cursor(day, page_index * PAGE_LIMIT, page_index) if page_index else None
+    requests = server.users_requests() if endpoint == "users" else server.tokens_requests()
+    return [
+        r
+        for r in requests
+        if (r.query.get("date") or r.query.get("starting_at", "")[:10]) == day.isoformat()
+        and r.query.get("page") == cursor
+    ]
+
+
+@pytest.mark.parametrize("endpoint", ENTERPRISE_ENDPOINTS)
+@pytest.mark.parametrize("fault", TRANSIENT)
+def test_a_transient_fault_on_the_enterprise_endpoints_is_retried_and_gives_the_clean_tables(
+    enterprise_pipeline, enterprise_reference, fault, endpoint
+):
+    pipeline = enterprise_pipeline
+    pipeline.server.add_fault(dataclasses.replace(fault, day=DAY, page_index=1, endpoint=endpoint))
+
+    assert pipeline.materialize(START, END).success
+
+    assert not pipeline.server.pending_faults()
+    attempts = enterprise_requests_for_page(pipeline.server, endpoint, DAY, 1)
+    assert [r.fault for r in attempts] == [fault.kind] * fault.times + [None]
+    assert_tables_equal(read_tables(pipeline.duckdb_file), enterprise_reference.days(START, END))
+
+
 EXHAUSTING = [
     pytest.param(OVERLOADED, "HTTP 529 overloaded_error: Overloaded", id="529"),
     pytest.param(Fault(status=503), "HTTP 503 api_error: scripted fault 503", id="503"),
@@ -114,6 +149,51 @@ def test_a_fault_past_the_retry_budget_fails_naming_day_page_and_cause(pipeline,
     )
     assert len(requests_for_page(pipeline.server, DAY, 1)) == 3
     # the other days were fetched whole, yet nothing of the run reached the warehouse
+    for name, frame in read_tables(pipeline.duckdb_file).items():
+        assert frame.empty, name
+
+
+@pytest.mark.parametrize("endpoint", ENTERPRISE_ENDPOINTS)
+@pytest.mark.parametrize(("fault", "cause"), EXHAUSTING)
+def test_a_fault_past_the_retry_budget_on_the_enterprise_endpoints_writes_nothing(
+    enterprise_pipeline, fault, cause, endpoint
+):
+    pipeline = enterprise_pipeline
+    pipeline.api = enterprise_api(pipeline.server, max_attempts=3, timeout_seconds=0.5)
+    pipeline.server.add_fault(
+        dataclasses.replace(fault, day=DAY, page_index=1, times=3, endpoint=endpoint)
+    )
+
+    result = pipeline.materialize(START, END, raise_on_error=False)
+
+    assert not result.success
+    failures = step_failures(result)
+    assert list(failures) == ["raw_usage"]
+    assert (
+        f"2026-03-03 page 2: gave up after 3 attempt(s); last cause: {cause}"
+        in (failures["raw_usage"])
+    )
+    assert len(enterprise_requests_for_page(pipeline.server, endpoint, DAY, 1)) == 3
+    for name, frame in read_tables(pipeline.duckdb_file).items():
+        assert frame.empty, name
+
+
+@pytest.mark.parametrize("endpoint", ENTERPRISE_ENDPOINTS)
+def test_a_bad_enterprise_page_fails_naming_day_and_page_and_writes_nothing(
+    enterprise_pipeline, endpoint
+):
+    pipeline = enterprise_pipeline
+    bad_page = {"data": [{"no": "actor"}], "next_page": None}
+    pipeline.server.add_fault(
+        Fault(kind="body", payload=bad_page, day=DAY, page_index=1, endpoint=endpoint)
+    )
+
+    result = pipeline.materialize(START, END, raise_on_error=False)
+
+    assert not result.success
+    failure = step_failures(result)["raw_usage"]
+    assert "2026-03-03 page 2: the " in failure and "row 0: " in failure
+    assert len(enterprise_requests_for_page(pipeline.server, endpoint, DAY, 1)) == 1
     for name, frame in read_tables(pipeline.duckdb_file).items():
         assert frame.empty, name
 

@@ -51,7 +51,24 @@ def file_bytes(*folders) -> list[bytes]:
     return [path.read_bytes() for folder in folders for path in folder.rglob("*") if path.is_file()]
 
 
-def test_key_and_webhook_url_appear_nowhere(config_dir, tmp_path):
+# The Console source's admin key, and the Enterprise source's analytics key (its first
+# endpoint, the members' activity, echoes it).
+SOURCES = [
+    pytest.param({"ANTHROPIC_ADMIN_API_KEY": SECRET_KEY}, "usage", id="claude_code"),
+    pytest.param(
+        {
+            "ANTHROPIC_ADMIN_API_KEY": "",
+            "ANTHROPIC_ANALYTICS_API_KEY": SECRET_KEY,
+            "BUDGET_PIPELINE_SOURCE": "enterprise",
+        },
+        "users",
+        id="enterprise",
+    ),
+]
+
+
+@pytest.mark.parametrize(("key_settings", "endpoint"), SOURCES)
+def test_key_and_webhook_url_appear_nowhere(config_dir, tmp_path, key_settings, endpoint):
     home = dagster_home(tmp_path)
     with UsageApiServer(TEST_ORGANISATION, api_key=SECRET_KEY) as server:
         environment = cli_environment(
@@ -59,12 +76,17 @@ def test_key_and_webhook_url_appear_nowhere(config_dir, tmp_path):
             server,
             config_dir,
             tmp_path / "warehouse.duckdb",
-            ANTHROPIC_ADMIN_API_KEY=SECRET_KEY,
             BUDGET_PIPELINE_ALERT_WEBHOOK=SECRET_HOOK,
+            **key_settings,
         )
         # an API that echoes the key back in its error message
         server.add_fault(
-            Fault(status=403, message=f"key {SECRET_KEY} {API_MESSAGE}", day=dt.date(2026, 3, 3))
+            Fault(
+                status=403,
+                message=f"key {SECRET_KEY} {API_MESSAGE}",
+                day=dt.date(2026, 3, 3),
+                endpoint=endpoint,
+            )
         )
         failed = run_materialize("2026-03-02", "2026-03-04", environment, tmp_path)
         passed = run_materialize("2026-03-02", "2026-03-04", environment, tmp_path)

@@ -102,7 +102,21 @@ def raw_rows(first: str, last: str) -> pd.DataFrame:
     days = pd.date_range(first, last).astype("datetime64[ns]")
     actors = [f"dev{k}@example.com" for k in range(50)]
     rows = [
-        (day, actor, "user", None, None, k, k, 0, 0, 0, f'{{"actor": "{actor}", "n": {k}}}')
+        (
+            day,
+            actor,
+            "user",
+            None,
+            None,
+            k,
+            k,
+            0,
+            0,
+            0,
+            f'{{"actor": "{actor}", "n": {k}}}',
+            "claude_code",
+            None,
+        )
         for day in days
         for k, actor in enumerate(actors)
     ]

@@ -63,7 +63,12 @@ def test_opening_it_for_writing_migrates_it_and_keeps_every_row(release_warehous
         assert priced.drop(columns="list_price_cost_usd").equals(before["priced_usage"])
         for name in ("raw_usage", "workstream_cost", "daily_spend"):
             after = connection.execute(f"SELECT * FROM budget.{name}").fetchdf()
-            assert after.equals(before[name]), name
+            # raw_usage gains source and other_activity (below): the old columns are unchanged.
+            assert after[before[name].columns].equals(before[name]), name
+        raw = connection.execute("SELECT source, other_activity FROM budget.raw_usage").fetchdf()
+        assert len(raw) > 0
+        assert (raw["source"] == "claude_code").all()
+        assert raw["other_activity"].isna().all()
         applied = connection.execute(f"SELECT version FROM {MIGRATIONS_TABLE}").fetchall()
         assert [version for (version,) in applied] == [m.version for m in MIGRATIONS]
         # Opened again: nothing left to apply.

@@ -22,6 +22,7 @@ from budget_pipeline.defs.budget.building_blocks import (
     failing_clearly,
     loaded_days_between,
 )
+from budget_pipeline.defs.budget.enterprise import enterprise_priced_usage, enterprise_raw_usage
 from budget_pipeline.defs.budget.forecast import budget_forecast
 from budget_pipeline.defs.config_files.assets import prices_csv, seats_csv, workstreams_csv
 from budget_pipeline.defs.metadata import PREVIEW_ROWS, markdown_preview
@@ -40,6 +41,7 @@ from budget_pipeline.rules.attribution import (
     unassigned_share,
 )
 from budget_pipeline.rules.idle_seats import (
+    SHOWS_ACTIVITY_SQL,
     IdleSeatRules,
     idle_seats_as_of,
     verdict_days,
@@ -123,6 +125,9 @@ def raw_usage(
     with failing_clearly():
         config_files.judge_all()
     days = days_of(context.partition_time_window)
+    if analytics_api.is_enterprise:
+        yield from enterprise_raw_usage(context, analytics_api, warehouse, days)
+        return
     staging = staging_table(RAW_USAGE)
     with (
         failing_clearly(),
@@ -184,15 +189,18 @@ def raw_usage(
     PRICED_USAGE,
     kinds={"duckdb", "pandas"},
     warnings=checks.PRICED_USAGE_WARNINGS,
-    deps=["raw_usage", prices_csv],
+    # The bill is what an Enterprise organisation pays: its cost_usd is billed_cost's. One graph
+    # for every source: the Console source does not read it.
+    deps=["raw_usage", "billed_cost", prices_csv],
 )
 def priced_usage(
     context: dg.AssetExecutionContext,
+    analytics_api: AnalyticsApiResource,
     config_files: ConfigFilesResource,
     warehouse: WarehouseResource,
 ):
     """Tokens per actor × model × day priced with prices.csv; unknown models fall back to the
-    API's estimate (never $0).
+    API's estimate (never $0). On the Enterprise source cost_usd is what the bill charges.
 
     Priced about 100,000 records at a time and swapped in at the end, so neither a year nor a
     large organisation sits in memory at once and a failure leaves the warehouse as it was.
@@ -200,6 +208,9 @@ def priced_usage(
     days = days_of(context.partition_time_window)
     with failing_clearly():
         prices = config_files.prices()
+    if analytics_api.is_enterprise:
+        yield from enterprise_priced_usage(context, warehouse, prices, days)
+        return
     # Per day × model × price source: all the warning checks and the metadata need.
     summaries: list[pd.DataFrame] = []
     rows_per_day: dict[str, int] = {}
@@ -454,16 +465,18 @@ def idle_seats(
     # The window reaches before the run: read it (and last_active) from the warehouse.
     with warehouse.connect() as connection:
         usage = connection.execute(
-            "SELECT usage_date, actor, num_sessions, lines_added "
+            "SELECT usage_date, actor, num_sessions, lines_added, other_activity "
             f"FROM {RAW_USAGE.qualified_name} WHERE usage_date BETWEEN ? AND ?",
             [span_start.date(), days[-1].date()],
         ).fetchdf()
         last_seen_before = connection.execute(
             f"SELECT actor, max(usage_date) AS last_seen "
-            f"FROM {RAW_USAGE.qualified_name} WHERE usage_date < ? GROUP BY actor",
+            f"FROM {RAW_USAGE.qualified_name} WHERE usage_date < ? AND {SHOWS_ACTIVITY_SQL} "
+            "GROUP BY actor",
             [span_start.date()],
         ).fetchdf()
     usage["usage_date"] = pd.to_datetime(usage["usage_date"]).astype("datetime64[ns]")
+    usage["other_activity"] = usage["other_activity"].astype("float64")
     loaded = loaded_days_between(warehouse, span_start, days[-1])
     with_verdict = verdict_days(days, loaded, first_day(), rules)
     frame = idle_seats_as_of(

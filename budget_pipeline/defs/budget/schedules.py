@@ -2,6 +2,7 @@ import datetime as dt
 
 import dagster as dg
 
+from budget_pipeline import settings
 from budget_pipeline.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -16,11 +17,20 @@ LATE_DAYS = 2
 BILL_SETTLING_DAYS = 31
 
 
-def daily_range(scheduled_for: dt.datetime) -> tuple[str, str]:
-    """Yesterday and the LATE_DAYS days before it, never before the first partition."""
-    yesterday = scheduled_for.date() - dt.timedelta(days=1)
-    start = max(yesterday - dt.timedelta(days=LATE_DAYS), first_day().date())
-    return start.isoformat(), yesterday.isoformat()
+def daily_range(scheduled_for: dt.datetime, lag_days: int = 1) -> tuple[str, str]:
+    """The newest day the source serves (yesterday, or `lag_days` back) and the LATE_DAYS days
+    before it, never before the first partition."""
+    newest = scheduled_for.date() - dt.timedelta(days=max(lag_days, 1))
+    start = max(newest - dt.timedelta(days=LATE_DAYS), first_day().date())
+    return start.isoformat(), newest.isoformat()
+
+
+def source_lag_days() -> int:
+    """How many days after its end the source serves a day: the Claude Enterprise Analytics
+    API's lag (BUDGET_PIPELINE_ENTERPRISE_LAG_DAYS), else 1 (yesterday)."""
+    if settings.is_enterprise(settings.source()):
+        return settings.enterprise_lag_days()
+    return 1
 
 
 @dg.schedule(
@@ -28,11 +38,12 @@ def daily_range(scheduled_for: dt.datetime) -> tuple[str, str]:
     job=budget_daily_job,
     cron_schedule="0 6 * * *",
     execution_timezone="UTC",
-    description="06:00 UTC: yesterday plus the two days before it (late data), in one run.",
+    description="06:00 UTC: yesterday plus the two days before it (late data), in one run; on "
+    "the enterprise source the day its lag allows (default 3 days back) and the two before it.",
     tags={"team": "finops-data"},
 )
 def budget_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    start, end = daily_range(context.scheduled_execution_time)
+    start, end = daily_range(context.scheduled_execution_time, source_lag_days())
     # A range tag pair, not three partition keys: with BackfillPolicy.single_run() the three days
     # are one run, one fetch loop and one DuckDB write per asset.
     return dg.RunRequest(

@@ -5,6 +5,7 @@ reads (docs/rules.md, "Idle seats")."""
 import dagster as dg
 import pandas as pd
 
+from budget_pipeline import settings
 from budget_pipeline.defs.budget.building_blocks import WAREHOUSE_POOL, failing_clearly
 from budget_pipeline.defs.metadata import markdown_preview
 from budget_pipeline.defs.partitions import first_day
@@ -17,13 +18,11 @@ from budget_pipeline.rules.idle_seats import MAX_NEVER_REPORTED_SHARE, seats_nev
 from budget_pipeline.warehouse.tables import RAW_USAGE
 
 SEATS_REPORTED = "idle_seats_most_seats_reported"
-# The sources that read the Claude Enterprise Analytics API, which reports every member.
-ENTERPRISE_SOURCES = ("enterprise", "demo-enterprise")
 
 
 def reads_console_api(source: str) -> bool:
     """The source reads the Claude Code Analytics API, which does not report claude.ai sign-ins."""
-    return source not in ENTERPRISE_SOURCES
+    return not settings.is_enterprise(source)
 
 
 SIGN_IN_ADVICE = (

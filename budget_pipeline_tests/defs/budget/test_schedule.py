@@ -32,6 +32,17 @@ def test_a_tick_targets_yesterday_and_the_two_days_before_in_one_run_request():
     assert budget_daily_schedule.job_name == budget_daily_job.name
 
 
+def test_on_the_enterprise_source_a_tick_targets_the_day_its_lag_allows(monkeypatch):
+    monkeypatch.setenv("BUDGET_PIPELINE_SOURCE", "demo-enterprise")
+    context = dg.build_schedule_context(scheduled_execution_time=at_six("2026-04-09"))
+    [request] = budget_daily_schedule.evaluate_tick(context).run_requests
+    # three days back (the default lag), and the two before it
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-04-04", "2026-04-06")
+    monkeypatch.setenv("BUDGET_PIPELINE_ENTERPRISE_LAG_DAYS", "2")
+    [request] = budget_daily_schedule.evaluate_tick(context).run_requests
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-04-05", "2026-04-07")
+
+
 def test_the_range_never_starts_before_the_first_partition():
     assert daily_range(at_six("2026-01-02")) == ("2026-01-01", "2026-01-01")
     assert daily_range(at_six("2026-01-03")) == ("2026-01-01", "2026-01-02")

@@ -44,7 +44,10 @@ def test_the_release_s_warehouse_and_instance_run_on_without_fetching_again(rele
     # Only what is computed from the warehouse: no API is asked anything.
     assert released.materialize(START, END, selection=DOWNSTREAM_ONLY).success
     assert released.server.requests == []
-    pd.testing.assert_frame_equal(table(released.duckdb_file, "raw_usage"), before["raw_usage"])
+    # The release's rows, unchanged, gain the source they came from (and no other activity).
+    raw = table(released.duckdb_file, "raw_usage")
+    pd.testing.assert_frame_equal(raw[before["raw_usage"].columns], before["raw_usage"])
+    assert (raw["source"] == "claude_code").all() and raw["other_activity"].isna().all()
     priced = table(released.duckdb_file, "priced_usage")
     assert len(priced) == len(before["priced_usage"]) == 20
     assert (priced["list_price_cost_usd"] == priced["cost_usd"]).all()

@@ -1,0 +1,211 @@
+"""`raw_usage` and `priced_usage` of the Enterprise source (docs/rules.md, "Which source"): the
+same assets, tables and contracts as the Console source's, read from the Claude Enterprise
+Analytics API and priced by its bill.
+
+A range is fetched whole, judged by the contracts and only then written, both raw tables in one
+go: a failure anywhere leaves the warehouse as it was.
+"""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from budget_pipeline.defs.budget import checks
+from budget_pipeline.defs.budget.building_blocks import (
+    add_range_metadata,
+    contract_checked,
+    day_key,
+    failing_clearly,
+)
+from budget_pipeline.defs.metadata import PREVIEW_ROWS, markdown_preview
+from budget_pipeline.defs.resources import AnalyticsApiResource, WarehouseResource
+from budget_pipeline.ingest.enterprise import fetch_enterprise_days
+from budget_pipeline.rules.enterprise import (
+    EnterpriseRowError,
+    price_enterprise_usage,
+    raw_frames,
+    unpriced_enterprise_models,
+)
+from budget_pipeline.warehouse.connection import staged_replacement
+from budget_pipeline.warehouse.tables import (
+    API_ESTIMATE,
+    BILLED,
+    BILLED_COST,
+    PRICED_USAGE,
+    RAW_TOKEN_USAGE,
+    RAW_USAGE,
+    as_contract_dtypes,
+)
+
+BILL_ASSET = dg.AssetKey("billed_cost")
+AVAILABLE = "available"
+
+
+def enterprise_raw_usage(
+    context: dg.AssetExecutionContext,
+    analytics_api: AnalyticsApiResource,
+    warehouse: WarehouseResource,
+    days: pd.DatetimeIndex,
+):
+    per_day: dict[str, dict] = {}
+    rows = usage_rows_written = 0
+    preview = pd.DataFrame()
+    first, last = days[0].date(), days[-1].date()
+    # Each day is judged by the contracts and staged as it arrives; both tables are swapped in
+    # at the end, so a failure anywhere leaves the warehouse as it was.
+    with (
+        failing_clearly(),
+        analytics_api.client(logger=context.log) as client,
+        warehouse.connect() as connection,
+        staged_replacement(connection, RAW_USAGE, first, last) as write_raw,
+        staged_replacement(connection, RAW_TOKEN_USAGE, first, last) as write_tokens,
+    ):
+        for day, members, usage_rows in fetch_enterprise_days(client, [d.date() for d in days]):
+            try:
+                raw, token = raw_frames(day, members, usage_rows)
+            except EnterpriseRowError as error:
+                raise dg.Failure(f"{day.isoformat()}: {error}; nothing was written") from None
+            yield from contract_checked("raw_usage", raw)
+            yield from contract_checked("raw_token_usage", token)
+            write_raw(raw)
+            write_tokens(token)
+            rows += len(raw)
+            usage_rows_written += len(token)
+            if not raw.empty:
+                per_day[day_key(pd.Timestamp(day))] = {
+                    "dagster/row_count": len(raw),
+                    "actors": int(raw["actor"].nunique()),
+                    "sessions": int(raw["num_sessions"].sum()),
+                    "other_activity": int(raw["other_activity"].fillna(0).sum()),
+                }
+            if preview.empty or day < preview["usage_date"].min().date():
+                preview = raw.drop(columns="record_json").head(PREVIEW_ROWS)
+    add_range_metadata(
+        context,
+        days,
+        per_day,
+        {
+            "source": analytics_api.source,
+            "range_row_count": rows,
+            "usage_rows": usage_rows_written,
+            "days_without_usage": len(days) - len(per_day),
+            "preview": markdown_preview(preview),
+        },
+    )
+    yield dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=checks.schema_check_name("raw_usage"),
+                passed=True,
+                metadata={"rows_checked": rows, "failure_cases": 0},
+            )
+        ],
+    )
+
+
+def closed_bill_days(context: dg.AssetExecutionContext, days: pd.DatetimeIndex) -> list[str]:
+    """The days whose latest bill was written empty because the cost endpoint is closed (its
+    materialisation says why under `bill`)."""
+    keys = [day_key(day) for day in days]
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=BILL_ASSET, asset_partitions=keys), limit=10 * len(keys)
+    ).records
+    latest: dict[str, dict] = {}
+    for record in records:  # newest first
+        materialization = record.asset_materialization
+        if materialization is not None and materialization.partition not in latest:
+            latest[materialization.partition] = materialization.metadata
+    closed = []
+    for key in keys:
+        bill = latest.get(key, {}).get("bill")
+        if bill is not None and getattr(bill, "value", bill) != AVAILABLE:
+            closed.append(key)
+    return closed
+
+
+def _read(warehouse: WarehouseResource, table, days: pd.DatetimeIndex) -> pd.DataFrame:
+    with warehouse.connect() as connection:
+        frame = connection.execute(
+            f"SELECT * FROM {table.qualified_name} WHERE usage_date BETWEEN ? AND ?",
+            [days[0].date(), days[-1].date()],
+        ).fetchdf()
+    return as_contract_dtypes(table.name, frame)
+
+
+def enterprise_priced_usage(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    prices: pd.DataFrame,
+    days: pd.DatetimeIndex,
+):
+    tokens = _read(warehouse, RAW_TOKEN_USAGE, days)
+    billed = _read(warehouse, BILLED_COST, days)
+    closed = set(closed_bill_days(context, days))
+    parts = []
+    for is_closed in (False, True):
+        chosen = [day for day in days if (day_key(day) in closed) == is_closed]
+        if not chosen:
+            continue
+        part = price_enterprise_usage(
+            tokens.loc[tokens["usage_date"].isin(chosen)],
+            billed.loc[billed["usage_date"].isin(chosen)],
+            prices,
+            bill_closed=is_closed,
+        )
+        parts.append(part)
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame.astype({"price_model": "object"})
+    yield from contract_checked("priced_usage", frame)
+    with (
+        warehouse.connect() as connection,
+        staged_replacement(connection, PRICED_USAGE, days[0].date(), days[-1].date()) as write,
+    ):
+        write(frame)
+    if closed:
+        context.log.warning(
+            f"the bill is unavailable for {len(closed)} day(s) ({', '.join(sorted(closed))}): "
+            "cost_usd of those days is the usage at list prices, not what is billed"
+        )
+    unpriced = unpriced_enterprise_models(frame)
+    per_day = {
+        day_key(day): {
+            "dagster/row_count": len(of_day),
+            "cost_usd": round(float(of_day["cost_usd"].sum()), 2),
+            "list_price_cost_usd": round(float(of_day["list_price_cost_usd"].sum()), 2),
+        }
+        for day, of_day in frame.groupby("usage_date")
+    }
+    add_range_metadata(
+        context,
+        days,
+        per_day,
+        {
+            "range_row_count": len(frame),
+            "range_cost_usd": round(float(frame["cost_usd"].sum()), 2),
+            "range_list_price_cost_usd": round(float(frame["list_price_cost_usd"].sum()), 2),
+            "cost": "list prices: the bill is unavailable for "
+            + ", ".join(sorted(closed))
+            + " (the figures of those days are not what is billed)"
+            if closed
+            else "what the bill charges (0 where the seat covers the usage)",
+            "unpriced_models": ", ".join(unpriced) or "none",
+            "preview": markdown_preview(frame.head(PREVIEW_ROWS)),
+        },
+    )
+    # Models prices.csv lacks are billed correctly; the check names them as unpriced.
+    unpriced_rows = frame.assign(
+        price_source=np.where(
+            (frame["price_source"] == BILLED) & frame["price_model"].isna(), API_ESTIMATE, BILLED
+        )
+    )
+    yield dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=checks.schema_check_name("priced_usage"),
+                passed=True,
+                metadata={"rows_checked": len(frame), "failure_cases": 0},
+            ),
+            checks.unpriced_models_check(unpriced_rows),
+            checks.close_to_api_estimate_check(frame),
+        ],
+    )

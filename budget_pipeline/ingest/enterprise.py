@@ -1,0 +1,114 @@
+"""The Claude Enterprise Analytics API's two daily reads, members' activity and tokens, through
+the one client (retries, retry-after cap, deadline, redaction, concurrency) with the analytics
+key (docs/rules.md, "Which source"). The bill is the cost endpoint's, as for every source.
+
+A page is read whole or refused naming the day, the page, the row and the field, so a bad page
+is never half-written. A day asked for before the API has it is a 400 whose message names the
+latest day it serves: `TooEarlyError`, never retried.
+"""
+
+import datetime
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import orjson
+
+from budget_pipeline.ingest.client import AnalyticsClient
+from budget_pipeline.ingest.cost import COST_BETA, cost_query
+from budget_pipeline.ingest.errors import ApiError, BadResponseError, FinalApiError
+from budget_pipeline.ingest.paging import PagedEndpoint
+from budget_pipeline.rules.enterprise import EnterpriseRowError, member_email, token_row
+
+USERS_PATH = "/v1/organizations/analytics/users"
+TOKENS_PATH = "/v1/organizations/analytics/usage"
+USERS_ENDPOINT = PagedEndpoint(
+    USERS_PATH, lambda day, limit: [("date", day.isoformat()), ("limit", str(limit))]
+)
+TOKENS_ENDPOINT = PagedEndpoint(TOKENS_PATH, cost_query, {"anthropic-beta": COST_BETA})
+MAX_PAGES_PER_DAY = 1000
+_A_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class TooEarlyError(ApiError):
+    """The API does not serve the day yet (it serves a day one to three days after it ends)."""
+
+
+def too_early(error: FinalApiError) -> TooEarlyError | None:
+    """The 400 that says a day is not served yet: its message names the latest day served."""
+    message = error.api_message or ""
+    if error.status != 400 or not _A_DAY.search(message):
+        return None
+    return TooEarlyError(
+        f"{error.day.isoformat()}: the Claude Enterprise Analytics API does not serve this day "
+        f"yet ({message}); not retried, nothing was written",
+        day=error.day,
+        page=error.page,
+    )
+
+
+class CursorPageReader:
+    """Reads one 200 body of an Enterprise endpoint (a `PageSink.take`) into its checked rows:
+    `check` turns each row into what the caller keeps, or raises EnterpriseRowError."""
+
+    def __init__(self, what: str, check: Callable[[datetime.date, Any], Any]):
+        self.what, self.check = what, check
+
+    def take(
+        self, content: bytes, *, day: datetime.date, page: int, seen_cursors: set[str]
+    ) -> tuple[list[tuple[Any, Any]], str | None]:
+        # Not JSON: a ValueError, fetched again like any truncated answer.
+        body = orjson.loads(content)
+
+        def bad(problem: str) -> BadResponseError:
+            return BadResponseError(
+                f"{day.isoformat()} page {page}: the {self.what} {problem}; nothing was written",
+                day=day,
+                page=page,
+            )
+
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise bad("page has no 'data' list")
+        next_page = body.get("next_page")
+        if next_page is not None and (not isinstance(next_page, str) or not next_page):
+            raise bad(f"page's next_page is {next_page!r} (must be a cursor or null)")
+        if body.get("has_more") is True and next_page is None:
+            raise bad("page says has_more but gives no next_page: the rest of the day is lost")
+        if next_page in seen_cursors:
+            raise bad(f"cursor repeats (next_page {next_page[:40]!r} already followed)")
+        if next_page is not None and page >= MAX_PAGES_PER_DAY:
+            raise bad(f"cursor never ends: still a next_page after {page} pages")
+        rows = []
+        for index, row in enumerate(body["data"]):
+            try:
+                rows.append((row, self.check(day, row)))
+            except EnterpriseRowError as error:
+                raise bad(f"row {index}: {error}") from None
+        return rows, next_page
+
+
+def _member(day: datetime.date, row: Any) -> str:
+    if not isinstance(row, dict):
+        raise EnterpriseRowError(f"expected a JSON object, got {type(row).__name__}")
+    return member_email(row)
+
+
+def fetch_enterprise_days(
+    client: AnalyticsClient, days: Sequence[datetime.date]
+) -> Iterator[tuple[datetime.date, list[dict], list[dict]]]:
+    """Each complete day's member rows and usage rows, as received; the first error is raised
+    (a day not served yet as TooEarlyError). Days go a batch of `max_concurrent_days` at a time,
+    members first then tokens, so a long range never holds more than a batch in memory."""
+    users = CursorPageReader("member activity", _member).take
+    tokens = CursorPageReader("usage", token_row).take
+    batch = client.max_concurrent_days
+    for first in range(0, len(days), batch):
+        chunk = list(days[first : first + batch])
+        members: dict[datetime.date, list[dict]] = {}
+        try:
+            for day, parts in client.fetch_endpoint_days(USERS_ENDPOINT, chunk, users):
+                members[day] = [row for part in parts for row, _ in part]
+        except FinalApiError as error:
+            raise too_early(error) or error from None
+        for day, parts in client.fetch_endpoint_days(TOKENS_ENDPOINT, chunk, tokens):
+            yield day, members.pop(day), [row for part in parts for row, _ in part]
