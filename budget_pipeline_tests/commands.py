@@ -30,16 +30,20 @@ def new_dagster_home(tmp_path: Path) -> Path:
     return home
 
 
-def cli_environment(
-    api_server, config_dir: Path, tmp_path: Path, api_key: str = TEST_API_KEY, **extra: str
-) -> dict[str, str]:
-    environment = {
+def without_project_settings() -> dict[str, str]:
+    """This process's environment less every setting of the project and its API keys."""
+    return {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("BUDGET_PIPELINE_", "ANTHROPIC_"))
     }
+
+
+def cli_environment(
+    api_server, config_dir: Path, tmp_path: Path, api_key: str = TEST_API_KEY, **extra: str
+) -> dict[str, str]:
     return {
-        **environment,
+        **without_project_settings(),
         "DAGSTER_HOME": str(new_dagster_home(tmp_path)),
         "ANTHROPIC_ADMIN_API_KEY": api_key,
         "ANTHROPIC_BASE_URL": api_server.base_url,

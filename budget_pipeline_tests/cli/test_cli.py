@@ -1,6 +1,7 @@
 """The documented command, end to end: `dagster asset materialize` in a subprocess against the
 loopback API server, sharing one DAGSTER_HOME, then the summary."""
 
+import datetime as dt
 import shlex
 import sys
 from pathlib import Path
@@ -9,7 +10,14 @@ import dagster as dg
 import duckdb
 
 from budget_pipeline.warehouse.housekeeping import RUN_PROCESS_TAG
-from budget_pipeline_tests.commands import budget_pipeline, cli_environment, run_command
+from budget_pipeline_tests.commands import (
+    PROJECT,
+    budget_pipeline,
+    cli_environment,
+    new_dagster_home,
+    run_command,
+    without_project_settings,
+)
 from budget_pipeline_tests.conftest import TEST_API_KEY
 
 
@@ -141,23 +149,14 @@ def _without_process(tags: dict[str, str]) -> dict[str, str]:
 def test_the_demo_through_the_enterprise_path_shows_each_idle_status(tmp_path):
     """`BUDGET_PIPELINE_SOURCE=demo-enterprise budget-pipeline demo`: the built-in organisation
     through the Claude Enterprise Analytics API's path, up to the newest day it serves."""
-    import datetime as dt
-
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("ANTHROPIC_ADMIN_API_KEY", "ANTHROPIC_ANALYTICS_API_KEY")
-    } | {
-        "DAGSTER_HOME": str(home),
+    environment = without_project_settings() | {
+        "DAGSTER_HOME": str(new_dagster_home(tmp_path)),
         "BUDGET_PIPELINE_SOURCE": "demo-enterprise",
         "BUDGET_PIPELINE_CONFIG_DIR": str(PROJECT / "config"),
         "BUDGET_PIPELINE_DUCKDB": str(tmp_path / "warehouse.duckdb"),
         "BUDGET_PIPELINE_START_DATE": "2026-01-01",
     }
-    completed = _budget_pipeline(environment, tmp_path, "demo", "--days", "16")
+    completed = budget_pipeline(environment, tmp_path, "demo", "--days", "16")
     assert completed.returncode == 0, completed.stderr[-3000:]
     latest = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)
     assert f"...{latest}" in completed.stdout
