@@ -9,12 +9,11 @@ the beta not enabled) is not a failure: `closed_reason` says why, and the day's 
 import datetime
 from collections.abc import Iterator, Sequence
 
-import orjson
 import pandas as pd
 
 from budget_pipeline.ingest.client import AnalyticsClient
 from budget_pipeline.ingest.errors import BadResponseError, FinalApiError
-from budget_pipeline.ingest.paging import PagedEndpoint, Query
+from budget_pipeline.ingest.paging import PagedEndpoint, Query, bad_page, cursor_page
 from budget_pipeline.rules.bill import BillRowError, billed_columns, billed_row, refreshed_at
 from budget_pipeline.warehouse.tables import BILLED_COST
 
@@ -65,31 +64,18 @@ class BillPageReader:
     def take(
         self, content: bytes, *, day: datetime.date, page: int, seen_cursors: set[str]
     ) -> tuple[pd.DataFrame, str | None]:
-        # Not JSON: a ValueError, fetched again like any truncated answer.
-        body = orjson.loads(content)
+        body, next_page = cursor_page(
+            content,
+            day=day,
+            page=page,
+            seen_cursors=seen_cursors,
+            what="bill",
+            max_pages=self.max_pages,
+        )
 
         def bad(problem: str) -> BadResponseError:
-            return BadResponseError(
-                f"{day.isoformat()} page {page}: the bill {problem}; nothing was written",
-                day=day,
-                page=page,
-            )
+            return bad_page(day, page, "bill", problem)
 
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            raise bad("page has no 'data' list")
-        next_page = body.get("next_page")
-        if next_page is not None and (not isinstance(next_page, str) or not next_page):
-            raise bad(f"page's next_page is {next_page!r} (must be a cursor or null)")
-        # has_more may be absent: the cursor alone says whether the day goes on.
-        if body.get("has_more") is True and next_page is None:
-            raise bad("page says has_more but gives no next_page: the rest of the day is lost")
-        if next_page in seen_cursors:
-            raise bad(f"cursor repeats (next_page {next_page[:40]!r} already followed)")
-        if next_page is not None and page >= self.max_pages:
-            raise bad(
-                f"cursor never ends: still a next_page after {page} pages "
-                f"(at most {self.max_pages} a day)"
-            )
         try:
             refreshed = refreshed_at(body.get("data_refreshed_at"))
         except BillRowError as error:

@@ -12,12 +12,10 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import orjson
-
 from budget_pipeline.ingest.client import AnalyticsClient
 from budget_pipeline.ingest.cost import COST_BETA, cost_query
-from budget_pipeline.ingest.errors import ApiError, BadResponseError, FinalApiError
-from budget_pipeline.ingest.paging import PagedEndpoint
+from budget_pipeline.ingest.errors import ApiError, FinalApiError
+from budget_pipeline.ingest.paging import PagedEndpoint, bad_page, cursor_page
 from budget_pipeline.rules.enterprise import EnterpriseRowError, member_email, token_row
 
 USERS_PATH = "/v1/organizations/analytics/users"
@@ -57,33 +55,20 @@ class CursorPageReader:
     def take(
         self, content: bytes, *, day: datetime.date, page: int, seen_cursors: set[str]
     ) -> tuple[list[tuple[Any, Any]], str | None]:
-        # Not JSON: a ValueError, fetched again like any truncated answer.
-        body = orjson.loads(content)
-
-        def bad(problem: str) -> BadResponseError:
-            return BadResponseError(
-                f"{day.isoformat()} page {page}: the {self.what} {problem}; nothing was written",
-                day=day,
-                page=page,
-            )
-
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            raise bad("page has no 'data' list")
-        next_page = body.get("next_page")
-        if next_page is not None and (not isinstance(next_page, str) or not next_page):
-            raise bad(f"page's next_page is {next_page!r} (must be a cursor or null)")
-        if body.get("has_more") is True and next_page is None:
-            raise bad("page says has_more but gives no next_page: the rest of the day is lost")
-        if next_page in seen_cursors:
-            raise bad(f"cursor repeats (next_page {next_page[:40]!r} already followed)")
-        if next_page is not None and page >= MAX_PAGES_PER_DAY:
-            raise bad(f"cursor never ends: still a next_page after {page} pages")
+        body, next_page = cursor_page(
+            content,
+            day=day,
+            page=page,
+            seen_cursors=seen_cursors,
+            what=self.what,
+            max_pages=MAX_PAGES_PER_DAY,
+        )
         rows = []
         for index, row in enumerate(body["data"]):
             try:
                 rows.append((row, self.check(day, row)))
             except EnterpriseRowError as error:
-                raise bad(f"row {index}: {error}") from None
+                raise bad_page(day, page, self.what, f"row {index}: {error}") from None
         return rows, next_page
 
 
