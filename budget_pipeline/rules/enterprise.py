@@ -65,6 +65,21 @@ def member_email(row: Any) -> str:
     return email
 
 
+def repeated_member(pages: Iterable[Iterable[str]]) -> tuple[int, str, int] | None:
+    """The first member a day's /users pages list twice, as (1-based page of the second listing,
+    the email as listed there, page of the first): one member is one row a day, and two rows
+    for one person would count their activity twice or hide which one is right. Emails match
+    trimmed and case-insensitively, as everywhere people are matched."""
+    first_page: dict[str, int] = {}
+    for page, emails in enumerate(pages, start=1):
+        for email in emails:
+            key = email.strip().lower()
+            if key in first_page:
+                return page, email, first_page[key]
+            first_page[key] = page
+    return None
+
+
 def member_raw_row(day: dt.date, row: Mapping) -> dict[str, Any]:
     """One raw_usage row of a /users row."""
     email = member_email(row)

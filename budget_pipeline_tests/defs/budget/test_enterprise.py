@@ -250,3 +250,21 @@ def test_a_day_asked_too_early_fails_in_one_line_and_writes_nothing(enterprise):
     # Asked once: not retried.
     assert len(enterprise.server.users_requests()) == 1
     assert enterprise.table("raw_usage").empty
+
+
+def test_a_member_listed_twice_fails_the_day_naming_page_and_member_and_writes_nothing(
+    enterprise,
+):
+    # Two members a page: Ada on page 1, again (in other case) on page 2.
+    again = {**MEMBERS[2], "user": {"id": "user_01a", "email_address": " ada@EXAMPLE.com"}}
+    enterprise.server.set_members(DAY, [MEMBERS[0], MEMBERS[1], again])
+    result = enterprise.materialize(str(DAY), raise_on_error=False)
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.message.strip()
+    assert "\n" not in message
+    assert "2026-03-02 page 2" in message and "ada@EXAMPLE.com twice" in message
+    assert "first on page 1" in message and "nothing was written" in message
+    assert enterprise.table("raw_usage").empty
+    assert enterprise.table("raw_token_usage").empty
