@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from budget_pipeline.defs.resources import AnalyticsApiResource
-from budget_pipeline.demo.server import UsageApiServer
+from budget_pipeline.demo.server import Fault, UsageApiServer
 from budget_pipeline_tests.conftest import Pipeline
 
 ANALYTICS_KEY = "sk-ant-analytics-TEST-5d1e7b"
@@ -223,13 +223,17 @@ def test_a_hand_made_day_reads_as_worked_out(enterprise):
     pd.testing.assert_frame_equal(again, priced)
 
 
-def test_a_closed_bill_falls_back_to_list_prices(enterprise):
+def close_the_bill(enterprise, status: int = 404, message: str = "not enabled") -> None:
     enterprise.server.set_bill(DAY, [])
-    from budget_pipeline.demo.server import Fault
-
     enterprise.server.add_fault(
-        Fault(status=404, message="not enabled", day=DAY, endpoint="cost", times=10)
+        Fault(status=status, message=message, day=DAY, endpoint="cost", times=10)
     )
+
+
+def test_a_closed_bill_falls_back_to_list_prices(enterprise):
+    # Every model priced by prices.csv: with the bill closed, nothing else prices one.
+    enterprise.server.set_token_rows(DAY, TOKEN_ROWS[:2])
+    close_the_bill(enterprise)
     result = enterprise.materialize(str(DAY))
     assert result.success
     priced = enterprise.table("priced_usage").set_index(["actor", "model"]).sort_index()
@@ -268,3 +272,19 @@ def test_a_member_listed_twice_fails_the_day_naming_page_and_member_and_writes_n
     assert "first on page 1" in message and "nothing was written" in message
     assert enterprise.table("raw_usage").empty
     assert enterprise.table("raw_token_usage").empty
+
+
+def test_a_closed_bill_and_a_model_prices_csv_lacks_fail_the_run_naming_them(enterprise):
+    close_the_bill(enterprise, status=400, message="not available for HIPAA-ready organizations")
+    result = enterprise.materialize(str(DAY), raise_on_error=False)
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "priced_usage"
+    message = failure.event_specific_data.error.message.strip()
+    assert "\n" not in message
+    assert f"no price for model(s) {MYSTERY}" in message
+    assert f"2026-03-02 {SERVICE_ACCOUNT} {MYSTERY}" in message
+    assert "Add a row for the model to prices.csv" in message
+    assert enterprise.table("priced_usage").empty
+    assert enterprise.table("daily_spend").empty
