@@ -208,5 +208,6 @@ def enterprise_priced_usage(
             ),
             checks.unpriced_models_check(unpriced_rows),
             checks.close_to_api_estimate_check(frame),
+            checks.cost_is_billed_check(sorted(closed), billed=True),
         ],
     )

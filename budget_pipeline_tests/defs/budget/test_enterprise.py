@@ -4,9 +4,11 @@ with one hand-made day whose figures are worked out below."""
 import datetime as dt
 import json
 
+import dagster as dg
 import pandas as pd
 import pytest
 
+from budget_pipeline.defs.budget.checks import COST_IS_BILLED
 from budget_pipeline.defs.resources import AnalyticsApiResource
 from budget_pipeline.demo.server import Fault, UsageApiServer
 from budget_pipeline_tests.conftest import Pipeline
@@ -146,7 +148,8 @@ def enterprise(enterprise_config, duckdb_file, instance):
 
 
 def test_a_hand_made_day_reads_as_worked_out(enterprise):
-    assert enterprise.materialize(str(DAY)).success
+    result = enterprise.materialize(str(DAY))
+    assert result.success
 
     raw = enterprise.table("raw_usage").set_index("actor").sort_index()
     assert list(raw.index) == [
@@ -207,6 +210,9 @@ def test_a_hand_made_day_reads_as_worked_out(enterprise):
     assert mystery.list_price_cost_usd == pytest.approx(2.5)
     assert pd.isna(mystery.price_model)
 
+    [billed] = [e for e in result.get_asset_check_evaluations() if e.check_name == COST_IS_BILLED]
+    assert billed.passed and billed.description.startswith("cost_usd is what the bill charges")
+
     spend = enterprise.table("daily_spend")
     assert spend["cost_usd"].tolist() == [pytest.approx(0.30 + 1.5 + 2.0)]
     workstreams = enterprise.table("workstream_cost").set_index("workstream")["cost_usd"]
@@ -240,6 +246,10 @@ def test_a_closed_bill_falls_back_to_list_prices(enterprise):
     ada = priced.loc[("Ada@Example.com", SONNET)]
     assert ada.price_source == "price_table"
     assert ada.cost_usd == pytest.approx(ada.list_price_cost_usd)
+    [billed] = [e for e in result.get_asset_check_evaluations() if e.check_name == COST_IS_BILLED]
+    assert not billed.passed and billed.severity == dg.AssetCheckSeverity.WARN
+    assert "2026-03-02" in billed.description
+    assert "list prices, not what is billed" in billed.description
 
 
 def test_a_day_asked_too_early_fails_in_one_line_and_writes_nothing(enterprise):
