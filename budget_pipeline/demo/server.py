@@ -439,13 +439,17 @@ class UsageApiServer:
         payload = orjson.dumps({"data": [], "has_more": True, "next_page": next_page})
         self._send_bytes(handler, 200, payload, None)
 
-    def _parse_request(
-        self, handler: _Handler, query_text: str
-    ) -> tuple[datetime.date, int, int, int]:
+    def _authorise(self, handler: _Handler) -> None:
+        """The headers every endpoint asks for: the key (401 otherwise) and the version."""
         if handler.headers.get("x-api-key") != self._api_key:
             raise _ApiHttpError(401, "invalid x-api-key")
         if not handler.headers.get("anthropic-version"):
             raise _ApiHttpError(400, "anthropic-version: header is required")
+
+    def _parse_request(
+        self, handler: _Handler, query_text: str
+    ) -> tuple[datetime.date, int, int, int]:
+        self._authorise(handler)
         query = parse_qs(query_text, keep_blank_values=True)
         starting_at = query.get("starting_at", [""])[-1]
         try:
@@ -454,23 +458,7 @@ class UsageApiServer:
             raise _ApiHttpError(
                 400, f"starting_at: expected a date YYYY-MM-DD, got {starting_at!r}"
             ) from None
-        limit_text = query.get("limit", [str(DEFAULT_LIMIT)])[-1]
-        try:
-            limit = int(limit_text)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MAX_LIMIT:
-            raise _ApiHttpError(400, f"limit: must be between 1 and {MAX_LIMIT}")
-        cursor = query.get("page", [None])[-1]
-        if cursor is None:
-            return day, 0, 0, limit
-        try:
-            cursor_day, offset, page_index = decode_cursor(cursor)
-        except ValueError:
-            raise _ApiHttpError(400, "page: invalid pagination cursor") from None
-        if cursor_day != day:
-            raise _ApiHttpError(400, "page: cursor belongs to another starting_at")
-        return day, offset, page_index, limit
+        return (day, *self._page_of(query, day, "starting_at"))
 
     def _cost_page(self, day: datetime.date, offset: int, limit: int, page_index: int) -> bytes:
         """A page of the day's bill, shaped as the cost endpoint's: no has_more, the cursor
@@ -517,10 +505,7 @@ class UsageApiServer:
         self, handler: _Handler, query_text: str
     ) -> tuple[datetime.date, int, int, int]:
         """/analytics/users as the pipeline calls it: `date`, `limit` and the cursor."""
-        if handler.headers.get("x-api-key") != self._api_key:
-            raise _ApiHttpError(401, "invalid x-api-key")
-        if not handler.headers.get("anthropic-version"):
-            raise _ApiHttpError(400, "anthropic-version: header is required")
+        self._authorise(handler)
         query = parse_qs(query_text, keep_blank_values=True)
         text = query.get("date", [""])[-1]
         try:
@@ -528,9 +513,11 @@ class UsageApiServer:
         except ValueError:
             raise _ApiHttpError(400, f"date: expected YYYY-MM-DD, got {text!r}") from None
         self._refuse_too_early(day)
-        return (day, *self._page_of(query, day))
+        return (day, *self._page_of(query, day, "day"))
 
-    def _page_of(self, query: dict, day: datetime.date) -> tuple[int, int, int]:
+    def _page_of(self, query: dict, day: datetime.date, day_field: str) -> tuple[int, int, int]:
+        """(offset, page index, limit) of the query's `limit` and cursor, which must belong to
+        the day the query names in `day_field`."""
         limit_text = query.get("limit", [str(DEFAULT_LIMIT)])[-1]
         limit = int(limit_text) if limit_text.isdigit() else 0
         if not 1 <= limit <= MAX_LIMIT:
@@ -543,7 +530,7 @@ class UsageApiServer:
         except ValueError:
             raise _ApiHttpError(400, "page: invalid pagination cursor") from None
         if cursor_day != day:
-            raise _ApiHttpError(400, "page: cursor belongs to another day")
+            raise _ApiHttpError(400, f"page: cursor belongs to another {day_field}")
         return offset, page_index, limit
 
     def _parse_cost_request(
@@ -551,10 +538,7 @@ class UsageApiServer:
     ) -> tuple[datetime.date, int, int, int]:
         """The cost endpoint as the pipeline calls it: one UTC day, Claude Code, by actor and
         model; anything else is a 400 naming the parameter."""
-        if handler.headers.get("x-api-key") != self._api_key:
-            raise _ApiHttpError(401, "invalid x-api-key")
-        if not handler.headers.get("anthropic-version"):
-            raise _ApiHttpError(400, "anthropic-version: header is required")
+        self._authorise(handler)
         if handler.headers.get("anthropic-beta") != COST_BETA:
             raise _ApiHttpError(400, f"anthropic-beta: this endpoint requires {COST_BETA}")
         query = parse_qs(query_text, keep_blank_values=True)
@@ -575,20 +559,7 @@ class UsageApiServer:
         for name, values in expected.items():
             if sorted(query.get(name, [])) != values:
                 raise _ApiHttpError(400, f"{name}: the demo serves {values}, got {query.get(name)}")
-        limit_text = query.get("limit", [str(DEFAULT_LIMIT)])[-1]
-        limit = int(limit_text) if limit_text.isdigit() else 0
-        if not 1 <= limit <= MAX_LIMIT:
-            raise _ApiHttpError(400, f"limit: must be between 1 and {MAX_LIMIT}")
-        cursor = query.get("page", [None])[-1]
-        if cursor is None:
-            return day, 0, 0, limit
-        try:
-            cursor_day, offset, page_index = decode_cursor(cursor)
-        except ValueError:
-            raise _ApiHttpError(400, "page: invalid pagination cursor") from None
-        if cursor_day != day:
-            raise _ApiHttpError(400, "page: cursor belongs to another starting_at")
-        return day, offset, page_index, limit
+        return (day, *self._page_of(query, day, "starting_at"))
 
     def _send_fault(self, handler: _Handler, fault: Fault) -> int | None:
         if fault.kind == "status":

@@ -14,7 +14,13 @@ import pandas as pd
 from budget_pipeline.ingest.client import AnalyticsClient
 from budget_pipeline.ingest.errors import BadResponseError, FinalApiError
 from budget_pipeline.ingest.paging import PagedEndpoint, Query, bad_page, cursor_page
-from budget_pipeline.rules.bill import BillRowError, billed_columns, billed_row, refreshed_at
+from budget_pipeline.rules.bill import (
+    BillRowError,
+    billed_columns,
+    billed_row,
+    refreshed_at,
+    typed_billed_cost,
+)
 from budget_pipeline.warehouse.tables import BILLED_COST
 
 COST_PATH = "/v1/organizations/analytics/cost"
@@ -90,7 +96,7 @@ class BillPageReader:
                     raise bad(f"row {index}: {error}") from None
             columns = {name: [row[name] for row in rows] for name in BILLED_COST.column_names[:-1]}
         columns["data_refreshed_at"] = [refreshed] * len(columns["actor"])
-        return pd.DataFrame(columns, columns=BILLED_COST.column_names), next_page
+        return typed_billed_cost(pd.DataFrame(columns, columns=BILLED_COST.column_names)), next_page
 
 
 def fetch_billed_days(

@@ -16,7 +16,12 @@ from budget_pipeline.ingest.client import AnalyticsClient
 from budget_pipeline.ingest.cost import COST_BETA, cost_query
 from budget_pipeline.ingest.errors import ApiError, FinalApiError
 from budget_pipeline.ingest.paging import PagedEndpoint, bad_page, cursor_page
-from budget_pipeline.rules.enterprise import EnterpriseRowError, member_email, token_row
+from budget_pipeline.rules.enterprise import (
+    EnterpriseRowError,
+    member_email,
+    repeated_member,
+    token_row,
+)
 
 USERS_PATH = "/v1/organizations/analytics/users"
 TOKENS_PATH = "/v1/organizations/analytics/usage"
@@ -78,6 +83,17 @@ def _member(day: datetime.date, row: Any) -> str:
     return member_email(row)
 
 
+def refuse_repeated_member(day: datetime.date, parts: Sequence[list[tuple[Any, str]]]) -> None:
+    """A member listed twice in a day (on one page or across pages) stops the day: which of
+    the two rows is the member's activity cannot be told, and counting both would double it."""
+    repeated = repeated_member([email for _, email in part] for part in parts)
+    if repeated is None:
+        return
+    page, email, first_page = repeated
+    where = "on the same page" if first_page == page else f"first on page {first_page}"
+    raise bad_page(day, page, "member activity", f"lists the member {email} twice ({where})")
+
+
 def fetch_enterprise_days(
     client: AnalyticsClient, days: Sequence[datetime.date]
 ) -> Iterator[tuple[datetime.date, list[dict], list[dict]]]:
@@ -92,6 +108,7 @@ def fetch_enterprise_days(
         members: dict[datetime.date, list[dict]] = {}
         try:
             for day, parts in client.fetch_endpoint_days(USERS_ENDPOINT, chunk, users):
+                refuse_repeated_member(day, parts)
                 members[day] = [row for part in parts for row, _ in part]
         except FinalApiError as error:
             raise too_early(error) or error from None

@@ -194,18 +194,10 @@ def refreshed_at(value: Any) -> dt.datetime | None:
     return moment
 
 
-def billed_cost_frame(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    """`billed_cost` rows from the rows of `billed_row` plus their `data_refreshed_at` (or a
-    frame of those columns).
-
-    Rows of the same actor × model × day are summed (the API splits them when it groups by more
-    than asked, e.g. by workspace); the newest refresh time is kept.
-    """
-    frame = (
-        rows[BILLED_COST.column_names].copy()
-        if isinstance(rows, pd.DataFrame)
-        else pd.DataFrame(list(rows), columns=BILLED_COST.column_names)
-    )
+def typed_billed_cost(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (billed_cost's columns) with each column in the table's dtype, rows or none, so
+    pages and days concatenate into the same dtypes: an empty page, or one without
+    data_refreshed_at, would otherwise bring object or all-NA columns of its own."""
     frame["usage_date"] = pd.to_datetime(frame["usage_date"]).astype("datetime64[ns]")
     frame["data_refreshed_at"] = pd.to_datetime(frame["data_refreshed_at"]).astype("datetime64[ns]")
     frame["requests"] = frame["requests"].astype("int64")
@@ -214,6 +206,21 @@ def billed_cost_frame(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataF
         frame[column] = frame[column].astype("object")
     for column in ("amount_usd", "list_amount_usd"):
         frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def billed_cost_frame(rows: Iterable[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """`billed_cost` rows from the rows of `billed_row` plus their `data_refreshed_at` (or a
+    frame of those columns).
+
+    Rows of the same actor × model × day are summed (the API splits them when it groups by more
+    than asked, e.g. by workspace); the newest refresh time is kept.
+    """
+    frame = typed_billed_cost(
+        rows[BILLED_COST.column_names].copy()
+        if isinstance(rows, pd.DataFrame)
+        else pd.DataFrame(list(rows), columns=BILLED_COST.column_names)
+    )
     keys = ["usage_date", "actor", "actor_type", "model"]
     if frame.duplicated(keys).any():
         frame = frame.groupby(keys, as_index=False, sort=False).agg(

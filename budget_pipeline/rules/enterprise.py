@@ -15,7 +15,11 @@ import orjson
 import pandas as pd
 
 from budget_pipeline.rules.bill import BillRowError, billed_actor
-from budget_pipeline.rules.pricing import match_price_model
+from budget_pipeline.rules.pricing import (
+    UnpricedUsageError,
+    match_price_model,
+    unpriced_usage_message,
+)
 from budget_pipeline.warehouse.tables import (
     BILLED,
     ENTERPRISE_SOURCE,
@@ -63,6 +67,21 @@ def member_email(row: Any) -> str:
     if not isinstance(email, str) or not email.strip():
         raise EnterpriseRowError("user.email_address: missing or empty")
     return email
+
+
+def repeated_member(pages: Iterable[Iterable[str]]) -> tuple[int, str, int] | None:
+    """The first member a day's /users pages list twice, as (1-based page of the second listing,
+    the email as listed there, page of the first): one member is one row a day, and two rows
+    for one person would count their activity twice or hide which one is right. Emails match
+    trimmed and case-insensitively, as everywhere people are matched."""
+    first_page: dict[str, int] = {}
+    for page, emails in enumerate(pages, start=1):
+        for email in emails:
+            key = email.strip().lower()
+            if key in first_page:
+                return page, email, first_page[key]
+            first_page[key] = page
+    return None
 
 
 def member_raw_row(day: dt.date, row: Mapping) -> dict[str, Any]:
@@ -204,7 +223,9 @@ def price_enterprise_usage(
     its list-price worth in list_price_cost_usd and what the bill charges in cost_usd (0 when
     the bill has no row: the seat covers it). A billed row without tokens is a row of its own.
     A model prices.csv lacks takes the billed list amount as its worth (price_model NULL).
-    With the bill closed, cost_usd is the list-price worth (price_source price_table)."""
+    With the bill closed, cost_usd is the list-price worth (price_source price_table); a model
+    prices.csv lacks then has neither a price nor a bill to fall back on, and an unknown model is
+    never priced at $0: UnpricedUsageError names it."""
     keys = ["usage_date", "actor", "model"]
     summed = (
         tokens.groupby(keys, as_index=False).agg(
@@ -239,6 +260,15 @@ def price_enterprise_usage(
     price_model, worth = _list_price(rows, prices)
     has_price = price_model.notna()
     billed_list = rows["list_amount_usd"].astype("float64")
+    unpriced = ~has_price & billed_list.isna()
+    if bill_closed and unpriced.any():
+        raise UnpricedUsageError(
+            unpriced_usage_message(
+                rows.loc[unpriced],
+                missing="the bill, closed to this organisation, gives no list amount to fall "
+                "back on",
+            )
+        )
     rows["price_model"] = price_model
     rows["list_price_cost_usd"] = worth.where(has_price, billed_list.fillna(0.0)).astype("float64")
     rows["api_estimated_cost_usd"] = 0.0

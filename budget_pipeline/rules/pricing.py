@@ -43,15 +43,19 @@ class UnpricedUsageError(ValueError):
     """Usage of a model that neither the price table nor the API prices."""
 
 
-def _unpriced_usage_message(rows: pd.DataFrame) -> str:
+def unpriced_usage_message(
+    rows: pd.DataFrame, *, missing: str = "the API sent no estimated_cost to fall back on"
+) -> str:
+    """The one line that stops a run on usage nothing prices: the models, then the first rows'
+    day, actor and model, and what to do; `missing` says what had no figure to fall back on."""
     models = ", ".join(sorted(rows["model"].unique()))
     examples = "; ".join(
         f"{row.usage_date:%Y-%m-%d} {row.actor} {row.model}" for row in rows.head(5).itertuples()
     )
     more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
     return (
-        f"no price for model(s) {models}: not in prices.csv and the API sent no estimated_cost "
-        f"to fall back on ({examples}{more}). Add a row for the model to prices.csv and "
+        f"no price for model(s) {models}: not in prices.csv and {missing} "
+        f"({examples}{more}). Add a row for the model to prices.csv and "
         "re-run these days; nothing was written"
     )
 
@@ -79,7 +83,7 @@ def price_usage(model_usage: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame
     row_prices.index = priced.index
     has_price = priced["price_model"].notna()
     if (missing_estimate & ~has_price).any():
-        raise UnpricedUsageError(_unpriced_usage_message(priced.loc[missing_estimate & ~has_price]))
+        raise UnpricedUsageError(unpriced_usage_message(priced.loc[missing_estimate & ~has_price]))
     priced["api_estimated_cost_usd"] = priced["api_estimated_cost_usd"].fillna(0.0)
     table_cost = cost_usd(priced, row_prices[list(PRICE_COLUMNS)].fillna(0.0))
     priced["price_source"] = np.where(has_price, PRICE_TABLE, API_ESTIMATE)

@@ -2,6 +2,7 @@
 has_more, a closed endpoint told apart from a failure (docs/rules.md, "The bill")."""
 
 import datetime as dt
+import warnings
 
 import pandas as pd
 import pytest
@@ -120,3 +121,17 @@ def test_a_day_without_a_bill_row_is_an_empty_bill_that_keeps_its_contract():
     frame = billed_cost_frame(pd.concat([rows, rows]))
     assert next_page is None and frame.empty
     assert failure_cases("billed_cost", frame).empty
+
+
+def test_days_with_and_without_bill_rows_concatenate_into_the_table_s_dtypes(api_server, client):
+    empty = DAY + dt.timedelta(days=1)
+    api_server.set_bill(empty, [])
+    by_day = dict(fetch_billed_days(client, [DAY, empty]))
+    assert by_day[empty].empty and not by_day[DAY].empty
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        both = pd.concat([by_day[empty], by_day[DAY]], ignore_index=True)
+    assert both.dtypes.to_dict() == by_day[DAY].dtypes.to_dict()
+    assert str(both["usage_date"].dtype) == "datetime64[ns]"
+    assert str(both["amount_usd"].dtype) == "float64"

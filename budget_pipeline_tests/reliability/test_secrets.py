@@ -5,6 +5,9 @@ import datetime as dt
 import logging
 import random
 import string
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -46,6 +49,25 @@ def instance_texts(home) -> list[str]:
     return texts
 
 
+@contextmanager
+def secret_api(config_dir, tmp_path, **settings) -> Iterator[tuple[Path, UsageApiServer, dict]]:
+    """A Dagster home, the loopback API answering SECRET_KEY alone, and the CLI's environment
+    with `settings` (the webhook SECRET_HOOK unless they name another)."""
+    home = dagster_home(tmp_path)
+    with UsageApiServer(TEST_ORGANISATION, api_key=SECRET_KEY) as server:
+        yield (
+            home,
+            server,
+            cli_environment(
+                home,
+                server,
+                config_dir,
+                tmp_path / "warehouse.duckdb",
+                **({"BUDGET_PIPELINE_ALERT_WEBHOOK": SECRET_HOOK} | settings),
+            ),
+        )
+
+
 def file_bytes(*folders) -> list[bytes]:
     """Every file written under the folders: sqlite storage, compute logs, the warehouse."""
     return [path.read_bytes() for folder in folders for path in folder.rglob("*") if path.is_file()]
@@ -69,16 +91,7 @@ SOURCES = [
 
 @pytest.mark.parametrize(("key_settings", "endpoint"), SOURCES)
 def test_key_and_webhook_url_appear_nowhere(config_dir, tmp_path, key_settings, endpoint):
-    home = dagster_home(tmp_path)
-    with UsageApiServer(TEST_ORGANISATION, api_key=SECRET_KEY) as server:
-        environment = cli_environment(
-            home,
-            server,
-            config_dir,
-            tmp_path / "warehouse.duckdb",
-            BUDGET_PIPELINE_ALERT_WEBHOOK=SECRET_HOOK,
-            **key_settings,
-        )
+    with secret_api(config_dir, tmp_path, **key_settings) as (home, server, environment):
         # an API that echoes the key back in its error message
         server.add_fault(
             Fault(
@@ -105,17 +118,13 @@ def test_key_and_webhook_url_appear_nowhere(config_dir, tmp_path, key_settings, 
 
 
 def test_a_key_read_with_a_line_break_is_used_and_appears_nowhere(config_dir, tmp_path):
-    home = dagster_home(tmp_path)
-    with UsageApiServer(TEST_ORGANISATION, api_key=SECRET_KEY) as server:
-        environment = cli_environment(
-            home,
-            server,
-            config_dir,
-            tmp_path / "warehouse.duckdb",
-            # as read from a Kubernetes secret or an env file with CRLF line ends
-            ANTHROPIC_ADMIN_API_KEY=SECRET_KEY + "\r\n",
-            BUDGET_PIPELINE_ALERT_WEBHOOK="http://LocalHost:9/hooks/SECRET-HOOK-abcdef Odd|é\n",
-        )
+    with secret_api(
+        config_dir,
+        tmp_path,
+        # as read from a Kubernetes secret or an env file with CRLF line ends
+        ANTHROPIC_ADMIN_API_KEY=SECRET_KEY + "\r\n",
+        BUDGET_PIPELINE_ALERT_WEBHOOK="http://LocalHost:9/hooks/SECRET-HOOK-abcdef Odd|é\n",
+    ) as (home, _, environment):
         passed = run_materialize("2026-03-02", "2026-03-03", environment, tmp_path)
 
     assert passed.returncode == 0, passed.stderr[-2000:]
@@ -232,16 +241,11 @@ def test_an_echo_page_cut_inside_the_key_leaves_no_piece_of_it_anywhere(config_d
 def test_the_bill_s_errors_carry_no_key_whether_they_fail_the_run_or_close_the_bill(
     config_dir, tmp_path
 ):
-    home = dagster_home(tmp_path)
-    with UsageApiServer(TEST_ORGANISATION, api_key=SECRET_KEY) as server:
-        environment = cli_environment(
-            home,
-            server,
-            config_dir,
-            tmp_path / "warehouse.duckdb",
-            ANTHROPIC_ADMIN_API_KEY=SECRET_KEY,
-            BUDGET_PIPELINE_ALERT_WEBHOOK=SECRET_HOOK,
-        )
+    with secret_api(config_dir, tmp_path, ANTHROPIC_ADMIN_API_KEY=SECRET_KEY) as (
+        home,
+        server,
+        environment,
+    ):
         # The cost endpoint echoes the key: a 429 (retried, logged), then a 401 (the run fails).
         server.add_fault(Fault(status=429, message=f"slow down {SECRET_KEY}", endpoint="cost"))
         server.add_fault(

@@ -285,6 +285,7 @@ def priced_usage(
             ),
             checks.unpriced_models_check(summary),
             checks.close_to_api_estimate_check(summary),
+            checks.cost_is_billed_check([], billed=False),
         ],
     )
 

@@ -7,7 +7,7 @@ asset's own step also spares a backfill a separate step per check that would rel
 range from the warehouse (measured in benchmarks/backfill.py).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import dagster as dg
 import pandas as pd
@@ -29,6 +29,7 @@ ESTIMATE_TOLERANCE = 0.10
 
 UNPRICED_MODELS = "priced_usage_models_are_priced"
 CLOSE_TO_API_ESTIMATE = "priced_usage_close_to_api_estimate"
+COST_IS_BILLED = "priced_usage_cost_is_billed"
 UNASSIGNED_SHARE = "daily_spend_unassigned_share"
 WITHIN_BUDGET = "budget_forecast_within_budget"
 
@@ -95,6 +96,13 @@ PRICED_USAGE_WARNINGS = [
         asset="priced_usage",
         description="A day whose price-table cost differs from the API's estimated cost by more "
         f"than {ESTIMATE_TOLERANCE:.0%} suggests the price table is stale.",
+    ),
+    dg.AssetCheckSpec(
+        name=COST_IS_BILLED,
+        asset="priced_usage",
+        description="On the Enterprise source cost_usd is what the bill charges; names the days "
+        "whose bill was unavailable (the cost endpoint closed), whose cost_usd is the usage at "
+        "list prices instead. On the Console source cost_usd is the list-price estimate.",
     ),
 ]
 
@@ -186,6 +194,35 @@ def close_to_api_estimate_check(priced_usage: pd.DataFrame) -> dg.AssetCheckResu
             else 0.0,
         },
         evidence=lambda: {"days": markdown_preview(off, limit=31)},
+    )
+
+
+def cost_is_billed_check(closed_days: Sequence[str], *, billed: bool) -> dg.AssetCheckResult:
+    """Warns with the days of a billed source whose bill was closed: their cost_usd is the usage
+    at list prices, not what the organisation pays. A source that is not billed row by row (the
+    Console's) passes, saying what its cost_usd is."""
+    if not billed:
+        description = (
+            "cost_usd is the list-price estimate (tokens x prices.csv) on this source; the bill "
+            "is set against it in bill_reconciliation"
+        )
+    elif closed_days:
+        description = (
+            f"the bill is unavailable for {len(closed_days)} day(s) ({', '.join(closed_days)}): "
+            "cost_usd of those days is the usage at list prices, not what is billed"
+        )
+    else:
+        description = "cost_usd is what the bill charges (0 where the seat covers the usage)"
+    return dg.AssetCheckResult(
+        asset_key="priced_usage",
+        check_name=COST_IS_BILLED,
+        passed=not closed_days,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={
+            "days_at_list_prices": len(closed_days),
+            "days": ", ".join(closed_days) or "none",
+        },
     )
 
 

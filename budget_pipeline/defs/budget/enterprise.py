@@ -146,12 +146,13 @@ def enterprise_priced_usage(
         chosen = [day for day in days if (day_key(day) in closed) == is_closed]
         if not chosen:
             continue
-        part = price_enterprise_usage(
-            tokens.loc[tokens["usage_date"].isin(chosen)],
-            billed.loc[billed["usage_date"].isin(chosen)],
-            prices,
-            bill_closed=is_closed,
-        )
+        with failing_clearly():
+            part = price_enterprise_usage(
+                tokens.loc[tokens["usage_date"].isin(chosen)],
+                billed.loc[billed["usage_date"].isin(chosen)],
+                prices,
+                bill_closed=is_closed,
+            )
         parts.append(part)
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.astype({"price_model": "object"})
@@ -207,5 +208,6 @@ def enterprise_priced_usage(
             ),
             checks.unpriced_models_check(unpriced_rows),
             checks.close_to_api_estimate_check(frame),
+            checks.cost_is_billed_check(sorted(closed), billed=True),
         ],
     )

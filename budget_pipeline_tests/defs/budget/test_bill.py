@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from budget_pipeline.defs.budget.bill import BILL_AVAILABLE, WITHIN_TOLERANCE
+from budget_pipeline.defs.budget.checks import COST_IS_BILLED
 from budget_pipeline.demo.organisation import BILL_DISCOUNT, STALE_PRICE_MODEL, billed_rows
 from budget_pipeline.demo.server import Fault
 
@@ -108,6 +109,8 @@ def test_a_closed_bill_is_written_empty_and_every_other_figure_still_runs(
     assert message in available.description
     assert f"HTTP {status}" in last_metadata(pipeline, "billed_cost", START)["bill"]
     assert check_result(result, WITHIN_TOLERANCE).passed
+    # The Console source's cost_usd is the list-price estimate, bill or no bill.
+    assert check_result(result, COST_IS_BILLED).passed
 
 
 def test_a_closed_bill_empties_days_billed_before(pipeline):

@@ -4,11 +4,13 @@ with one hand-made day whose figures are worked out below."""
 import datetime as dt
 import json
 
+import dagster as dg
 import pandas as pd
 import pytest
 
+from budget_pipeline.defs.budget.checks import COST_IS_BILLED
 from budget_pipeline.defs.resources import AnalyticsApiResource
-from budget_pipeline.demo.server import UsageApiServer
+from budget_pipeline.demo.server import Fault, UsageApiServer
 from budget_pipeline_tests.conftest import Pipeline
 
 ANALYTICS_KEY = "sk-ant-analytics-TEST-5d1e7b"
@@ -146,7 +148,8 @@ def enterprise(enterprise_config, duckdb_file, instance):
 
 
 def test_a_hand_made_day_reads_as_worked_out(enterprise):
-    assert enterprise.materialize(str(DAY)).success
+    result = enterprise.materialize(str(DAY))
+    assert result.success
 
     raw = enterprise.table("raw_usage").set_index("actor").sort_index()
     assert list(raw.index) == [
@@ -207,6 +210,9 @@ def test_a_hand_made_day_reads_as_worked_out(enterprise):
     assert mystery.list_price_cost_usd == pytest.approx(2.5)
     assert pd.isna(mystery.price_model)
 
+    [billed] = [e for e in result.get_asset_check_evaluations() if e.check_name == COST_IS_BILLED]
+    assert billed.passed and billed.description.startswith("cost_usd is what the bill charges")
+
     spend = enterprise.table("daily_spend")
     assert spend["cost_usd"].tolist() == [pytest.approx(0.30 + 1.5 + 2.0)]
     workstreams = enterprise.table("workstream_cost").set_index("workstream")["cost_usd"]
@@ -223,19 +229,27 @@ def test_a_hand_made_day_reads_as_worked_out(enterprise):
     pd.testing.assert_frame_equal(again, priced)
 
 
-def test_a_closed_bill_falls_back_to_list_prices(enterprise):
+def close_the_bill(enterprise, status: int = 404, message: str = "not enabled") -> None:
     enterprise.server.set_bill(DAY, [])
-    from budget_pipeline.demo.server import Fault
-
     enterprise.server.add_fault(
-        Fault(status=404, message="not enabled", day=DAY, endpoint="cost", times=10)
+        Fault(status=status, message=message, day=DAY, endpoint="cost", times=10)
     )
+
+
+def test_a_closed_bill_falls_back_to_list_prices(enterprise):
+    # Every model priced by prices.csv: with the bill closed, nothing else prices one.
+    enterprise.server.set_token_rows(DAY, TOKEN_ROWS[:2])
+    close_the_bill(enterprise)
     result = enterprise.materialize(str(DAY))
     assert result.success
     priced = enterprise.table("priced_usage").set_index(["actor", "model"]).sort_index()
     ada = priced.loc[("Ada@Example.com", SONNET)]
     assert ada.price_source == "price_table"
     assert ada.cost_usd == pytest.approx(ada.list_price_cost_usd)
+    [billed] = [e for e in result.get_asset_check_evaluations() if e.check_name == COST_IS_BILLED]
+    assert not billed.passed and billed.severity == dg.AssetCheckSeverity.WARN
+    assert "2026-03-02" in billed.description
+    assert "list prices, not what is billed" in billed.description
 
 
 def test_a_day_asked_too_early_fails_in_one_line_and_writes_nothing(enterprise):
@@ -250,3 +264,37 @@ def test_a_day_asked_too_early_fails_in_one_line_and_writes_nothing(enterprise):
     # Asked once: not retried.
     assert len(enterprise.server.users_requests()) == 1
     assert enterprise.table("raw_usage").empty
+
+
+def test_a_member_listed_twice_fails_the_day_naming_page_and_member_and_writes_nothing(
+    enterprise,
+):
+    # Two members a page: Ada on page 1, again (in other case) on page 2.
+    again = {**MEMBERS[2], "user": {"id": "user_01a", "email_address": " ada@EXAMPLE.com"}}
+    enterprise.server.set_members(DAY, [MEMBERS[0], MEMBERS[1], again])
+    result = enterprise.materialize(str(DAY), raise_on_error=False)
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.message.strip()
+    assert "\n" not in message
+    assert "2026-03-02 page 2" in message and "ada@EXAMPLE.com twice" in message
+    assert "first on page 1" in message and "nothing was written" in message
+    assert enterprise.table("raw_usage").empty
+    assert enterprise.table("raw_token_usage").empty
+
+
+def test_a_closed_bill_and_a_model_prices_csv_lacks_fail_the_run_naming_them(enterprise):
+    close_the_bill(enterprise, status=400, message="not available for HIPAA-ready organizations")
+    result = enterprise.materialize(str(DAY), raise_on_error=False)
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "priced_usage"
+    message = failure.event_specific_data.error.message.strip()
+    assert "\n" not in message
+    assert f"no price for model(s) {MYSTERY}" in message
+    assert f"2026-03-02 {SERVICE_ACCOUNT} {MYSTERY}" in message
+    assert "Add a row for the model to prices.csv" in message
+    assert enterprise.table("priced_usage").empty
+    assert enterprise.table("daily_spend").empty

@@ -107,6 +107,9 @@ def test_backfill_of_45_days_gives_tables_a_reader_can_recompute(pipeline):
     assert unpriced.severity == dg.AssetCheckSeverity.WARN
     assert "claude-nova-preview" in unpriced.metadata["unpriced_models"].value
     assert checks["priced_usage_close_to_api_estimate"].passed
+    # Not billed row by row: cost_usd is the estimate, and the check says so.
+    billed = checks["priced_usage_cost_is_billed"]
+    assert billed.passed and billed.description.startswith("cost_usd is the list-price estimate")
 
 
 def test_single_day_rerun_in_a_backfilled_range_gives_the_same_verdict(pipeline):
