@@ -169,6 +169,7 @@ class ReportFigures:
     # The Console source's API does not report claude.ai sign-ins: a seat it never saw is a
     # question about the sign-in. A source that reports every member makes it a never-active seat.
     console_source: bool = True
+    idle_min_lines: int = DEFAULT_IDLE_RULES.min_lines  # the "barely active" threshold
     bill: BillFigures | None = None  # None: the tables were read without the bill
     # What the seats delivered against what they cost: seat-billed (Enterprise) sources only.
     seat_value: SeatValue | None = None
@@ -343,6 +344,7 @@ def month_figures(
         model_mix=model_mix(priced_month, ledger),
         budget=budget_figures(tables, ledger=ledger, seats=seats, first_day=first_day),
         console_source=console_source,
+        idle_min_lines=idle_rules.min_lines,
         seat_value=None
         if console_source
         else seat_value(priced_month.loc[priced_month["usage_date"].isin(days_loaded)], seats),

@@ -31,13 +31,25 @@ from budget_pipeline.warehouse.tables import FORECAST_OVER_BUDGET, OVER_BUDGET
 
 NEVER_SEEN = f"not reported by the API — {NEVER_REPORTED_MEANING}: ask how this person signs in"
 NEVER_ACTIVE = "never active on any Claude surface"
-# What each status means, then what it asks of the people who decide.
-STATUS_MEANINGS = {
-    COMPLETELY_IDLE: "no session, and no other Claude use reported",
-    NO_CLAUDE_CODE_USE: "the seat is used for other Claude surfaces (chat, Cowork, Office…), "
-    "not for Claude Code",
-    BARELY_ACTIVE: "sessions but fewer than 20 lines added",
-}
+
+
+def status_meanings(min_lines: int) -> dict[str, str]:
+    """What each status means (then NEXT_STEP: what it asks of the people who decide);
+    `min_lines` is the idle-seat rule's threshold of lines added."""
+    return {
+        COMPLETELY_IDLE: "no session, and no other Claude use reported",
+        NO_CLAUDE_CODE_USE: "the seat is used for other Claude surfaces (chat, Cowork, "
+        "Office…), not for Claude Code",
+        BARELY_ACTIVE: f"sessions but fewer than {min_lines} lines added",
+    }
+
+
+# Where the source reports every member, a seat never seen is the clearest case of a seat nobody
+# uses.
+NEVER_ACTIVE_MEANING = (
+    "no activity on any Claude surface since the first day: the seat has never been used — "
+    f"{NEXT_STEP[COMPLETELY_IDLE]}"
+)
 NOT_A_REVIEW = (
     "This list is for a conversation about who needs a seat, not for performance reviews: "
     "people on leave, in review-only roles or signing in through a subscription login look idle "
@@ -534,17 +546,19 @@ def _last_active(row, console_source: bool = True) -> str:
 
 
 def _status_meanings(f: ReportFigures) -> str:
-    """What each status shown means for the decision, and for a never-reported seat on the
-    Console source."""
+    """What each status shown means for the decision, and for a seat never seen: on the Console
+    source a question about its sign-in, elsewhere a seat never used."""
     items = [
         f"<li><em>{escape(status)}</em>: {escape(meaning)} — {escape(NEXT_STEP[status])}.</li>"
-        for status, meaning in STATUS_MEANINGS.items()
+        for status, meaning in status_meanings(f.idle_min_lines).items()
         if (f.idle_seats["status"] == status).any()
     ]
-    if f.console_source and f.idle_seats["last_active"].isna().any():
+    if f.idle_seats["last_active"].isna().any():
         items.append(
             f"<li><em>never seen</em>: {escape(NEVER_SEEN)} before counting the seat as a "
             "saving.</li>"
+            if f.console_source
+            else f"<li><em>{NEVER_ACTIVE}</em>: {escape(NEVER_ACTIVE_MEANING)}.</li>"
         )
     return f"<ul>{''.join(items)}</ul>"
 
