@@ -749,7 +749,8 @@ def _seat_value_section(f: ReportFigures) -> str:
         "List prices price Claude Code's tokens only: chat, Cowork, Office, Design, Science and "
         "web search have no list price in the API, so the seats deliver more than this figure; "
         "their use is counted below.",
-        "A model prices.csv lacks is worth the bill's list amount.",
+        "A model prices.csv lacks is worth the bill's list amount. API keys' and service "
+        "accounts' usage is on both sides: its worth, and its bill.",
     ]
     if not f.complete:
         notes.append(
