@@ -18,7 +18,13 @@ from budget_pipeline.rules.forecast_readout import (
     run_rate_days,
     run_rate_warning,
 )
-from budget_pipeline.rules.idle_seats import COMPLETELY_IDLE, IdleSeatRules, listed_monthly_cost
+from budget_pipeline.rules.idle_seats import (
+    BARELY_ACTIVE,
+    COMPLETELY_IDLE,
+    NO_CLAUDE_CODE_USE,
+    IdleSeatRules,
+    listed_monthly_cost,
+)
 from budget_pipeline.warehouse import connection as warehouse
 from budget_pipeline.warehouse.tables import BILL_RECONCILIATION, BUDGET_FORECAST
 
@@ -93,6 +99,40 @@ def budgets_lines(
         )
     if not has_budgets(rows):
         lines.append("  (no budgets set: add them to budgets.csv)")
+    return lines
+
+
+# Every column of the idle-seat listing is as wide as its longest cell, the status's as its
+# longest status, so that one listing lines up whichever statuses it holds.
+EMAIL_WIDTH = 28
+STATUS_WIDTH = max(len(status) for status in (COMPLETELY_IDLE, NO_CLAUDE_CODE_USE, BARELY_ACTIVE))
+
+
+def idle_seat_lines(seats: pd.DataFrame) -> list[str]:
+    """One aligned line per listed seat (`seats`: idle_seats rows of one as-of day)."""
+    email_width = max([EMAIL_WIDTH, *(len(email) for email in seats["email"])])
+    costs = [f"${cost:,.0f}/mo" for cost in seats["monthly_cost_usd"]]
+    cost_width = max((len(cost) for cost in costs), default=0)
+    sessions_width = max([3, *(len(str(count)) for count in seats["sessions"])])
+    lines_width = max([4, *(len(str(count)) for count in seats["lines_added"])])
+    lines = []
+    for row, cost in zip(seats.itertuples(), costs, strict=True):
+        seen = (
+            f"last active {row.last_active:%Y-%m-%d}"
+            if pd.notna(row.last_active)
+            # The Enterprise source reports every surface: never seen is never active.
+            else "not active on any Claude surface"
+            if row.status == COMPLETELY_IDLE and pd.notna(getattr(row, "other_activity", None))
+            else "not reported by the API — check how this person signs in"
+            if row.status == COMPLETELY_IDLE
+            else ""
+        )
+        note = f" — {row.reason}" if isinstance(row.reason, str) and row.reason else ""
+        lines.append(
+            f"  {row.email:<{email_width}} {row.status:<{STATUS_WIDTH}} "
+            f"{row.sessions:>{sessions_width}} sessions {row.lines_added:>{lines_width}} lines  "
+            f"{cost:>{cost_width}}  {seen}{note}".rstrip()
+        )
     return lines
 
 
@@ -199,22 +239,7 @@ def budget_summary(
             "",
             f"Idle seats as of {latest_as_of:%Y-%m-%d}: {len(seats)} (${monthly:,.2f}/month)",
         ]
-        for row in seats.itertuples():
-            seen = (
-                f"last active {row.last_active:%Y-%m-%d}"
-                if pd.notna(row.last_active)
-                # The Enterprise source reports every surface: never seen is never active.
-                else "not active on any Claude surface"
-                if row.status == COMPLETELY_IDLE and pd.notna(getattr(row, "other_activity", None))
-                else "not reported by the API — check how this person signs in"
-                if row.status == COMPLETELY_IDLE
-                else ""
-            )
-            note = f" — {row.reason}" if isinstance(row.reason, str) and row.reason else ""
-            lines.append(
-                f"  {row.email:<28} {row.status:<15} {row.sessions:>3} sessions "
-                f"{row.lines_added:>4} lines  ${row.monthly_cost_usd:,.0f}/mo  {seen}{note}"
-            )
+        lines += idle_seat_lines(seats)
         lines.append("  (a list to start a conversation about seats, not a performance review)")
     lines += ["", *failed_checks_lines(failed, start, end)]
     return "\n".join(lines)

@@ -29,6 +29,7 @@ from budget_pipeline.rules.forecast_readout import (
     missing_forecast_reason,
 )
 from budget_pipeline.rules.idle_seats import IdleSeatRules, listed_monthly_cost, verdict_days
+from budget_pipeline.rules.seat_value import SeatValue, seat_value, surface_use
 from budget_pipeline.rules.spend import top_movers
 from budget_pipeline.rules.value import model_mix, workstream_value
 
@@ -168,7 +169,11 @@ class ReportFigures:
     # The Console source's API does not report claude.ai sign-ins: a seat it never saw is a
     # question about the sign-in. A source that reports every member makes it a never-active seat.
     console_source: bool = True
+    idle_min_lines: int = DEFAULT_IDLE_RULES.min_lines  # the "barely active" threshold
     bill: BillFigures | None = None  # None: the tables were read without the bill
+    # What the seats delivered against what they cost: seat-billed (Enterprise) sources only.
+    seat_value: SeatValue | None = None
+    surface_use: pd.DataFrame | None = None  # rules.seat_value.surface_use of the month
 
     @property
     def total_cost_usd(self) -> float:
@@ -339,6 +344,11 @@ def month_figures(
         model_mix=model_mix(priced_month, ledger),
         budget=budget_figures(tables, ledger=ledger, seats=seats, first_day=first_day),
         console_source=console_source,
+        idle_min_lines=idle_rules.min_lines,
+        seat_value=None
+        if console_source
+        else seat_value(priced_month.loc[priced_month["usage_date"].isin(days_loaded)], seats),
+        surface_use=None if console_source else surface_use(tables.raw_usage),
         bill=bill_figures(
             _in(tables.bill_reconciliation, "usage_date", month),
             priced_month.groupby(["usage_date", "model"], as_index=False)[

@@ -111,16 +111,18 @@ def _token_rows(priced_usage: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFram
     )
     list_total = list_cost.sum(axis=1)
     parts = []
+    priced = priced_usage["price_source"] == PRICE_TABLE
     for tokens, price in TOKEN_PRICES:
-        priced = priced_usage["price_source"] == PRICE_TABLE
         share = (list_cost[tokens] / list_total.where(list_total > 0)).fillna(0.0)
+        # Each column cut to the priced rows: a Series assigned to an empty frame would bring
+        # its whole index along (every row of an organisation whose rows are all billed).
         parts.append(
             priced_usage.loc[priced].assign(
                 token_type=TOKEN_TYPES[tokens],
-                quantity=priced_usage[tokens],
-                unit_price=price_rows[price],
-                list_cost=list_cost[tokens],
-                effective_cost=priced_usage["cost_usd"] * share,
+                quantity=priced_usage.loc[priced, tokens],
+                unit_price=price_rows.loc[priced, price],
+                list_cost=list_cost.loc[priced, tokens],
+                effective_cost=(priced_usage["cost_usd"] * share).loc[priced],
             )
         )
     # A model missing from prices.csv is costed at the API's estimate: one row for all

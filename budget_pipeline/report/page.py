@@ -24,18 +24,32 @@ from budget_pipeline.rules.idle_seats import (
     NEXT_STEP,
     NO_CLAUDE_CODE_USE,
     OTHER_ACTIVITY,
+    listed_monthly_cost,
 )
+from budget_pipeline.rules.seat_value import seats_on_other_surfaces
 from budget_pipeline.warehouse.tables import FORECAST_OVER_BUDGET, OVER_BUDGET
 
 NEVER_SEEN = f"not reported by the API — {NEVER_REPORTED_MEANING}: ask how this person signs in"
 NEVER_ACTIVE = "never active on any Claude surface"
-# What each status means, then what it asks of the people who decide.
-STATUS_MEANINGS = {
-    COMPLETELY_IDLE: "no session, and no other Claude use reported",
-    NO_CLAUDE_CODE_USE: "the seat is used for other Claude surfaces (chat, Cowork, Office…), "
-    "not for Claude Code",
-    BARELY_ACTIVE: "sessions but fewer than 20 lines added",
-}
+
+
+def status_meanings(min_lines: int) -> dict[str, str]:
+    """What each status means (then NEXT_STEP: what it asks of the people who decide);
+    `min_lines` is the idle-seat rule's threshold of lines added."""
+    return {
+        COMPLETELY_IDLE: "no session, and no other Claude use reported",
+        NO_CLAUDE_CODE_USE: "the seat is used for other Claude surfaces (chat, Cowork, "
+        "Office…), not for Claude Code",
+        BARELY_ACTIVE: f"sessions but fewer than {min_lines} lines added",
+    }
+
+
+# Where the source reports every member, a seat never seen is the clearest case of a seat nobody
+# uses.
+NEVER_ACTIVE_MEANING = (
+    "no activity on any Claude surface since the first day: the seat has never been used — "
+    f"{NEXT_STEP[COMPLETELY_IDLE]}"
+)
 NOT_A_REVIEW = (
     "This list is for a conversation about who needs a seat, not for performance reviews: "
     "people on leave, in review-only roles or signing in through a subscription login look idle "
@@ -532,17 +546,19 @@ def _last_active(row, console_source: bool = True) -> str:
 
 
 def _status_meanings(f: ReportFigures) -> str:
-    """What each status shown means for the decision, and for a never-reported seat on the
-    Console source."""
+    """What each status shown means for the decision, and for a seat never seen: on the Console
+    source a question about its sign-in, elsewhere a seat never used."""
     items = [
         f"<li><em>{escape(status)}</em>: {escape(meaning)} — {escape(NEXT_STEP[status])}.</li>"
-        for status, meaning in STATUS_MEANINGS.items()
+        for status, meaning in status_meanings(f.idle_min_lines).items()
         if (f.idle_seats["status"] == status).any()
     ]
-    if f.console_source and f.idle_seats["last_active"].isna().any():
+    if f.idle_seats["last_active"].isna().any():
         items.append(
             f"<li><em>never seen</em>: {escape(NEVER_SEEN)} before counting the seat as a "
             "saving.</li>"
+            if f.console_source
+            else f"<li><em>{NEVER_ACTIVE}</em>: {escape(NEVER_ACTIVE_MEANING)}.</li>"
         )
     return f"<ul>{''.join(items)}</ul>"
 
@@ -684,6 +700,93 @@ def _bill_section(f: ReportFigures) -> str:
     )
 
 
+SEAT_VALUE_HEADING = "<h2>8. What the seats delivered</h2>"
+# The Console source bills every token: its list-price worth and its cost are the same figure,
+# so there is no seat to set the usage against.
+SEAT_VALUE_CONSOLE = (
+    "<p>This section is for organisations that pay per seat (Claude Enterprise, read with the "
+    "enterprise source). This organisation is read with the Claude Code Analytics API and pays "
+    "per token: what its usage is worth at list prices is section 7's estimate.</p>"
+)
+
+
+def worth_against_paid(v) -> str:
+    """ "$X more than was paid" or "$X less than was paid": the difference in plain words."""
+    difference = v.worth_minus_paid_usd
+    if abs(difference) < 0.005:
+        return "exactly what was paid"
+    return f"{money(abs(difference))} {'more' if difference > 0 else 'less'} than was paid"
+
+
+def _seat_value_section(f: ReportFigures) -> str:
+    v = f.seat_value
+    if v is None:
+        return SEAT_VALUE_HEADING + SEAT_VALUE_CONSOLE
+    days = f"{v.days} loaded day{'s' if v.days != 1 else ''}"
+    ratio = v.worth_per_dollar_paid
+    per_dollar = (
+        "Nothing was paid, so there is no ratio."
+        if _missing(ratio)
+        else f"Each dollar paid bought {money(ratio)} of usage at list prices: the usage was "
+        f"worth {worth_against_paid(v)}."
+    )
+    text = (
+        SEAT_VALUE_HEADING + f"<p>Over the {days} of {escape(f.month.label)}, the seats delivered "
+        f"<strong>{money(v.list_price_worth_usd)}</strong> of Claude Code usage at list prices "
+        f"for <strong>{money(v.paid_usd)}</strong> paid: seats {money(v.seat_cost_usd)} + billed "
+        f"beyond the seats {money(v.billed_usd)}. {per_dollar}</p>"
+    )
+    rows = [
+        ["Usage at list prices (tokens × prices.csv)", money(v.list_price_worth_usd)],
+        [f"Seats ({f.seats}, one month each, seats.csv)", money(v.seat_cost_usd)],
+        ["Billed beyond the seats", money(v.billed_usd)],
+        ["Paid (seats + billed)", money(v.paid_usd)],
+        ["Usage at list prices ÷ paid", "—" if _missing(ratio) else f"{ratio:.2f}×"],
+        ["Usage at list prices − paid", signed_money(v.worth_minus_paid_usd)],
+    ]
+    text += _table([("What the seats delivered", False), ("This month", True)], rows)
+    notes = [
+        "List prices price Claude Code's tokens only: chat, Cowork, Office, Design, Science and "
+        "web search have no list price in the API, so the seats deliver more than this figure; "
+        "their use is counted below.",
+        "A model prices.csv lacks is worth the bill's list amount. API keys' and service "
+        "accounts' usage is on both sides: its worth, and its bill.",
+    ]
+    if not f.complete:
+        notes.append(
+            "The seats are a whole month while the usage covers the loaded days only: the ratio "
+            "grows as the month's days are loaded."
+        )
+    if v.days_not_billed:
+        notes.append(
+            f"{v.days_not_billed} day(s) had no bill (closed to the organisation): their usage "
+            "counts as paid at list price."
+        )
+    text += f'<p class="note">{" ".join(escape(note) for note in notes)}</p>'
+    if f.surface_use is not None:
+        text += "<h3>Every surface the seats were used on</h3>" + _records_table(
+            f.surface_use,
+            [
+                ("Surface", False, lambda r: escape(r.surface)),
+                ("Members who used it", True, lambda r: f"{r.members:,}"),
+                ("Use this month", True, lambda r: f"{r.count:,} {escape(r.unit)}"),
+            ],
+        )
+    other = seats_on_other_surfaces(f.idle_seats)
+    if not other.empty:
+        many = len(other) != 1
+        text += (
+            f"<p>{len(other)} seat{'s' if many else ''} "
+            f"({money(listed_monthly_cost(other), cents=False)}/month) "
+            f"{'were' if many else 'was'} used for other Claude surfaces and not for Claude Code "
+            f"in the idle-seat window up to {f.idle_as_of:%d %B}: "
+            f"{escape(', '.join(other['email']))}. "
+            "They deliver chat, Cowork, Office…, none of it in the list-price figure above — "
+            f"{escape(NEXT_STEP[NO_CLAUDE_CODE_USE])} (section 5).</p>"
+        )
+    return text
+
+
 def _files_section(f: ReportFigures, exports: dict[str, str]) -> str:
     links = "".join(
         f'<li><a href="{escape(name)}">{escape(name)}</a> — {escape(what)}</li>'
@@ -732,6 +835,7 @@ def render_page(figures: ReportFigures, exports: dict[str, str], generated_at: s
         + _idle_section(f)
         + _value_section(f, order)
         + _bill_section(f)
+        + _seat_value_section(f)
         + _files_section(f, exports)
         + "</main></body></html>"
     )

@@ -87,7 +87,8 @@ def read_month(connection: duckdb.DuckDBPyConnection, month: Month) -> MonthTabl
         ),
         raw_usage=rows(
             RAW_USAGE,
-            "usage_date, actor, pull_requests, commits, lines_added, record_json",
+            "usage_date, actor, pull_requests, commits, lines_added, record_json, source, "
+            "other_activity",
             month.start,
             month.end,
         ),

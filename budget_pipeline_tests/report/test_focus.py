@@ -116,3 +116,12 @@ def test_the_file_writes_every_cost_with_ten_decimals_and_no_float_noise():
         for column in ("EffectiveCost", "ListCost", "PricingQuantity"):
             decimals = row[column].split(".")[1]
             assert len(decimals) == 10, (column, row[column])
+
+
+def test_a_month_whose_rows_are_all_billed_exports_each_on_its_own_day():
+    # An Enterprise organisation's rows are all priced by the bill: none by the price table.
+    billed = PRICED.assign(price_source="billed", price_model=None)
+    export = focus_cost_export(billed, LEDGER, PRICES, SEATS, Month.from_key("2026-03"))
+    usage_rows = export.loc[export["ChargeCategory"] == "Usage"]
+    assert list(usage_rows["ChargePeriodStart"]) == ["2026-03-02T00:00:00Z"] * 2
+    assert usage_rows["EffectiveCost"].sum() == pytest.approx(4.80 + 2.0)

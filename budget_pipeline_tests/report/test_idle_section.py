@@ -12,13 +12,14 @@ from budget_pipeline_tests.idle_seat_rows import idle_seats_frame
 AS_OF = pd.Timestamp("2026-03-31")
 
 
-def figures(rows: list[tuple], console_source: bool) -> SimpleNamespace:
+def figures(rows: list[tuple], console_source: bool, min_lines: int = 20) -> SimpleNamespace:
     idle = idle_seats_frame(rows, "other_activity")
     return SimpleNamespace(
         idle_as_of=AS_OF,
         idle_seats=idle,
         idle_monthly_cost_usd=listed_monthly_cost(idle),
         console_source=console_source,
+        idle_min_lines=min_lines,
     )
 
 
@@ -63,3 +64,17 @@ def test_a_seat_never_seen_is_a_sign_in_question_on_the_console_source_only():
     enterprise = page._idle_section(figures([NEVER, CHAT_ONLY], console_source=False))
     assert "never seen" not in enterprise
     assert "<td>never active on any Claude surface</td>" in enterprise
+
+
+def test_a_seat_never_active_on_the_enterprise_source_says_what_it_means_for_the_decision():
+    html = page._idle_section(figures([NEVER, CHAT_ONLY], console_source=False))
+    assert (
+        "<li><em>never active on any Claude surface</em>: no activity on any Claude surface "
+        "since the first day: the seat has never been used — reclaim the seat, or ask its owner "
+        "whether it is still needed.</li>"
+    ) in html
+
+
+def test_barely_active_says_the_threshold_the_rule_was_run_with():
+    html = page._idle_section(figures([BARELY], console_source=True, min_lines=50))
+    assert "<li><em>barely active</em>: sessions but fewer than 50 lines added" in html

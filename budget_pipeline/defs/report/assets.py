@@ -179,6 +179,15 @@ def budget_report(
             if figures.bill is not None and figures.bill.has_bill
             else ()
         ),
+        *(
+            (
+                ("usage_at_list_price_usd", figures.seat_value.list_price_worth_usd),
+                ("paid_usd", figures.seat_value.paid_usd),
+                ("usage_at_list_price_per_dollar_paid", figures.seat_value.worth_per_dollar_paid),
+            )
+            if figures.seat_value is not None
+            else ()
+        ),
     ):
         if _number(value) is not None:
             metadata[name] = _number(value)
