@@ -264,9 +264,11 @@ class AnalyticsClient:
                 "accept": "application/json",
             },
             timeout=httpx.Timeout(min(timeout, request_deadline)),
+            # Room for two fetch loops side by side (the usage and the bill), each at most
+            # max_concurrent_days days at once: a request never waits for a free connection.
             limits=httpx.Limits(
-                max_connections=max_concurrent_days + 2,
-                max_keepalive_connections=max_concurrent_days + 2,
+                max_connections=2 * max_concurrent_days + 2,
+                max_keepalive_connections=2 * max_concurrent_days + 2,
             ),
             follow_redirects=False,
         )
@@ -308,23 +310,29 @@ class AnalyticsClient:
             yield day, sum(counts)
 
     def fetch_endpoint_days(
-        self, endpoint: PagedEndpoint, days: Sequence[datetime.date], read: Callable
+        self,
+        endpoint: PagedEndpoint,
+        days: Sequence[datetime.date],
+        read: Callable,
+        cancel: threading.Event | None = None,
     ) -> Iterator[tuple[datetime.date, list[Any]]]:
         """Another endpoint's whole days, with this client's key, retries, deadline and
         concurrency: yields each complete day and what `read` (a `PageSink.take`) made of each
-        of its pages, in cursor order."""
-        yield from self._days(days, read, endpoint)
+        of its pages, in cursor order. Setting `cancel` (from another thread) stops the fetch
+        before its next request."""
+        yield from self._days(days, read, endpoint, cancel)
 
     def _days(
         self,
         days: Sequence[datetime.date],
         read: Callable,
         endpoint: PagedEndpoint = USAGE_ENDPOINT,
+        cancel: threading.Event | None = None,
     ) -> Iterator[tuple]:
         days = list(days)
         if not days:
             return
-        cancel = threading.Event()
+        cancel = cancel or threading.Event()
         executor = ThreadPoolExecutor(
             max_workers=min(self.max_concurrent_days, len(days)),
             thread_name_prefix="budget-api",

@@ -7,7 +7,10 @@ the beta not enabled) is not a failure: `closed_reason` says why, and the day's 
 """
 
 import datetime
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -17,6 +20,7 @@ from budget_pipeline.ingest.paging import PagedEndpoint, Query, bad_page, cursor
 from budget_pipeline.rules.bill import (
     BillRowError,
     billed_columns,
+    billed_cost_frame,
     billed_row,
     refreshed_at,
     typed_billed_cost,
@@ -100,9 +104,66 @@ class BillPageReader:
 
 
 def fetch_billed_days(
-    client: AnalyticsClient, days: Sequence[datetime.date], reader: BillPageReader | None = None
+    client: AnalyticsClient,
+    days: Sequence[datetime.date],
+    reader: BillPageReader | None = None,
+    cancel: threading.Event | None = None,
 ) -> Iterator[tuple[datetime.date, pd.DataFrame]]:
     """Each complete day's billed rows as it finishes (any order); the first error is raised."""
     read = (reader or BillPageReader()).take
-    for day, parts in client.fetch_endpoint_days(COST_ENDPOINT, days, read):
-        yield day, pd.concat(parts, ignore_index=True)
+    for day, parts in client.fetch_endpoint_days(COST_ENDPOINT, days, read, cancel):
+        yield day, _joined(parts)
+
+
+def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rows of several billed_cost frames (a day without rows adds none)."""
+    with_rows = [frame for frame in frames if not frame.empty]
+    if not with_rows:
+        return billed_cost_frame(pd.DataFrame(columns=BILLED_COST.column_names))
+    return pd.concat(with_rows, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class FetchedBill:
+    """The bill of a range: its billed_cost rows, or none and why when the endpoint is closed."""
+
+    frame: pd.DataFrame
+    closed: str | None = None
+
+
+class BillBesideUsage:
+    """The bill of `days` fetched in a thread of its own while the caller fetches the usage,
+    through the same client (key, retries, retry-after gate, deadline; its own
+    max_concurrent_days days at once): the bill's pages cost the backfill little time.
+
+    `result()` waits for the whole bill or raises its error. Leaving the block with an error
+    (the usage failed) stops the bill before its next request and drops it.
+    """
+
+    def __init__(self, client: AnalyticsClient, days: Sequence[datetime.date]):
+        self._cancel = threading.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="budget-bill")
+        self._future = self._executor.submit(self._fetch, client, list(days))
+
+    def _fetch(self, client: AnalyticsClient, days: list[datetime.date]) -> FetchedBill:
+        parts: list[pd.DataFrame] = []
+        try:
+            for _day, of_day in fetch_billed_days(client, days, cancel=self._cancel):
+                parts.append(of_day)
+        except FinalApiError as error:
+            closed = closed_reason(error)
+            if closed is None:
+                raise
+            return FetchedBill(_joined([]), closed)
+        return FetchedBill(billed_cost_frame(_joined(parts)))
+
+    def result(self) -> FetchedBill:
+        return self._future.result()
+
+    def __enter__(self) -> "BillBesideUsage":
+        return self
+
+    def __exit__(self, exc_type, *_: object) -> None:
+        if exc_type is not None:
+            self._cancel.set()
+        self._executor.shutdown(wait=True)

@@ -142,10 +142,10 @@ def test_a_fault_past_the_retry_budget_fails_naming_day_page_and_cause(pipeline,
 
     assert not result.success
     failures = step_failures(result)
-    assert list(failures) == ["raw_usage"]
+    assert list(failures) == ["raw_layer"]
     assert (
         f"2026-03-03 page 2: gave up after 3 attempt(s); last cause: {cause}"
-        in (failures["raw_usage"])
+        in (failures["raw_layer"])
     )
     assert len(requests_for_page(pipeline.server, DAY, 1)) == 3
     # the other days were fetched whole, yet nothing of the run reached the warehouse
@@ -168,10 +168,10 @@ def test_a_fault_past_the_retry_budget_on_the_enterprise_endpoints_writes_nothin
 
     assert not result.success
     failures = step_failures(result)
-    assert list(failures) == ["raw_usage"]
+    assert list(failures) == ["raw_layer"]
     assert (
         f"2026-03-03 page 2: gave up after 3 attempt(s); last cause: {cause}"
-        in (failures["raw_usage"])
+        in (failures["raw_layer"])
     )
     assert len(enterprise_requests_for_page(pipeline.server, endpoint, DAY, 1)) == 3
     for name, frame in read_tables(pipeline.duckdb_file).items():
@@ -191,7 +191,7 @@ def test_a_bad_enterprise_page_fails_naming_day_and_page_and_writes_nothing(
     result = pipeline.materialize(START, END, raise_on_error=False)
 
     assert not result.success
-    failure = step_failures(result)["raw_usage"]
+    failure = step_failures(result)["raw_layer"]
     assert "2026-03-03 page 2: the " in failure and "row 0: " in failure
     assert len(enterprise_requests_for_page(pipeline.server, endpoint, DAY, 1)) == 1
     for name, frame in read_tables(pipeline.duckdb_file).items():
@@ -221,7 +221,7 @@ def test_a_final_error_fails_at_once_and_leaves_loaded_days_untouched(
     result = pipeline.materialize("2026-03-10", "2026-03-12", raise_on_error=False)
 
     assert not result.success
-    error = step_failures(result)["raw_usage"]
+    error = step_failures(result)["raw_layer"]
     assert f"2026-03-11 page 1: HTTP {status}" in error and message in error
     assert "not retried" in error
     assert [r.status for r in pipeline.server.usage_requests()].count(status) == 1
@@ -341,7 +341,7 @@ def test_a_bad_response_fails_the_rerun_and_keeps_the_loaded_days(
     result = pipeline.materialize(START, END, raise_on_error=False)
 
     assert not result.success
-    assert f"2026-03-03 {problem}" in step_failures(result)["raw_usage"]
+    assert f"2026-03-03 {problem}" in step_failures(result)["raw_layer"]
     # a bad response is not transient: asked once, never retried
     assert len(requests_for_page(pipeline.server, DAY, 1)) == 1
     # no partial day: the re-run's days still hold what the clean run wrote
@@ -362,7 +362,7 @@ def test_a_record_sent_twice_by_overlapping_pages_refuses_the_day_and_keeps_the_
     result = pipeline.materialize(START, END, raise_on_error=False)
 
     assert not result.success
-    failure = step_failures(result)["raw_usage"]
+    failure = step_failures(result)["raw_layer"]
     assert "2026-03-03: duplicate record(s): the API sent 1 exact copy(ies)" in failure
     assert (actor.get("email_address") or actor["api_key_name"]) in failure
     # nothing counted twice, nothing of the run written: the loaded days are as they were
@@ -454,7 +454,7 @@ def test_a_page_trickled_past_the_request_deadline_fails_naming_day_and_page(pip
 
     result = pipeline.materialize(START, END, raise_on_error=False)
 
-    failure = step_failures(result)["raw_usage"]
+    failure = step_failures(result)["raw_layer"]
     assert (
         "2026-03-03 page 2: gave up after 2 attempt(s); last cause: timed out (no complete "
         "answer within the 1 s request deadline)" in failure
@@ -471,7 +471,7 @@ def test_a_retry_after_past_the_maximum_fails_the_run_saying_how_long_was_asked(
 
     result = pipeline.materialize(START, END, raise_on_error=False)
 
-    failure = step_failures(result)["raw_usage"]
+    failure = step_failures(result)["raw_layer"]
     assert "2026-03-03 page 2: HTTP 429 rate_limit_error" in failure
     assert "asked to wait 86,400 s before retrying" in failure
     assert "more than the maximum of 2 s; not retried" in failure
@@ -487,7 +487,7 @@ def test_a_cursor_that_never_ends_fails_the_run_naming_the_day_and_writes_nothin
 
     result = pipeline.materialize(START, END, raise_on_error=False)
 
-    failure = step_failures(result)["raw_usage"]
+    failure = step_failures(result)["raw_layer"]
     assert (
         "2026-03-03: the API still had more pages after 30 pages, the most a day may have "
         "(max_pages_per_day 30)" in failure

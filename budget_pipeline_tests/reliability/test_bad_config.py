@@ -67,8 +67,8 @@ def assert_stopped_before_anything_is_written(pipeline, expected: str) -> None:
 
     assert not result.success
     failures = step_failures(result)
-    assert list(failures) == ["raw_usage"]
-    assert expected in failures["raw_usage"]
+    assert list(failures) == ["raw_layer"]
+    assert expected in failures["raw_layer"]
     assert pipeline.server.usage_requests() == []
     for name, table in read_tables(pipeline.duckdb_file).items():
         assert table.empty, name
@@ -128,10 +128,10 @@ def test_a_duplicate_seat_stops_the_run_before_anything_is_written(pipeline):
 
     assert not result.success
     failures = step_failures(result)
-    assert list(failures) == ["raw_usage"]
+    assert list(failures) == ["raw_layer"]
     assert (
         f"{seats}, line {line}: seat {email} is listed twice (first on line 2)"
-        in (failures["raw_usage"])
+        in (failures["raw_layer"])
     )
     assert pipeline.server.usage_requests() == []
     for name, table in read_tables(pipeline.duckdb_file).items():

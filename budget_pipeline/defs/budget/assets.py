@@ -7,16 +7,24 @@ backfill of 90 days is one fetch loop and one vectorised pass, not 90 of each.
 import json
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, nullcontext
 
 import dagster as dg
 import pandas as pd
 
 from budget_pipeline.defs.budget import checks
-from budget_pipeline.defs.budget.bill import FETCHES_API, bill_reconciliation, billed_cost
+from budget_pipeline.defs.budget.bill import (
+    BILLED_COST_WARNINGS,
+    FETCHES_API,
+    bill_reconciliation,
+    billed_cost_spec,
+    billed_cost_written,
+)
 from budget_pipeline.defs.budget.building_blocks import (
+    WAREHOUSE_POOL,
     add_range_metadata,
     budget_asset,
+    budget_asset_spec,
     contract_checked,
     day_key,
     failing_clearly,
@@ -26,13 +34,15 @@ from budget_pipeline.defs.budget.enterprise import enterprise_priced_usage, ente
 from budget_pipeline.defs.budget.forecast import budget_forecast
 from budget_pipeline.defs.config_files.assets import prices_csv, seats_csv, workstreams_csv
 from budget_pipeline.defs.metadata import PREVIEW_ROWS, markdown_preview
-from budget_pipeline.defs.partitions import days_of, first_day
+from budget_pipeline.defs.partitions import daily_partitions, days_of, first_day
 from budget_pipeline.defs.resources import (
     AnalyticsApiResource,
     ConfigFilesResource,
     ThresholdsResource,
     WarehouseResource,
 )
+from budget_pipeline.ingest.client import AnalyticsClient
+from budget_pipeline.ingest.cost import BillBesideUsage
 from budget_pipeline.ingest.page_staging import raw_page_sink, refuse_duplicate_records
 from budget_pipeline.ingest.records import model_usage
 from budget_pipeline.rules.attribution import (
@@ -52,6 +62,7 @@ from budget_pipeline.rules.spend import HISTORY_DAYS, day_totals, spend_with_ale
 from budget_pipeline.warehouse.batching import day_batches, read_ahead
 from budget_pipeline.warehouse.connection import staged_replacement, staging_table
 from budget_pipeline.warehouse.tables import (
+    BILLED_COST,
     DAILY_SPEND,
     IDLE_SEATS,
     PRICED_USAGE,
@@ -108,8 +119,26 @@ class _Progress:
         )
 
 
-@budget_asset(RAW_USAGE, kinds={"httpx", "duckdb", "pandas"}, tags=FETCHES_API)
-def raw_usage(
+@dg.multi_asset(
+    name="raw_layer",
+    description="What the API reports, fetched day by day: the usage (raw_usage) and, side by "
+    "side with it, the bill (billed_cost).",
+    specs=[
+        budget_asset_spec(RAW_USAGE, kinds={"httpx", "duckdb", "pandas"}, tags=FETCHES_API),
+        billed_cost_spec(),
+    ],
+    check_specs=[
+        checks.schema_check_spec(RAW_USAGE.name),
+        checks.schema_check_spec(BILLED_COST.name),
+        *BILLED_COST_WARNINGS,
+    ],
+    # The weekly bill refresh fetches the bill alone; a re-fetch of the usage may skip the bill.
+    can_subset=True,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+)
+def raw_layer(
     context: dg.AssetExecutionContext,
     analytics_api: AnalyticsApiResource,
     config_files: ConfigFilesResource,
@@ -117,21 +146,44 @@ def raw_usage(
 ):
     """Each day is fetched whole (every page) or the run fails; nothing partial is written.
 
-    Days are staged as they arrive and swapped in at the end in one transaction: memory stays
-    bounded by the days in flight, and a failure anywhere leaves the warehouse as it was. The
-    configuration files are judged first: a bad one stops the run before anything is fetched or
-    written.
+    The bill's pages are fetched in a thread of their own while the usage's are, through one
+    client: one step, and the bill's wait on the API hides behind the usage's. The usage is
+    written first; a bill that cannot be had then fails the step with nothing of it written.
+    The configuration files are judged first: a bad one stops the run before anything is
+    fetched or written.
     """
-    with failing_clearly():
-        config_files.judge_all()
+    selected = {key.to_user_string() for key in context.selected_asset_keys}
     days = days_of(context.partition_time_window)
-    if analytics_api.is_enterprise:
-        yield from enterprise_raw_usage(context, analytics_api, warehouse, days)
-        return
-    staging = staging_table(RAW_USAGE)
+    if RAW_USAGE.name in selected:
+        with failing_clearly():
+            config_files.judge_all()
     with (
         failing_clearly(),
         analytics_api.client(logger=context.log) as client,
+        BillBesideUsage(client, [d.date() for d in days])
+        if BILLED_COST.name in selected
+        else nullcontext() as bill,
+    ):
+        if RAW_USAGE.name in selected:
+            if analytics_api.is_enterprise:
+                yield from enterprise_raw_usage(context, analytics_api, warehouse, days)
+            else:
+                yield from _console_raw_usage(context, client, warehouse, days)
+        if bill is not None:
+            yield from billed_cost_written(context, bill.result(), warehouse, days)
+
+
+def _console_raw_usage(
+    context: dg.AssetExecutionContext,
+    client: AnalyticsClient,
+    warehouse: WarehouseResource,
+    days: pd.DatetimeIndex,
+):
+    """raw_usage of the Console source. Days are staged as they arrive and swapped in at the
+    end in one transaction: memory stays bounded by the days in flight, and a failure anywhere
+    leaves the warehouse as it was."""
+    staging = staging_table(RAW_USAGE)
+    with (
         warehouse.connect() as connection,
         staged_replacement(connection, RAW_USAGE, days[0].date(), days[-1].date()),
     ):
@@ -173,10 +225,13 @@ def raw_usage(
             "days_without_usage": len(days) - len(per_day),
             "preview": markdown_preview(preview),
         },
+        asset_key=RAW_USAGE.name,
     )
     yield dg.MaterializeResult(
+        asset_key=RAW_USAGE.name,
         check_results=[
             dg.AssetCheckResult(
+                asset_key=RAW_USAGE.name,
                 check_name=checks.schema_check_name("raw_usage"),
                 passed=True,
                 metadata={"rows_checked": rows, "failure_cases": 0},
@@ -521,12 +576,11 @@ def idle_seats(
 
 
 budget_assets = [
-    raw_usage,
+    raw_layer,
     priced_usage,
     workstream_cost,
     daily_spend,
     idle_seats,
     budget_forecast,
-    billed_cost,
     bill_reconciliation,
 ]

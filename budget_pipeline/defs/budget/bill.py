@@ -1,9 +1,10 @@
 """`billed_cost` and `bill_reconciliation`: what Anthropic bills beside the estimate, per day
 (docs/rules.md, "The bill").
 
-The bill comes through the same client as the usage (retries, retry-after cap, deadline, key
-redaction, concurrency). A closed cost endpoint is not a failure: the days are written empty,
-the reason goes in the metadata and a warning check says the bill is unavailable.
+The bill is fetched beside the usage, in the raw layer's step, through the same client (retries,
+retry-after cap, deadline, key redaction, concurrency). A closed cost endpoint is not a failure:
+the days are written empty, the reason goes in the metadata and a warning check says the bill is
+unavailable.
 """
 
 import dagster as dg
@@ -12,22 +13,16 @@ import pandas as pd
 from budget_pipeline.defs.budget.building_blocks import (
     add_range_metadata,
     budget_asset,
+    budget_asset_spec,
     contract_checked,
     day_key,
-    failing_clearly,
 )
 from budget_pipeline.defs.budget.checks import warning_check
 from budget_pipeline.defs.metadata import PREVIEW_ROWS, markdown_preview
 from budget_pipeline.defs.partitions import days_of
-from budget_pipeline.defs.resources import (
-    AnalyticsApiResource,
-    ThresholdsResource,
-    WarehouseResource,
-)
-from budget_pipeline.ingest.cost import closed_reason, fetch_billed_days
-from budget_pipeline.ingest.errors import FinalApiError
+from budget_pipeline.defs.resources import ThresholdsResource, WarehouseResource
+from budget_pipeline.ingest.cost import FetchedBill
 from budget_pipeline.rules.bill import (
-    billed_cost_frame,
     days_outside_tolerance,
     model_gap_lines,
     model_gaps,
@@ -66,39 +61,22 @@ def _usd(value: float) -> float:
     return round(float(value), 2)
 
 
-@budget_asset(
-    BILLED_COST,
-    kinds={"httpx", "duckdb", "pandas"},
-    warnings=BILLED_COST_WARNINGS,
-    tags=FETCHES_API,
-    # Fetched once the days' usage is in: a run whose usage fetch fails (a wrong key, a bad
-    # config file, the API down) writes no bill either, and names raw_usage as its failure.
-    deps=["raw_usage"],
-)
-def billed_cost(
+def billed_cost_spec() -> dg.AssetSpec:
+    """`billed_cost`, an asset of the raw layer's step (a spec at module level would be loaded
+    as an asset of its own)."""
+    return budget_asset_spec(BILLED_COST, kinds={"httpx", "duckdb", "pandas"}, tags=FETCHES_API)
+
+
+def billed_cost_written(
     context: dg.AssetExecutionContext,
-    analytics_api: AnalyticsApiResource,
+    fetched: FetchedBill,
     warehouse: WarehouseResource,
+    days: pd.DatetimeIndex,
 ):
-    """Each day's bill is fetched whole (every page) or the run fails; nothing partial is
-    written. Re-fetching a day replaces its rows: billed figures settle over about 30 days."""
-    days = days_of(context.partition_time_window)
-    parts: list[pd.DataFrame] = []
-    closed: str | None = None
-    with failing_clearly(), analytics_api.client(logger=context.log) as client:
-        try:
-            for _day, of_day in fetch_billed_days(client, [d.date() for d in days]):
-                parts.append(of_day)
-        except FinalApiError as error:
-            closed = closed_reason(error)
-            if closed is None:
-                raise
-            parts = []
-    frame = billed_cost_frame(
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame(columns=BILLED_COST.column_names)
-    )
+    """`billed_cost` of the raw layer's step (defs/budget/assets.py): each day's bill was
+    fetched whole (every page) or the run fails; nothing partial is written. Re-fetching a day
+    replaces its rows: billed figures settle over about 30 days."""
+    frame, closed = fetched.frame, fetched.closed
     contract = yield from contract_checked("billed_cost", frame)
     with (
         warehouse.connect() as connection,
@@ -127,11 +105,14 @@ def billed_cost(
             "bill": f"unavailable: {closed}" if closed is not None else "available",
             "preview": markdown_preview(frame.head(PREVIEW_ROWS)),
         },
+        asset_key=BILLED_COST.name,
     )
     yield dg.MaterializeResult(
+        asset_key=BILLED_COST.name,
         check_results=[
             contract,
             dg.AssetCheckResult(
+                asset_key=BILLED_COST.name,
                 check_name=BILL_AVAILABLE,
                 passed=closed is None,
                 severity=dg.AssetCheckSeverity.WARN,

@@ -39,6 +39,20 @@ def budget_asset(
     )
 
 
+def budget_asset_spec(table: Table, *, kinds: set[str], **kwargs) -> dg.AssetSpec:
+    """One asset of a multi-asset step, declared like `budget_asset`'s (the step's decorator
+    takes the partitions, the backfill policy, the pool and the checks)."""
+    return dg.AssetSpec(
+        key=table.name,
+        description=table.description,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=kinds,
+        metadata=table_asset_metadata(table),
+        **kwargs,
+    )
+
+
 @contextmanager
 def failing_clearly() -> Iterator[None]:
     """Bad config files and API errors end the run with their own message, not a stack trace."""
@@ -75,13 +89,14 @@ def add_range_metadata(
     days: pd.DatetimeIndex,
     per_day: dict[str, dict],
     summary: dict[str, object],
+    asset_key: str | None = None,
 ) -> None:
     """Each day's own numbers on its partition (the UI plots them over partitions); the run's
     summary (totals, preview) only on the last day's, the materialisation the UI shows first.
 
     A range run writes one event per partition: metadata given to the whole output would be
     copied into every one of them (a 90-day backfill wrote its preview 90 times per asset, and
-    each day claimed the range's row count).
+    each day claimed the range's row count). `asset_key`: which asset of a multi-asset step.
     """
     last = day_key(days[-1])
     summary = {"range": f"{day_key(days[0])} … {last} ({len(days)} days)", **summary}
@@ -89,7 +104,9 @@ def add_range_metadata(
         key = day_key(day)
         numbers = per_day.get(key, {"dagster/row_count": 0})
         context.add_asset_metadata(
-            {**numbers, **summary} if key == last else numbers, partition_key=key
+            {**numbers, **summary} if key == last else numbers,
+            asset_key=asset_key,
+            partition_key=key,
         )
 
 

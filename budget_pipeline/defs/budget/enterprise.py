@@ -91,10 +91,13 @@ def enterprise_raw_usage(
             "days_without_usage": len(days) - len(per_day),
             "preview": markdown_preview(preview),
         },
+        asset_key=RAW_USAGE.name,
     )
     yield dg.MaterializeResult(
+        asset_key=RAW_USAGE.name,
         check_results=[
             dg.AssetCheckResult(
+                asset_key=RAW_USAGE.name,
                 check_name=checks.schema_check_name("raw_usage"),
                 passed=True,
                 metadata={"rows_checked": rows, "failure_cases": 0},

@@ -153,3 +153,45 @@ def test_a_bad_currency_stops_the_day_naming_day_page_and_field(pipeline):
     )
     assert "2026-03-03 page 1: the bill row 3: cost.currency: 'EUR' is not USD" in failures
     assert pipeline.table("billed_cost").empty
+
+
+def test_the_bill_is_fetched_beside_the_usage_in_one_step(pipeline):
+    # Each page takes half a second to answer: fetched one after the other, the bill's first
+    # request would come at least that long after the usage's last one.
+    pipeline.server.page_latency = 0.5
+
+    result = pipeline.materialize(START, END)
+
+    steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert "raw_layer" in steps and "billed_cost" not in steps
+    usage = [r.received_at for r in pipeline.server.usage_requests()]
+    bill = [r.received_at for r in pipeline.server.cost_requests()]
+    assert min(bill) < max(usage) + 0.5
+    assert len(pipeline.table("billed_cost")) > 0
+
+
+def test_a_usage_that_cannot_be_had_writes_no_bill_and_names_the_usage(pipeline):
+    assert pipeline.materialize(START).success
+    pipeline.server.add_fault(Fault(status=401, message="invalid x-api-key", times=1000))
+
+    result = pipeline.materialize(START, END, raise_on_error=False)
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "raw_layer"
+    assert "HTTP 401" in failure.step_failure_data.error.message
+    assert "bill" not in failure.step_failure_data.error.message
+    for table in ("billed_cost", "raw_usage"):
+        days = set(pipeline.table(table)["usage_date"].dt.strftime("%Y-%m-%d"))
+        assert days == {START}, table
+
+
+def test_the_usage_alone_asks_for_no_bill_and_the_bill_alone_for_no_usage(pipeline):
+    assert pipeline.materialize(START, END, selection="raw_usage").success
+    assert pipeline.server.cost_requests() == []
+    assert pipeline.table("billed_cost").empty and len(pipeline.table("raw_usage")) > 0
+
+    usage_requests = len(pipeline.server.usage_requests())
+    assert pipeline.materialize(START, END, selection="billed_cost").success
+    assert len(pipeline.server.usage_requests()) == usage_requests
+    assert len(pipeline.table("billed_cost")) > 0

@@ -194,7 +194,7 @@ def test_a_bad_price_table_names_file_and_line_and_writes_nothing_downstream(pip
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     # every config file is judged before anything is fetched: the run stops at its first step
-    assert failure.step_key == "raw_usage"
+    assert failure.step_key == "raw_layer"
     message = failure.step_failure_data.error.message
     assert f"{prices}, line 3: output_per_mtok is -15, must not be negative" in message
     assert pipeline.server.usage_requests() == []
