@@ -247,8 +247,8 @@ def test_materialisations_carry_per_day_metadata(pipeline):
     raw_day_count = int((pd.to_datetime(raw["usage_date"]) == "2026-03-04").sum())
     [raw_day] = [
         m.metadata
-        for m in result.asset_materializations_for_node("raw_usage")
-        if m.partition == "2026-03-04"
+        for m in result.asset_materializations_for_node("raw_layer")
+        if m.asset_key == dg.AssetKey("raw_usage") and m.partition == "2026-03-04"
     ]
     assert raw_day["dagster/row_count"].value == raw_day_count > 0
 
