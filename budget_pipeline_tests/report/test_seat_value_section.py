@@ -170,3 +170,19 @@ def test_the_demo_enterprise_report_sets_the_seats_worth_against_what_they_cost(
 def test_the_console_report_says_whom_the_section_is_for(march_report):
     assert page.SEAT_VALUE_HEADING + page.SEAT_VALUE_CONSOLE in march_report.html
     assert "What the seats delivered</th>" not in march_report.html
+
+
+def test_the_demo_enterprise_focus_export_bills_the_bill_and_lists_the_worth(
+    demo_enterprise_report,
+):
+    pipeline, _, metadata = demo_enterprise_report
+    priced = pipeline.table("priced_usage")
+    focus = pd.read_csv(metadata["exports"].value["focus"])
+    tokens = focus.loc[focus["ChargeCategory"] == "Usage"]
+    assert round(tokens["BilledCost"].sum(), 6) == round(priced["cost_usd"].sum(), 6)
+    assert round(tokens["EffectiveCost"].sum(), 6) == round(priced["cost_usd"].sum(), 6)
+    assert round(tokens["ListCost"].sum(), 6) == round(priced["list_price_cost_usd"].sum(), 6)
+    descriptions = tokens["ChargeDescription"]
+    assert not descriptions.str.contains("estimate").any()
+    assert descriptions.str.endswith(", covered by the seat").any()
+    assert descriptions.str.endswith(", billed beyond the seat").any()

@@ -135,6 +135,7 @@ def budget_report(
         seats,
         month,
         billing_account_id=", ".join(tables.organization_ids) or None,
+        enterprise=not figures.console_source,
     )
     generated_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     files = write_report(figures, focus, reports.directory, generated_at)
