@@ -787,6 +787,38 @@ def _seat_value_section(f: ReportFigures) -> str:
     return text
 
 
+def _token_spend_reading(f: ReportFigures) -> str:
+    """What the month's token spend is, as the source states it: on the Console source a
+    list-price estimate, on the Enterprise source what the bill charged (list prices are then
+    only what the usage was worth)."""
+    seats = (
+        f"one month of each of the {f.seats} seats in seats.csv ({money(f.seat_cost_usd)}) = "
+        f"{money(f.total_cost_usd)}"
+    )
+    if f.console_source:
+        return (
+            f"<li><strong>Spent this month</strong> = token spend of the loaded days "
+            f"({money(f.token_cost_usd)}, prices.csv; the API's own estimate for unpriced "
+            f"models) + {seats}. The FOCUS export's EffectiveCost adds up to this figure.</li>"
+        )
+    v = f.seat_value
+    closed = (
+        f" On {v.days_not_billed} day(s) the bill was closed to the organisation: their tokens "
+        "count at list price instead."
+        if v is not None and v.days_not_billed
+        else ""
+    )
+    worth = f" ({money(v.list_price_worth_usd)} this month, section 8)" if v is not None else ""
+    return (
+        f"<li><strong>Spent this month</strong> = what Anthropic's bill charged for the tokens "
+        f"of the loaded days ({money(f.token_cost_usd)}, the Usage and Cost Analytics API; $0 "
+        f"for usage a seat covers) + {seats}.{closed} The FOCUS export's EffectiveCost adds up "
+        "to this figure; its token rows' BilledCost is the bill.</li>"
+        "<li>Token spend here is not a price-list estimate: list prices (prices.csv) only say "
+        f"what the usage was worth{worth}, which the seats and the bill are set against.</li>"
+    )
+
+
 def _files_section(f: ReportFigures, exports: dict[str, str]) -> str:
     links = "".join(
         f'<li><a href="{escape(name)}">{escape(name)}</a> — {escape(what)}</li>'
@@ -794,11 +826,8 @@ def _files_section(f: ReportFigures, exports: dict[str, str]) -> str:
     )
     return (
         "<h2>How to read these numbers</h2><ul>"
-        f"<li><strong>Spent this month</strong> = token spend of the loaded days "
-        f"({money(f.token_cost_usd)}, prices.csv; the API's own estimate for unpriced models) + "
-        f"one month of each of the {f.seats} seats in seats.csv ({money(f.seat_cost_usd)}) = "
-        f"{money(f.total_cost_usd)}. The FOCUS export's EffectiveCost adds up to this figure.</li>"
-        f"<li>Days are UTC. {len(f.days_loaded)} of {len(f.month.days)} days of "
+        + _token_spend_reading(f)
+        + f"<li>Days are UTC. {len(f.days_loaded)} of {len(f.month.days)} days of "
         f"{escape(f.month.label)} are loaded; {f.previous_days_loaded} of "
         f"{len(f.month.previous.days)} of {escape(f.month.previous.label)}.</li>"
         "</ul><p>Files next to this page:</p><ul>" + links + "</ul>"

@@ -125,3 +125,85 @@ def test_a_month_whose_rows_are_all_billed_exports_each_on_its_own_day():
     usage_rows = export.loc[export["ChargeCategory"] == "Usage"]
     assert list(usage_rows["ChargePeriodStart"]) == ["2026-03-02T00:00:00Z"] * 2
     assert usage_rows["EffectiveCost"].sum() == pytest.approx(4.80 + 2.0)
+
+
+def billed(day: str, actor: str, actor_type: str, model: str, price_model, tokens, cost, worth):
+    row = usage(day, actor, model, price_model, tokens, cost)
+    row.update(actor_type=actor_type, price_source="billed", list_price_cost_usd=worth)
+    return row
+
+
+# An Enterprise month (the usage's worth at list prices beside what the bill charged):
+ENTERPRISE = pd.DataFrame(
+    [
+        # worth $3.00 input + $1.50 output + $0.30 cache read = $4.80; $2.40 billed beyond the seat
+        billed("2026-03-02", "dev@x", "user", "claude-sonnet-4-6", "claude-sonnet-4-6",
+               (1_000_000, 100_000, 0, 1_000_000), 2.40, 4.80),
+        # worth 0.2M × $3 = $0.60, all covered by the seat
+        billed("2026-03-03", "seat@x", "user", "claude-sonnet-4-6", "claude-sonnet-4-6",
+               (200_000, 0, 0, 0), 0.0, 0.60),
+        # a model prices.csv lacks: worth the bill's list amount $1.25, billed $1.00
+        billed("2026-03-03", "svc_01", "service_account", "claude-nova-preview", None,
+               (600, 400, 0, 0), 1.00, 1.25),
+        # billed $0.40 with no token row (the usage endpoint lagging)
+        billed("2026-03-04", "dev@x", "user", "claude-sonnet-4-6", "claude-sonnet-4-6",
+               (0, 0, 0, 0), 0.40, 0.0),
+        # a day the bill was closed: priced at list price, $3.00, nothing billed
+        {**billed("2026-03-05", "dev@x", "user", "claude-sonnet-4-6", "claude-sonnet-4-6",
+                  (1_000_000, 0, 0, 0), 3.00, 3.00), "price_source": "price_table"},
+        billed("2026-02-28", "dev@x", "user", "claude-sonnet-4-6", "claude-sonnet-4-6",
+               (1, 1, 1, 1), 9.0, 9.0),
+    ]
+)  # fmt: skip
+
+
+def test_an_enterprise_month_bills_what_the_bill_charged_and_lists_what_the_usage_was_worth():
+    export = focus_cost_export(
+        ENTERPRISE, LEDGER, PRICES, SEATS, Month.from_key("2026-03"), enterprise=True
+    )
+    assert list(export.columns) == FOCUS_COLUMNS
+    usage_rows = export.loc[export["ChargeCategory"] == "Usage"]
+    rows = usage_rows.set_index("ChargeDescription")[["BilledCost", "EffectiveCost", "ListCost"]]
+    expected = {
+        # the $2.40 bill split as the $4.80 worth: input 3/4.8, output 1.5/4.8, cache read 0.3/4.8
+        "claude-sonnet-4-6 cache read tokens, billed beyond the seat": (0.15, 0.15, 0.30),
+        "claude-sonnet-4-6 input tokens, billed beyond the seat": (1.50, 1.50, 3.00),
+        "claude-sonnet-4-6 output tokens, billed beyond the seat": (0.75, 0.75, 1.50),
+        "claude-nova-preview tokens (not in prices.csv), billed": (1.00, 1.00, 1.25),
+        "claude-sonnet-4-6 input tokens, covered by the seat": (0.0, 0.0, 0.60),
+        "claude-sonnet-4-6 tokens, billed beyond the seat": (0.40, 0.40, 0.0),
+        "claude-sonnet-4-6 input tokens at list price (no bill for the day)": (None, 3.00, 3.00),
+    }
+    assert sorted(rows.index) == sorted(expected)
+    for description, (billed_usd, effective_usd, list_usd) in expected.items():
+        row = rows.loc[description]
+        if billed_usd is None:
+            assert pd.isna(row["BilledCost"]), description
+        else:
+            assert row["BilledCost"] == pytest.approx(billed_usd), description
+        assert row["EffectiveCost"] == pytest.approx(effective_usd), description
+        assert row["ListCost"] == pytest.approx(list_usd), description
+    by_description = usage_rows.set_index("ChargeDescription")
+    unlisted = by_description.loc["claude-nova-preview tokens (not in prices.csv), billed"]
+    assert unlisted["ConsumedQuantity"] == 1000 and pd.isna(unlisted["ListUnitPrice"])
+    assert unlisted["ResourceType"] == "Service account"
+    covered = by_description.loc["claude-sonnet-4-6 input tokens, covered by the seat"]
+    assert covered["ConsumedQuantity"] == 200_000 and covered["ListUnitPrice"] == 3.0
+    no_tokens = by_description.loc["claude-sonnet-4-6 tokens, billed beyond the seat"]
+    assert no_tokens["ConsumedQuantity"] == 0
+    assert no_tokens["ChargePeriodStart"] == "2026-03-04T00:00:00Z"
+
+    # The tokens' bill is $2.40 + $1.00 + $0.40; the month (seats included) adds up as the page
+    assert usage_rows["BilledCost"].sum() == pytest.approx(3.80)
+    assert usage_rows["ListCost"].sum() == pytest.approx(4.80 + 0.60 + 1.25 + 3.00)
+    assert export["EffectiveCost"].sum() == pytest.approx(2.40 + 1.00 + 0.40 + 3.00 + 250.0)
+    seats = export.loc[export["ChargeCategory"] == "Purchase"]
+    assert set(seats["ChargeDescription"]) == {"Claude Enterprise seat, one month"}
+    assert seats["BilledCost"].isna().all()
+
+    text = focus_csv(export)
+    assert "at the API's estimate" not in text
+    by_line = {row["ChargeDescription"]: row for row in csv.DictReader(io.StringIO(text))}
+    covered_line = by_line["claude-sonnet-4-6 input tokens, covered by the seat"]
+    assert covered_line["BilledCost"] == "0.0000000000"
+    assert covered_line["ListCost"] == "0.6000000000"

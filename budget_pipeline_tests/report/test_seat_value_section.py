@@ -9,7 +9,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from budget_pipeline.defs.resources import AnalyticsApiResource
+from budget_pipeline.defs.budget.assets import budget_assets
+from budget_pipeline.defs.config_files.assets import config_sources
+from budget_pipeline.defs.report.assets import budget_report
+from budget_pipeline.defs.resources import AnalyticsApiResource, ReportsResource
 from budget_pipeline.demo.organisation import CHAT_ONLY_SEAT, DEMO_ORGANISATION
 from budget_pipeline.demo.server import UsageApiServer
 from budget_pipeline.report import page
@@ -121,10 +124,10 @@ def demo_enterprise_report(tmp_path_factory):
             source="enterprise", base_url=server.base_url, analytics_api_key=DEMO_KEY
         )
         assert pipeline.materialize(*DEMO_DAYS).success
-        # The report reads the source from the environment, as in production; set for this
-        # run only, so that a report another test makes later reads the Console source.
+        # The setting says Console while the run's resource and the month's rows say
+        # Enterprise: the report speaks for the rows.
         with pytest.MonkeyPatch.context() as environment:
-            environment.setenv("BUDGET_PIPELINE_SOURCE", "demo-enterprise")
+            environment.setenv("BUDGET_PIPELINE_SOURCE", "demo")
             report = materialize_report(pipeline, "2026-03", root / "reports")
         files = ReportFiles.for_month(root / "reports", Month.from_key("2026-03"))
         metadata = report.asset_materializations_for_node("budget_report")[0].metadata
@@ -170,3 +173,48 @@ def test_the_demo_enterprise_report_sets_the_seats_worth_against_what_they_cost(
 def test_the_console_report_says_whom_the_section_is_for(march_report):
     assert page.SEAT_VALUE_HEADING + page.SEAT_VALUE_CONSOLE in march_report.html
     assert "What the seats delivered</th>" not in march_report.html
+
+
+def test_the_demo_enterprise_focus_export_bills_the_bill_and_lists_the_worth(
+    demo_enterprise_report,
+):
+    pipeline, _, metadata = demo_enterprise_report
+    priced = pipeline.table("priced_usage")
+    focus = pd.read_csv(metadata["exports"].value["focus"])
+    tokens = focus.loc[focus["ChargeCategory"] == "Usage"]
+    assert round(tokens["BilledCost"].sum(), 6) == round(priced["cost_usd"].sum(), 6)
+    assert round(tokens["EffectiveCost"].sum(), 6) == round(priced["cost_usd"].sum(), 6)
+    assert round(tokens["ListCost"].sum(), 6) == round(priced["list_price_cost_usd"].sum(), 6)
+    descriptions = tokens["ChargeDescription"]
+    assert not descriptions.str.contains("estimate").any()
+    assert descriptions.str.endswith(", covered by the seat").any()
+    assert descriptions.str.endswith(", billed beyond the seat").any()
+
+
+def test_the_report_speaks_for_its_rows_source_not_the_setting(demo_enterprise_report):
+    _, html, metadata = demo_enterprise_report
+    assert metadata["source"].value == "enterprise"
+    assert "what Anthropic's bill charged for the tokens of the loaded days" in html
+    assert "estimate for unpriced models" not in html
+    assert page.SEAT_VALUE_CONSOLE not in html
+    assert "What the seats delivered</th>" in html
+
+
+def test_a_console_month_reads_as_console_whatever_the_run_s_resource_says(march_report, tmp_path):
+    pipeline = march_report.pipeline
+    result = dg.materialize(
+        [*config_sources, *budget_assets, budget_report],
+        selection="budget_report",
+        partition_key="2026-03",
+        resources={
+            **pipeline.resources(),
+            "analytics_api": AnalyticsApiResource(source="enterprise", analytics_api_key="k"),
+            "reports": ReportsResource(directory=str(tmp_path)),
+        },
+        instance=pipeline.instance,
+    )
+    metadata = result.asset_materializations_for_node("budget_report")[0].metadata
+    assert metadata["source"].value == "claude_code"
+    html = ReportFiles.for_month(tmp_path, Month.from_key("2026-03")).html.read_text("utf-8")
+    assert "prices.csv; the API's own estimate for unpriced models" in html
+    assert page.SEAT_VALUE_HEADING + page.SEAT_VALUE_CONSOLE in html

@@ -9,12 +9,11 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from budget_pipeline import settings
 from budget_pipeline.defs.budget.building_blocks import OWNERS, WAREHOUSE_POOL
-from budget_pipeline.defs.budget.seat_coverage import reads_console_api
 from budget_pipeline.defs.config_files.assets import prices_csv, seats_csv, workstreams_csv
 from budget_pipeline.defs.partitions import first_day, monthly_partitions
 from budget_pipeline.defs.resources import (
+    AnalyticsApiResource,
     ConfigFilesResource,
     ReportsResource,
     ThresholdsResource,
@@ -27,6 +26,7 @@ from budget_pipeline.report.month import Month
 from budget_pipeline.report.page import money, percent, signed_percent
 from budget_pipeline.report.tables import read_month
 from budget_pipeline.rules.config_files import ConfigFileError
+from budget_pipeline.rules.month_source import month_source
 from budget_pipeline.text_safety import markdown_text
 
 REPORT_GROUP = "report"
@@ -104,6 +104,7 @@ def budget_report(
     config_files: ConfigFilesResource,
     warehouse: WarehouseResource,
     reports: ReportsResource,
+    analytics_api: AnalyticsApiResource,
 ) -> dg.MaterializeResult:
     month = Month.from_key(context.partition_key)
     try:
@@ -112,6 +113,15 @@ def budget_report(
         raise dg.Failure(description=str(error)) from error
     with warehouse.connect() as connection:
         tables = read_month(connection, month)
+    # The month's own rows say which source they were read with, so the page cannot describe
+    # them as another source's; a month without rows takes the source this run reads.
+    source = month_source(tables.raw_usage, analytics_api.is_enterprise)
+    if source.mixed:
+        days = ", ".join(f"{count} day(s) {name}" for name, count in source.days.items())
+        context.log.warning(
+            f"{month.key} was read with more than one source ({days}): the page speaks for the "
+            f"{source.source} source, that of its newest day"
+        )
     figures = month_figures(
         tables,
         ledger=ledger,
@@ -120,7 +130,7 @@ def budget_report(
         first_day=first_day(),
         unassigned_threshold=thresholds.max_unassigned_share,
         idle_rules=thresholds.idle_seat_rules(),
-        console_source=reads_console_api(settings.source()),
+        console_source=not source.is_enterprise,
     )
     if len(figures.days_loaded) == 0:
         raise dg.Failure(
@@ -135,6 +145,7 @@ def budget_report(
         seats,
         month,
         billing_account_id=", ".join(tables.organization_ids) or None,
+        enterprise=not figures.console_source,
     )
     generated_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     files = write_report(figures, focus, reports.directory, generated_at)
@@ -156,6 +167,7 @@ def budget_report(
         "alert_days": len(figures.alerts),
         "days_loaded": len(figures.days_loaded),
         "focus_rows": len(focus),
+        "source": source.source,
         "exports": dg.MetadataValue.json(
             {
                 "workstream_cost": str(files.workstream_cost_csv.resolve()),
