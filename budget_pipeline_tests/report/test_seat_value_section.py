@@ -124,8 +124,8 @@ def demo_enterprise_report(tmp_path_factory):
             source="enterprise", base_url=server.base_url, analytics_api_key=DEMO_KEY
         )
         assert pipeline.materialize(*DEMO_DAYS).success
-        # The setting says Console while the run's resource and the month's rows say
-        # Enterprise: the report speaks for the rows.
+        # The setting says Console while the month's rows say Enterprise: the report speaks
+        # for the rows.
         with pytest.MonkeyPatch.context() as environment:
             environment.setenv("BUDGET_PIPELINE_SOURCE", "demo")
             report = materialize_report(pipeline, "2026-03", root / "reports")
@@ -200,7 +200,10 @@ def test_the_report_speaks_for_its_rows_source_not_the_setting(demo_enterprise_r
     assert "What the seats delivered</th>" in html
 
 
-def test_a_console_month_reads_as_console_whatever_the_run_s_resource_says(march_report, tmp_path):
+def test_a_console_month_reads_as_console_whatever_the_source_setting_says(
+    march_report, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("BUDGET_PIPELINE_SOURCE", "demo-enterprise")
     pipeline = march_report.pipeline
     result = dg.materialize(
         [*config_sources, *budget_assets, budget_report],
@@ -208,7 +211,6 @@ def test_a_console_month_reads_as_console_whatever_the_run_s_resource_says(march
         partition_key="2026-03",
         resources={
             **pipeline.resources(),
-            "analytics_api": AnalyticsApiResource(source="enterprise", analytics_api_key="k"),
             "reports": ReportsResource(directory=str(tmp_path)),
         },
         instance=pipeline.instance,

@@ -9,11 +9,11 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
+from budget_pipeline import settings
 from budget_pipeline.defs.budget.building_blocks import OWNERS, WAREHOUSE_POOL
 from budget_pipeline.defs.config_files.assets import prices_csv, seats_csv, workstreams_csv
 from budget_pipeline.defs.partitions import first_day, monthly_partitions
 from budget_pipeline.defs.resources import (
-    AnalyticsApiResource,
     ConfigFilesResource,
     ReportsResource,
     ThresholdsResource,
@@ -30,6 +30,13 @@ from budget_pipeline.rules.month_source import month_source
 from budget_pipeline.text_safety import markdown_text
 
 REPORT_GROUP = "report"
+
+
+def _configured_source_is_enterprise() -> bool:
+    try:
+        return settings.is_enterprise(settings.source())
+    except settings.SettingError:
+        return False
 
 
 def _month_deps() -> list[dg.AssetDep]:
@@ -104,7 +111,6 @@ def budget_report(
     config_files: ConfigFilesResource,
     warehouse: WarehouseResource,
     reports: ReportsResource,
-    analytics_api: AnalyticsApiResource,
 ) -> dg.MaterializeResult:
     month = Month.from_key(context.partition_key)
     try:
@@ -114,8 +120,9 @@ def budget_report(
     with warehouse.connect() as connection:
         tables = read_month(connection, month)
     # The month's own rows say which source they were read with, so the page cannot describe
-    # them as another source's; a month without rows takes the source this run reads.
-    source = month_source(tables.raw_usage, analytics_api.is_enterprise)
+    # them as another source's; a month without rows takes the configured source. The report
+    # never calls the API, so it needs no key, whatever the source.
+    source = month_source(tables.raw_usage, _configured_source_is_enterprise())
     if source.mixed:
         days = ", ".join(f"{count} day(s) {name}" for name, count in source.days.items())
         context.log.warning(
