@@ -10,14 +10,17 @@ these `--repeat` times, interleaved (a, b, c, a, b, c, ...):
   (b) backfill: `dagster asset materialize ... --select 'group:budget' --partition-range A...B`,
                 each repeat into a fresh DuckDB file and DAGSTER_HOME, with the peak RSS of
                 that process;
-  (c) floor:    the same range through the six do-nothing daily assets of
-                `floor_definitions.py` (Dagster's own cost), each repeat in a fresh DAGSTER_HOME.
+  (c) floor:    the same range through the do-nothing daily assets of `floor_definitions.py`
+                (the same graph and steps: Dagster's own cost), each repeat in a fresh
+                DAGSTER_HOME.
 
 With `--baseline DIR` (a checkout of an earlier commit, e.g. `git worktree add DIR <commit>`),
 also, interleaved likewise, (b) and (b0) swapping places every repeat (a, b, c, b0, a, b0, c, b):
 
   (b0) baseline: (b) with the pipeline's code taken from DIR, so that a change is measured
-                 against the code before it in the same run, rows and total cost included.
+                 against the code before it in the same run, rows and total cost included;
+  (c0) its floor: DIR's floor_definitions.py, so that b − b0 splits into what Dagster's
+                 bookkeeping of the changed graph costs (c − c0) and the pipeline's own work.
 
 With `--daily`, on the warehouse and DAGSTER_HOME of the best (b), interleaved likewise:
 
@@ -418,6 +421,7 @@ def main() -> None:
 
         bare, backfill, floor = Series("(a) bare"), Series("(b) backfill"), Series("(c) floor")
         baseline = Series("(b0) baseline")
+        baseline_floor = Series("(c0) floor0")
         best_baseline: Materialization | None = None
         baseline_counts: list[tuple[dict[str, int], float]] = []
         best_backfill: Materialization | None = None
@@ -460,10 +464,20 @@ def main() -> None:
             best_floor = faster(best_floor, run)
             if last is not None:
                 last(repeat)
+                # The baseline's own floor: what Dagster's bookkeeping of its graph costs.
+                run = materialize(
+                    FLOOR, new_home(f"floor0-{repeat}", args.baseline), start, args.end
+                )
+                baseline_floor.seconds.append(run.seconds)
             progress(
                 f"repeat {repeat + 1}/{args.repeat}: bare {bare.seconds[-1]:.2f} s, "
                 f"backfill {backfill.seconds[-1]:.2f} s, floor {floor.seconds[-1]:.2f} s"
-                + (f", baseline {baseline.seconds[-1]:.2f} s" if args.baseline else "")
+                + (
+                    f", baseline {baseline.seconds[-1]:.2f} s, its floor "
+                    f"{baseline_floor.seconds[-1]:.2f} s"
+                    if args.baseline
+                    else ""
+                )
             )
 
         if args.daily:
@@ -513,6 +527,14 @@ def main() -> None:
                 f"b0/a = {baseline.best / bare.best:.2f}, "
                 f"(b0−c)/a = {(baseline.best - floor.best) / bare.best:.2f}, "
                 f"b0−c = {baseline.best - floor.best:.2f} s"
+            )
+            print(series_line(baseline_floor, f", {args.baseline}'s floor_definitions.py"))
+            dagster_part = floor.best - baseline_floor.best
+            own_part = (backfill.best - floor.best) - (baseline.best - baseline_floor.best)
+            print(
+                f"b − b0 = {backfill.best - baseline.best:+.2f} s = Dagster's bookkeeping of the "
+                f"graph's change (c − c0) {dagster_part:+.2f} s + the pipeline's own work "
+                f"((b − c) − (b0 − c0)) {own_part:+.2f} s"
             )
         print()
         rows, cost = counts[backfill.seconds.index(backfill.best)]  # the repeat of best_backfill
