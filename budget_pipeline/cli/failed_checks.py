@@ -17,7 +17,9 @@ from budget_pipeline.rules.attribution import LEDGER_FOLLOW_UP_DAYS
 from budget_pipeline.rules.bill import days_at_list_prices, days_outside_tolerance, model_gaps
 from budget_pipeline.rules.config_files import LEDGER_FILE, load_ledger
 from budget_pipeline.warehouse.tables import (
+    API_ESTIMATE,
     BILL_RECONCILIATION,
+    BILLED,
     BILLED_COST,
     DAILY_SPEND,
     ENTERPRISE_SOURCE,
@@ -131,9 +133,12 @@ def failed_warning_checks(
 ) -> list[dg.AssetCheckResult]:
     """The warning checks of `start` … `end` that fail, in lineage order; `forecast` holds the
     budget_forecast rows as of `end`."""
+    # As the Enterprise asset does: a model prices.csv lacks is billed correctly (price_source
+    # billed, price_model NULL), and the unpriced-models check names it like the API's estimate.
     priced = _frame(
         connection,
-        "SELECT usage_date, model, price_source, sum(cost_usd) AS cost_usd, "
+        f"SELECT usage_date, model, CASE WHEN price_source = '{BILLED}' AND price_model IS NULL "
+        f"THEN '{API_ESTIMATE}' ELSE price_source END AS price_source, sum(cost_usd) AS cost_usd, "
         f"sum(api_estimated_cost_usd) AS api_estimated_cost_usd FROM {PRICED_USAGE.qualified_name} "
         "WHERE usage_date BETWEEN ? AND ? GROUP BY ALL",
         start,

@@ -134,3 +134,34 @@ def test_on_the_enterprise_source_the_summary_names_the_days_priced_without_thei
     assert "cost_usd of those days is the usage at list prices, not what is billed" in (
         completed.stdout
     )
+
+
+def test_on_the_enterprise_source_the_summary_names_the_checks_the_run_failed(config_dir, tmp_path):
+    """The bill open: the organisation's preview model, missing from prices.csv, is billed
+    correctly and named as unpriced, by the run's check and by the summary alike."""
+    with UsageApiServer(TEST_ORGANISATION, api_key=ANALYTICS_KEY, seat_plan=True) as server:
+        environment = cli_environment(
+            server,
+            config_dir,
+            tmp_path,
+            api_key="",
+            BUDGET_PIPELINE_SOURCE="enterprise",
+            ANTHROPIC_ANALYTICS_API_KEY=ANALYTICS_KEY,
+        )
+        completed = budget_pipeline(environment, tmp_path, "backfill", START, END)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    with dg.DagsterInstance.from_config(environment["DAGSTER_HOME"]) as instance:
+        [run] = instance.get_runs()
+        failed = [
+            entry.dagster_event.event_specific_data
+            for entry in instance.all_logs(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+            if not entry.dagster_event.event_specific_data.passed
+        ]
+    assert "priced_usage_models_are_priced" in {evaluation.check_name for evaluation in failed}
+    _, *lines = block(completed.stdout, "Warning checks of")
+    assert sorted(lines) == sorted(
+        f"  {evaluation.check_name}: {evaluation.description}" for evaluation in failed
+    )
