@@ -14,13 +14,17 @@ import pandas as pd
 from budget_pipeline.defs.budget import bill, checks
 from budget_pipeline.defs.resources import ThresholdsResource
 from budget_pipeline.rules.attribution import LEDGER_FOLLOW_UP_DAYS
-from budget_pipeline.rules.bill import days_outside_tolerance, model_gaps
+from budget_pipeline.rules.bill import days_at_list_prices, days_outside_tolerance, model_gaps
 from budget_pipeline.rules.config_files import LEDGER_FILE, load_ledger
 from budget_pipeline.warehouse.tables import (
+    API_ESTIMATE,
     BILL_RECONCILIATION,
+    BILLED,
     BILLED_COST,
     DAILY_SPEND,
+    ENTERPRISE_SOURCE,
     PRICED_USAGE,
+    RAW_USAGE,
 )
 
 
@@ -57,6 +61,30 @@ def _unassigned_share_check(
     )
     return checks.unassigned_share_check(
         daily_spend, recent, load_ledger(config_dir / LEDGER_FILE), threshold
+    )
+
+
+def _cost_is_billed_check(
+    connection: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date
+) -> dg.AssetCheckResult:
+    # The warehouse says which days were priced without their bill: the Enterprise days whose
+    # rows came from prices.csv. The asset reads the same from the bill's materialisations.
+    priced = _frame(
+        connection,
+        f"SELECT DISTINCT usage_date, price_source FROM {PRICED_USAGE.qualified_name} "
+        "WHERE usage_date BETWEEN ? AND ?",
+        start,
+        end,
+    )
+    raw = _frame(
+        connection,
+        f"SELECT DISTINCT usage_date, source FROM {RAW_USAGE.qualified_name} "
+        "WHERE usage_date BETWEEN ? AND ?",
+        start,
+        end,
+    )
+    return checks.cost_is_billed_check(
+        days_at_list_prices(priced, raw), billed=bool((raw["source"] == ENTERPRISE_SOURCE).any())
     )
 
 
@@ -105,9 +133,12 @@ def failed_warning_checks(
 ) -> list[dg.AssetCheckResult]:
     """The warning checks of `start` … `end` that fail, in lineage order; `forecast` holds the
     budget_forecast rows as of `end`."""
+    # As the Enterprise asset does: a model prices.csv lacks is billed correctly (price_source
+    # billed, price_model NULL), and the unpriced-models check names it like the API's estimate.
     priced = _frame(
         connection,
-        "SELECT usage_date, model, price_source, sum(cost_usd) AS cost_usd, "
+        f"SELECT usage_date, model, CASE WHEN price_source = '{BILLED}' AND price_model IS NULL "
+        f"THEN '{API_ESTIMATE}' ELSE price_source END AS price_source, sum(cost_usd) AS cost_usd, "
         f"sum(api_estimated_cost_usd) AS api_estimated_cost_usd FROM {PRICED_USAGE.qualified_name} "
         "WHERE usage_date BETWEEN ? AND ? GROUP BY ALL",
         start,
@@ -116,6 +147,7 @@ def failed_warning_checks(
     results = [
         checks.unpriced_models_check(priced),
         checks.close_to_api_estimate_check(priced),
+        _cost_is_billed_check(connection, start, end),
         _unassigned_share_check(connection, start, end, config_dir),
         checks.budgets_at_risk_check(forecast),
         _bill_check(connection, start, end),

@@ -651,16 +651,50 @@ def _value_section(f: ReportFigures, order: list[str]) -> str:
     )
 
 
+NO_BILL_CONSOLE = (
+    "No bill for this month yet: Anthropic's Usage and Cost Analytics API has no row for its "
+    "days, or is closed to the organisation (see the <em>billed_cost_available</em> check). Every "
+    "figure above is a list-price estimate."
+)
+
+
+def _no_bill_text(f: ReportFigures) -> str:
+    """Section 7 when the month has no bill row, in what that means for the source's figures: on
+    the Console source they are list-price estimates either way; on the Enterprise source token
+    spend is the bill, so a closed bill puts its days at list prices while an open bill without
+    rows means $0 (the seats cover the usage, or the bill has not caught up)."""
+    if f.console_source:
+        return NO_BILL_CONSOLE
+    closed = f.seat_value.days_not_billed if f.seat_value is not None else 0
+    loaded = len(f.days_loaded)
+    zero = (
+        "usage the seats cover is never billed, and usage beyond them appears as the bill "
+        "catches up (billed figures settle over about 30 days; the weekly bill schedule "
+        "re-fetches them)."
+    )
+    worth = " What the usage was worth at list prices is in section 8."
+    if not closed:
+        return (
+            "No bill rows for this month yet: Anthropic's Usage and Cost Analytics API is open to "
+            "the organisation and has billed none of its days. Token spend is what the bill "
+            f"charges, so it is $0 so far: {zero}{worth}"
+        )
+    text = (
+        "No bill for this month: Anthropic's Usage and Cost Analytics API is closed to the "
+        "organisation (see the <em>billed_cost_available</em> check), so the token spend of "
+        f"{closed} of the {loaded} loaded day(s) is the usage at list prices (tokens × "
+        "prices.csv), not what is billed."
+    )
+    if closed < loaded:
+        text += f" The other days' bill was open and has no row: their token spend is $0; {zero}"
+    return text + worth
+
+
 def _bill_section(f: ReportFigures) -> str:
     b = f.bill
     heading = "<h2>7. The bill</h2>"
     if b is None or not b.has_bill:
-        return (
-            heading + "<p>No bill for this month yet: Anthropic's Usage and Cost Analytics API "
-            "has no row for its days, or is closed to the organisation (see the "
-            "<em>billed_cost_available</em> check). Every figure above is a list-price "
-            "estimate.</p>"
-        )
+        return heading + f"<p>{_no_bill_text(f)}</p>"
     without = (
         f" {b.days_without_bill} loaded day(s) have no bill yet and are left out on both sides."
         if b.days_without_bill

@@ -19,7 +19,9 @@ from budget_pipeline.warehouse.tables import (
     API_KEY,
     BILL_RECONCILIATION,
     BILLED_COST,
+    ENTERPRISE_SOURCE,
     FEDERATED,
+    PRICE_TABLE,
     SERVICE_ACCOUNT,
     UNKNOWN_ACTOR,
     USER,
@@ -335,3 +337,18 @@ def model_gap_lines(gaps: pd.DataFrame) -> list[str]:
             f"${row.billed_list_usd:,.2f} ({share})"
         )
     return lines
+
+
+def days_at_list_prices(priced_usage: pd.DataFrame, raw_usage: pd.DataFrame) -> list[str]:
+    """The days read with the Enterprise source whose cost_usd is the usage at list prices, not
+    the bill: their bill was closed, so their rows were priced from prices.csv. A Console day is
+    priced from prices.csv too, but there that is the figure itself, so only Enterprise days
+    count. `priced_usage`: usage_date, price_source; `raw_usage`: usage_date, source."""
+    enterprise = pd.to_datetime(
+        raw_usage.loc[raw_usage["source"] == ENTERPRISE_SOURCE, "usage_date"]
+    )
+    listed = pd.to_datetime(
+        priced_usage.loc[priced_usage["price_source"] == PRICE_TABLE, "usage_date"]
+    )
+    days = listed.loc[listed.isin(enterprise)].drop_duplicates().sort_values()
+    return [f"{day:%Y-%m-%d}" for day in days]

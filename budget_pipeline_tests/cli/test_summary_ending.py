@@ -6,8 +6,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from budget_pipeline.defs.budget.checks import COST_IS_BILLED
+from budget_pipeline.demo.server import Fault, UsageApiServer
 from budget_pipeline.rules.config_files import load_seats
 from budget_pipeline_tests.commands import BIN, budget_pipeline, cli_environment, run_command
+from budget_pipeline_tests.conftest import TEST_ORGANISATION
 
 START, END = "2026-04-01", "2026-04-06"
 
@@ -88,3 +91,77 @@ def test_the_summary_ends_with_the_failed_warning_checks_and_where_to_look_next(
     pasted = run_command(["bash", "-c", report], environment, tmp_path)
     assert pasted.returncode == 0, pasted.stderr[-3000:]
     assert (tmp_path / "reports" / "2026-04" / "budget-report-2026-04.html").exists()
+
+
+ANALYTICS_KEY = "sk-ant-analytics-TEST-summary"
+CLOSED_DAYS = "2026-04-01, 2026-04-02, 2026-04-03"
+
+
+def test_on_the_enterprise_source_the_summary_names_the_days_priced_without_their_bill(
+    config_dir, tmp_path
+):
+    """The days whose bill was closed count at list prices, not what is billed: the run's warning
+    check says so, and so does the summary, in the same words."""
+    # With the bill closed, only prices.csv prices a model: the organisation's preview model too.
+    with (config_dir / "prices.csv").open("a") as prices:
+        prices.write("claude-nova-preview,3,15,3.75,0.3\n")
+    with UsageApiServer(TEST_ORGANISATION, api_key=ANALYTICS_KEY, seat_plan=True) as server:
+        # A closed endpoint is closed to the organisation: the whole range's bill is empty.
+        server.add_fault(Fault(status=404, message="not enabled", endpoint="cost", times=10))
+        environment = cli_environment(
+            server,
+            config_dir,
+            tmp_path,
+            api_key="",
+            BUDGET_PIPELINE_SOURCE="enterprise",
+            ANTHROPIC_ANALYTICS_API_KEY=ANALYTICS_KEY,
+        )
+        completed = budget_pipeline(environment, tmp_path, "backfill", START, CLOSED_DAYS[-10:])
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    with dg.DagsterInstance.from_config(environment["DAGSTER_HOME"]) as instance:
+        [run] = instance.get_runs()
+        [evaluation] = [
+            entry.dagster_event.event_specific_data
+            for entry in instance.all_logs(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+            if entry.dagster_event.event_specific_data.check_name == COST_IS_BILLED
+        ]
+    assert not evaluation.passed and f"3 day(s) ({CLOSED_DAYS})" in evaluation.description
+    _, *lines = block(completed.stdout, "Warning checks of")
+    assert f"  {COST_IS_BILLED}: {evaluation.description}" in lines
+    assert "cost_usd of those days is the usage at list prices, not what is billed" in (
+        completed.stdout
+    )
+
+
+def test_on_the_enterprise_source_the_summary_names_the_checks_the_run_failed(config_dir, tmp_path):
+    """The bill open: the organisation's preview model, missing from prices.csv, is billed
+    correctly and named as unpriced, by the run's check and by the summary alike."""
+    with UsageApiServer(TEST_ORGANISATION, api_key=ANALYTICS_KEY, seat_plan=True) as server:
+        environment = cli_environment(
+            server,
+            config_dir,
+            tmp_path,
+            api_key="",
+            BUDGET_PIPELINE_SOURCE="enterprise",
+            ANTHROPIC_ANALYTICS_API_KEY=ANALYTICS_KEY,
+        )
+        completed = budget_pipeline(environment, tmp_path, "backfill", START, END)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    with dg.DagsterInstance.from_config(environment["DAGSTER_HOME"]) as instance:
+        [run] = instance.get_runs()
+        failed = [
+            entry.dagster_event.event_specific_data
+            for entry in instance.all_logs(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+            if not entry.dagster_event.event_specific_data.passed
+        ]
+    assert "priced_usage_models_are_priced" in {evaluation.check_name for evaluation in failed}
+    _, *lines = block(completed.stdout, "Warning checks of")
+    assert sorted(lines) == sorted(
+        f"  {evaluation.check_name}: {evaluation.description}" for evaluation in failed
+    )

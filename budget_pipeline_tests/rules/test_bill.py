@@ -12,6 +12,7 @@ from budget_pipeline.rules.bill import (
     billed_columns,
     billed_cost_frame,
     billed_row,
+    days_at_list_prices,
     days_outside_tolerance,
     discount_received,
     is_within_tolerance,
@@ -229,3 +230,27 @@ def test_the_fast_reading_of_a_page_agrees_with_the_row_by_row_rule():
 )
 def test_a_page_with_an_uncommon_row_is_left_to_the_row_by_row_rule(odd):
     assert billed_columns([cost_row(), odd], DAY) is None
+
+
+def test_the_days_at_list_prices_are_the_enterprise_days_priced_without_their_bill():
+    priced = pd.DataFrame(
+        {
+            "usage_date": pd.to_datetime(
+                ["2026-06-01", "2026-06-02", "2026-06-02", "2026-06-03", "2026-06-04"]
+            ),
+            # 06-01 Console (its figure is the price table's), 06-02 Enterprise with its bill
+            # closed, 06-03 Enterprise billed, 06-04 Enterprise closed again
+            "price_source": ["price_table", "price_table", "price_table", "billed", "price_table"],
+        }
+    )
+    raw = pd.DataFrame(
+        {
+            "usage_date": pd.to_datetime(
+                ["2026-06-01", "2026-06-02", "2026-06-03", "2026-06-04", "2026-06-04"]
+            ),
+            "source": ["claude_code", "enterprise", "enterprise", "enterprise", "enterprise"],
+        }
+    )
+    assert days_at_list_prices(priced, raw) == ["2026-06-02", "2026-06-04"]
+    assert days_at_list_prices(priced, raw.iloc[:1]) == []
+    assert days_at_list_prices(priced.iloc[:0], raw) == []

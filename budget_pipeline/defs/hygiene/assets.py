@@ -16,7 +16,6 @@ from pydantic import Field
 
 from budget_pipeline import settings
 from budget_pipeline.defs.budget.building_blocks import OWNERS, WAREHOUSE_POOL
-from budget_pipeline.defs.budget.seat_coverage import reads_console_api
 from budget_pipeline.defs.notifier import AlertNotifier
 from budget_pipeline.defs.partitions import daily_partitions, days_of, first_day
 from budget_pipeline.defs.resources import (
@@ -30,12 +29,14 @@ from budget_pipeline.rules.config_files import ConfigFileError
 from budget_pipeline.rules.forecast import month_start
 from budget_pipeline.rules.forecast_readout import at_risk, latest_forecast, missing_forecast_reason
 from budget_pipeline.rules.idle_seats import IdleSeatRules, listed_monthly_cost, verdict_days
+from budget_pipeline.rules.month_source import month_source
 from budget_pipeline.text_safety import markdown_code_block
 from budget_pipeline.warehouse.tables import (
     BUDGET_FORECAST,
     DAILY_SPEND,
     IDLE_SEATS,
     PRICED_USAGE,
+    RAW_USAGE,
     as_contract_dtypes,
 )
 
@@ -75,6 +76,13 @@ def undelivered_digest_message(week: str, as_of: dt.date) -> str:
     )
 
 
+def _configured_source_is_enterprise() -> bool:
+    try:
+        return settings.is_enterprise(settings.source())
+    except settings.SettingError:
+        return False
+
+
 def _read(connection, sql: str, params: list, table: str) -> pd.DataFrame:
     return as_contract_dtypes(table, connection.execute(sql, params).fetchdf())
 
@@ -102,6 +110,14 @@ def _read(connection, sql: str, params: list, table: str) -> pd.DataFrame:
         ),
         dg.AssetDep(
             "daily_spend",
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-(IdleSeatRules.window_days - 1),
+                allow_nonexistent_upstream_partitions=True,
+            ),
+        ),
+        # the source the window's seats were read with, which words the digest
+        dg.AssetDep(
+            "raw_usage",
             partition_mapping=dg.TimeWindowPartitionMapping(
                 start_offset=-(IdleSeatRules.window_days - 1),
                 allow_nonexistent_upstream_partitions=True,
@@ -170,6 +186,13 @@ def idle_seat_digest(
             this_month,
             "budget_forecast",
         )
+        # Which source the window's seats were read with: that of its newest day with rows,
+        # whatever the setting says, so the digest cannot word them as another source's.
+        window_rows = connection.execute(
+            f"SELECT DISTINCT usage_date, source FROM {RAW_USAGE.qualified_name} "
+            "WHERE usage_date BETWEEN ? AND ?",
+            [window_start.date(), as_of],
+        ).fetchdf()
         loaded_this_month = _read(
             connection,
             f"SELECT usage_date FROM {DAILY_SPEND.qualified_name} WHERE usage_date BETWEEN ? AND ?",
@@ -223,7 +246,9 @@ def idle_seat_digest(
         ledger_follow_up,
         alert_notifier.link(f"assets/idle_seats?partition={as_of}"),
         budgets,
-        console_source=reads_console_api(settings.source()),
+        console_source=not month_source(
+            window_rows, _configured_source_is_enterprise()
+        ).is_enterprise,
     )
     if not alert_notifier.notify(text, context.log):
         # A failed run, not a green one: the UI and the run-failure notification show it. Nothing

@@ -243,3 +243,28 @@ def test_the_digest_names_the_budgets_at_risk_from_the_latest_forecast_of_its_mo
             f"({row.forecast_vs_budget:.0%} of it)"
         )
         assert expected in section[1:], (expected, section)
+
+
+def test_the_digest_words_its_seats_for_the_source_of_its_rows_not_the_setting(
+    pipeline, loaded, monkeypatch
+):
+    never_seen = "• new.hire@example.com (Unassigned): 0 sessions, 0 lines added, $150.00/month, "
+    # Console rows, a setting that says Enterprise: a seat the API never reported is a question
+    # about how the person signs in, not a seat nobody uses.
+    monkeypatch.setenv("BUDGET_PIPELINE_SOURCE", "demo-enterprise")
+    _, metadata = run_digest(pipeline, "2026-04-13")
+    text = metadata["digest"]
+    assert "Never reported by the API (a question, not a saving):" in text
+    assert never_seen + digest.NEVER_SEEN_QUESTION in text
+    assert digest.NEVER_ACTIVE not in text
+
+    # The same seats as Enterprise rows, a setting that says Console: a source that reports
+    # every member, so a seat never seen was never used on any Claude surface.
+    with duckdb.connect(str(pipeline.duckdb_file)) as connection:
+        connection.execute("UPDATE budget.raw_usage SET source = 'enterprise'")
+    monkeypatch.setenv("BUDGET_PIPELINE_SOURCE", "demo")
+    _, metadata = run_digest(pipeline, "2026-04-06")
+    text = metadata["digest"]
+    assert "Never reported by the API" not in text
+    idle_section = text.split(digest.SECTION_TITLES[digest.COMPLETELY_IDLE])[1].split("\n\n")[0]
+    assert never_seen + digest.NEVER_ACTIVE in idle_section
