@@ -73,6 +73,16 @@ def is_enterprise(source_name: str) -> bool:
     return source_name in ENTERPRISE_SOURCES
 
 
+def source_or_demo() -> str:
+    """`source()`, or `demo` when the setting is bad: for what only words or shapes itself by
+    the source (a job's selection, a report's wording); the run and the CLI report the bad
+    setting themselves."""
+    try:
+        return source()
+    except SettingError:
+        return DEMO
+
+
 def enterprise_lag_days() -> int:
     text = _get(LAG_DAYS_ENV, str(DEFAULT_ENTERPRISE_LAG_DAYS))
     if not text.isdigit() or not 0 <= int(text) <= 30:

@@ -25,17 +25,9 @@ def bill_refresh_selection(source: str) -> dg.AssetSelection:
     return dg.AssetSelection.assets("billed_cost", "bill_reconciliation")
 
 
-def _source_or_default() -> str:
-    # A bad setting is reported by the run and the CLI; the job still loads.
-    try:
-        return settings.source()
-    except settings.SettingError:
-        return settings.DEMO
-
-
 bill_refresh_job = dg.define_asset_job(
     name="bill_refresh_job",
-    selection=bill_refresh_selection(_source_or_default()),
+    selection=bill_refresh_selection(settings.source_or_demo()),
     partitions_def=daily_partitions,
     description="The bill fetched again, and everything computed from it, over a range of days: "
     "billed figures settle over about 30 days.",

@@ -76,13 +76,6 @@ def undelivered_digest_message(week: str, as_of: dt.date) -> str:
     )
 
 
-def _configured_source_is_enterprise() -> bool:
-    try:
-        return settings.is_enterprise(settings.source())
-    except settings.SettingError:
-        return False
-
-
 def _read(connection, sql: str, params: list, table: str) -> pd.DataFrame:
     return as_contract_dtypes(table, connection.execute(sql, params).fetchdf())
 
@@ -247,7 +240,7 @@ def idle_seat_digest(
         alert_notifier.link(f"assets/idle_seats?partition={as_of}"),
         budgets,
         console_source=not month_source(
-            window_rows, _configured_source_is_enterprise()
+            window_rows, settings.is_enterprise(settings.source_or_demo())
         ).is_enterprise,
     )
     if not alert_notifier.notify(text, context.log):

@@ -32,13 +32,6 @@ from budget_pipeline.text_safety import markdown_text
 REPORT_GROUP = "report"
 
 
-def _configured_source_is_enterprise() -> bool:
-    try:
-        return settings.is_enterprise(settings.source())
-    except settings.SettingError:
-        return False
-
-
 def _month_deps() -> list[dg.AssetDep]:
     # Day → month. Spend and workstream cost also feed "change against last month": their
     # mapping starts one month earlier (offsets count downstream partitions, i.e. months).
@@ -122,7 +115,7 @@ def budget_report(
     # The month's own rows say which source they were read with, so the page cannot describe
     # them as another source's; a month without rows takes the configured source. The report
     # never calls the API, so it needs no key, whatever the source.
-    source = month_source(tables.raw_usage, _configured_source_is_enterprise())
+    source = month_source(tables.raw_usage, settings.is_enterprise(settings.source_or_demo()))
     if source.mixed:
         days = ", ".join(f"{count} day(s) {name}" for name, count in source.days.items())
         context.log.warning(
