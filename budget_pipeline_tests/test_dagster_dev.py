@@ -153,15 +153,15 @@ def dagster_dev(tmp_path, slow_api_server):
         stop_process_group(process)
 
 
-def launch_ui_backfill(webserver: Webserver) -> dict:
-    """A backfill of the budget assets over UI_DAYS, launched through GraphQL as the UI does."""
+def launch_ui_backfill(webserver: Webserver, days: list[str] = UI_DAYS) -> dict:
+    """A backfill of the budget assets over `days`, launched through GraphQL as the UI does."""
     launched = webserver.query(
         LAUNCH_BACKFILL,
         params={
             "partitionsByAssets": [
                 {
                     "assetKey": {"path": [name]},
-                    "partitions": {"range": {"start": UI_DAYS[0], "end": UI_DAYS[-1]}},
+                    "partitions": {"range": {"start": days[0], "end": days[-1]}},
                 }
                 for name in BUDGET_ASSETS
             ],

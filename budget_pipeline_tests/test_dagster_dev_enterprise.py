@@ -1,0 +1,203 @@
+"""`dagster dev` on the Enterprise source, driven through GraphQL as the UI drives it.
+
+The UI shows the same asset graph as on the Console source, the `analytics_api` resource shows
+the source and its lag (and only the name of the key's variable), and a backfill launched from the
+UI over days the Claude Enterprise Analytics API serves writes the organisation's usage and bill.
+"""
+
+import datetime as dt
+import json
+import subprocess
+import time
+
+import duckdb
+import pytest
+
+from budget_pipeline.demo.server import UsageApiServer
+from budget_pipeline_tests.commands import (
+    BIN,
+    new_dagster_home,
+    start_dev,
+    stop_process_group,
+    without_project_settings,
+)
+from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION
+from budget_pipeline_tests.test_dagster_dev import (
+    BACKFILL_STATUS,
+    BUDGET_ASSETS,
+    DAGSTER,
+    REPO,
+    RUN_TIMEOUT,
+    Webserver,
+    free_port,
+    launch_ui_backfill,
+)
+
+ANALYTICS_KEY = "sk-ant-analytics-UI-TEST-5d1b07"
+# Not the default of three: the UI must show the lag this deployment set.
+LAG_DAYS = 2
+
+# The whole graph, every group: what the UI draws, whatever the source.
+WHOLE_GRAPH = """
+{
+  repositoriesOrError {
+    ... on RepositoryConnection {
+      nodes {
+        assetNodes {
+          assetKey { path }
+          groupName
+          dependencyKeys { path }
+          partitionDefinition { type }
+          assetChecksOrError { ... on AssetChecks { checks { name } } }
+        }
+      }
+    }
+  }
+}
+"""
+
+RESOURCES = """
+{
+  allTopLevelResourceDetailsOrError(repositorySelector: {
+      repositoryName: "__repository__", repositoryLocationName: "budget_pipeline"}) {
+    ... on ResourceDetailsList {
+      results { name configuredValues { key value type } }
+    }
+  }
+}
+"""
+
+
+def served_days() -> list[str]:
+    """Three days up to the newest one the API serves: today less the lag (UTC)."""
+    newest = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=LAG_DAYS)
+    return [str(newest - dt.timedelta(days=back)) for back in (2, 1, 0)]
+
+
+def graph_of(data: dict) -> list[dict]:
+    [repository] = data["repositoriesOrError"]["nodes"]
+    return sorted(repository["assetNodes"], key=lambda node: node["assetKey"]["path"])
+
+
+def console_graph(tmp_path) -> list[dict]:
+    """The graph the UI shows on the Console source: the same GraphQL query, answered by
+    `dagster-graphql` against the project's workspace.yaml, without a webserver."""
+    output = tmp_path / "console_graph.json"
+    environment = without_project_settings() | {
+        "ANTHROPIC_ADMIN_API_KEY": TEST_API_KEY,
+        "BUDGET_PIPELINE_SOURCE": "claude_code",
+    }
+    completed = subprocess.run(
+        [
+            *(str(BIN / "dagster-graphql"), "--ephemeral-instance", "-w", "workspace.yaml"),
+            *("-t", WHOLE_GRAPH, "-o", output),
+        ],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    answer = json.loads(output.read_text())
+    assert "errors" not in answer, answer["errors"]
+    return graph_of(answer["data"])
+
+
+@pytest.fixture
+def enterprise_api_server():
+    # The real clock: the UI's partitions and the API's lag agree on what "today" is.
+    with UsageApiServer(
+        TEST_ORGANISATION, api_key=ANALYTICS_KEY, enterprise_lag_days=LAG_DAYS, seat_plan=True
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def enterprise_dagster_dev(tmp_path, enterprise_api_server):
+    home = new_dagster_home(tmp_path)
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    TEST_ORGANISATION.write_config(config_dir)
+    duckdb_file = tmp_path / "data" / "warehouse.duckdb"
+    env = without_project_settings() | {
+        "DAGSTER_HOME": str(home),
+        "BUDGET_PIPELINE_SOURCE": "enterprise",
+        "BUDGET_PIPELINE_ENTERPRISE_LAG_DAYS": str(LAG_DAYS),
+        "BUDGET_PIPELINE_DUCKDB": str(duckdb_file),
+        "BUDGET_PIPELINE_CONFIG_DIR": str(config_dir),
+        "ANTHROPIC_BASE_URL": enterprise_api_server.base_url,
+        "ANTHROPIC_ANALYTICS_API_KEY": ANALYTICS_KEY,
+    }
+    port = free_port()
+    log = tmp_path / "dagster_dev.log"
+    process = start_dev(DAGSTER, port, REPO, env, log)
+    try:
+        webserver = Webserver(port)
+        webserver.wait_until_loaded(process, log)
+        yield webserver, duckdb_file, log
+    finally:
+        stop_process_group(process)
+
+
+def test_a_ui_backfill_on_the_enterprise_source(enterprise_dagster_dev, tmp_path):
+    webserver, duckdb_file, log = enterprise_dagster_dev
+
+    # One asset graph whatever the source: the same assets, groups, lineage, partitions, checks.
+    graph = graph_of(webserver.query(WHOLE_GRAPH))
+    assert {"/".join(n["assetKey"]["path"]) for n in graph} >= set(BUDGET_ASSETS)
+    assert graph == console_graph(tmp_path)
+
+    # The resource's config shows the source and its lag; the key only by its variable's name.
+    resources = webserver.query(RESOURCES)["allTopLevelResourceDetailsOrError"]["results"]
+    [analytics_api] = [r for r in resources if r["name"] == "analytics_api"]
+    shown = {v["key"]: (v["type"], v["value"]) for v in analytics_api["configuredValues"]}
+    assert shown["source"] == ("VALUE", '"enterprise"'), shown
+    assert shown["enterprise_lag_days"] == ("VALUE", str(LAG_DAYS)), shown
+    assert shown["analytics_api_key"] == ("ENV_VAR", "ANTHROPIC_ANALYTICS_API_KEY"), shown
+    assert ANALYTICS_KEY not in json.dumps(resources)
+
+    days = served_days()
+    launched = launch_ui_backfill(webserver, days)
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while (
+        backfill := webserver.query(BACKFILL_STATUS, id=launched["backfillId"])[
+            "partitionBackfillOrError"
+        ]
+    )["status"] == "REQUESTED":
+        assert time.monotonic() < deadline, f"backfill still running:\n{log.read_text()[-3000:]}"
+        time.sleep(2)
+    assert backfill["status"] == "COMPLETED_SUCCESS", log.read_text()[-3000:]
+    [run] = backfill["runs"]
+    assert run["status"] == "SUCCESS"
+    assert ANALYTICS_KEY not in log.read_text()
+
+    with duckdb.connect(str(duckdb_file), read_only=True) as connection:
+        [(sources, raw_days)] = connection.execute(
+            "SELECT list(DISTINCT source), "
+            "list(DISTINCT usage_date::VARCHAR ORDER BY usage_date::VARCHAR) FROM budget.raw_usage"
+        ).fetchall()
+        [(price_sources,)] = connection.execute(
+            "SELECT list(DISTINCT price_source) FROM budget.priced_usage"
+        ).fetchall()
+        [(billed, covered)] = connection.execute(
+            "SELECT count(*) FILTER (amount_usd > 0), count(*) FILTER (amount_usd = 0) "
+            "FROM budget.billed_cost"
+        ).fetchall()
+        # each actor x model x day: priced and billed side by side, whichever side has it
+        [(compared, differing)] = connection.execute(
+            """
+            SELECT count(*),
+                   count(*) FILTER (abs(coalesce(priced.cost_usd, -1)
+                                        - coalesce(billed.amount_usd, 0)) > 0.005)
+            FROM budget.priced_usage AS priced
+            FULL JOIN budget.billed_cost AS billed USING (usage_date, actor, actor_type, model)
+            """
+        ).fetchall()
+    assert sources == ["enterprise"]
+    assert raw_days == days
+    # A seat-based plan: most usage is covered by the seats, heavy users are billed beyond.
+    assert billed > 0 and covered > 0
+    # cost_usd is what the bill charges (0 where the seat covers it), row for row
+    assert price_sources == ["billed"]
+    assert compared == billed + covered and differing == 0
