@@ -155,7 +155,9 @@ def wait_for_backfill(webserver: Webserver, launched: dict, log: Path) -> dict:
         time.sleep(2)
 
 
-def test_a_ui_backfill_on_the_enterprise_source(enterprise_dagster_dev, tmp_path):
+def test_a_ui_backfill_on_the_enterprise_source(
+    enterprise_dagster_dev, enterprise_api_server, tmp_path
+):
     webserver, duckdb_file, home, log = enterprise_dagster_dev
 
     # One asset graph whatever the source: the same assets, groups, lineage, partitions, checks.
@@ -209,24 +211,26 @@ def test_a_ui_backfill_on_the_enterprise_source(enterprise_dagster_dev, tmp_path
     assert price_sources == ["billed"]
     assert compared == billed + covered and differing == 0
 
-    # Yesterday is a partition the UI offers, but the API does not serve it yet: the run fails
-    # naming the day and the newest day served, and writes nothing.
+    # Yesterday is a partition the UI offers, but the API does not serve it yet: a range reaching
+    # it fails naming it and the newest day served, asks for it once, and writes nothing.
     yesterday = str(dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
-    backfill = wait_for_backfill(webserver, launch_ui_backfill(webserver, [yesterday]), log)
+    backfill = wait_for_backfill(
+        webserver, launch_ui_backfill(webserver, [days[-1], yesterday]), log
+    )
     [run] = backfill["runs"]
     assert run["status"] == "FAILURE", backfill
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        failures = [
-            entry.dagster_event.step_failure_data.error.message
+        events = [
+            entry.dagster_event
             for entry in instance.all_logs(run["runId"])
             if entry.dagster_event is not None
-            and entry.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE
         ]
-    assert failures, log.read_text()[-3000:]
-    assert (
-        f"{yesterday}: the Claude Enterprise Analytics API does not serve this day" in failures[0]
-    )
-    assert days[-1] in failures[0]  # the newest day it serves
+    [failure, *_] = [e.step_failure_data.error.message for e in events if e.is_step_failure]
+    assert f"{yesterday}: the Claude Enterprise Analytics API does not serve this day" in failure
+    assert f"latest available date is {days[-1]}" in failure
+    assert not [e for e in events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
+    asked = [r for r in enterprise_api_server.users_requests() if r.query.get("date") == yesterday]
+    assert len(asked) == 1
     with duckdb.connect(str(duckdb_file), read_only=True) as connection:
         [(written,)] = connection.execute(
             "SELECT count(*) FROM budget.raw_usage WHERE usage_date = ?", [yesterday]
