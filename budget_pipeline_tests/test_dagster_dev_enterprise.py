@@ -1,6 +1,7 @@
-"""`dagster dev` on the Enterprise source, driven through GraphQL as the UI drives it.
+"""`dagster dev` on the Enterprise source, driven through GraphQL as the UI drives it, and
+`dg check defs` on every source.
 
-The UI shows the same asset graph as on the Console source, the `analytics_api` resource shows
+`dg` and the UI show the same asset graph as on the Console source, the `analytics_api` resource shows
 the source and its lag (and only the name of the key's variable), and a backfill launched from the
 UI over days the Claude Enterprise Analytics API serves writes the organisation's usage and bill.
 """
@@ -104,6 +105,60 @@ def console_graph(tmp_path) -> list[dict]:
     answer = json.loads(output.read_text())
     assert "errors" not in answer, answer["errors"]
     return graph_of(answer["data"])
+
+
+SOURCE_KEYS = {
+    "claude_code": {"ANTHROPIC_ADMIN_API_KEY": TEST_API_KEY},
+    "enterprise": {"ANTHROPIC_ANALYTICS_API_KEY": ANALYTICS_KEY},
+    "demo": {},
+    "demo-enterprise": {},
+}
+
+
+def dg_command(source: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    environment = without_project_settings() | {
+        "DAGSTER_HOME": str(new_dagster_home(tmp_path)),
+        "BUDGET_PIPELINE_SOURCE": source,
+        **SOURCE_KEYS[source],
+    }
+    return subprocess.run(
+        [str(BIN / "dg"), *args],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+
+
+def definitions_outline(listing: dict) -> dict:
+    """What `dg list defs` shows of the graph and its automation, descriptions aside."""
+    return {
+        "assets": sorted(
+            (a["asset_key"], a["group_name"], tuple(a["dependency_keys"]))
+            for a in listing["assets"]
+        ),
+        **{
+            kind: sorted(str(item.get("key") or item["name"]) for item in listing[kind])
+            for kind in ("asset_checks", "jobs", "resources", "sensors")
+        },
+        "schedules": sorted((s["name"], s["cron_schedule"]) for s in listing["schedules"]),
+    }
+
+
+def test_dg_check_defs_passes_and_shows_one_graph_on_every_source(tmp_path):
+    outlines = {}
+    for source in SOURCE_KEYS:
+        checked = dg_command(source, tmp_path, "check", "defs")
+        assert checked.returncode == 0, (source, checked.stderr[-3000:])
+        assert "All definitions loaded successfully." in checked.stdout + checked.stderr
+        listed = dg_command(source, tmp_path, "list", "defs", "--json")
+        assert listed.returncode == 0, (source, listed.stderr[-3000:])
+        outlines[source] = definitions_outline(json.loads(listed.stdout))
+    console = outlines.pop("claude_code")
+    assert set(BUDGET_ASSETS) <= {key for key, _, _ in console["assets"]}
+    for source, outline in outlines.items():
+        assert outline == console, source
 
 
 @pytest.fixture
