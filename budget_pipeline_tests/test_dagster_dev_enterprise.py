@@ -1,9 +1,10 @@
 """`dagster dev` on the Enterprise source, driven through GraphQL as the UI drives it, and
 `dg check defs` on every source.
 
-`dg` and the UI show the same asset graph as on the Console source, the `analytics_api` resource shows
-the source and its lag (and only the name of the key's variable), and a backfill launched from the
-UI over days the Claude Enterprise Analytics API serves writes the organisation's usage and bill.
+`dg` and the UI show the same asset graph as on the Console source, the `analytics_api` resource
+shows the source and its lag (and only the name of the key's variable), and a backfill launched
+from the UI over days the Claude Enterprise Analytics API serves writes the organisation's usage
+and bill.
 """
 
 import datetime as dt
