@@ -41,8 +41,8 @@ ANALYTICS_KEY = "sk-ant-analytics-UI-TEST-5d1b07"
 # Not the default of three: the UI must show the lag this deployment set.
 LAG_DAYS = 2
 
-# The whole graph, every group: what the UI draws, whatever the source.
-WHOLE_GRAPH = """
+# What the UI shows: the whole graph (every group) and the resources' configuration.
+UI_VIEW = """
 {
   repositoriesOrError {
     ... on RepositoryConnection {
@@ -57,11 +57,6 @@ WHOLE_GRAPH = """
       }
     }
   }
-}
-"""
-
-RESOURCES = """
-{
   allTopLevelResourceDetailsOrError(repositorySelector: {
       repositoryName: "__repository__", repositoryLocationName: "budget_pipeline"}) {
     ... on ResourceDetailsList {
@@ -69,6 +64,11 @@ RESOURCES = """
     }
   }
 }
+"""
+
+
+RUN_AS_SHOWN = """
+query($id: ID!) { runOrError(runId: $id) { ... on Run { runConfigYaml tags { key value } } } }
 """
 
 
@@ -83,18 +83,25 @@ def graph_of(data: dict) -> list[dict]:
     return sorted(repository["assetNodes"], key=lambda node: node["assetKey"]["path"])
 
 
-def console_graph(tmp_path) -> list[dict]:
-    """The graph the UI shows on the Console source: the same GraphQL query, answered by
-    `dagster-graphql` against the project's workspace.yaml, without a webserver."""
-    output = tmp_path / "console_graph.json"
+def analytics_api_shown(view: dict) -> dict[str, tuple[str, str]]:
+    resources = view["allTopLevelResourceDetailsOrError"]["results"]
+    [analytics_api] = [r for r in resources if r["name"] == "analytics_api"]
+    return {v["key"]: (v["type"], v["value"]) for v in analytics_api["configuredValues"]}
+
+
+def console_view(tmp_path) -> dict:
+    """What the UI shows on the Console source: the same GraphQL query, answered by
+    `dagster-graphql`, without a webserver."""
+    output = tmp_path / "console_view.json"
     environment = without_project_settings() | {
         "ANTHROPIC_ADMIN_API_KEY": TEST_API_KEY,
         "BUDGET_PIPELINE_SOURCE": "claude_code",
     }
     completed = subprocess.run(
         [
-            *(str(BIN / "dagster-graphql"), "--ephemeral-instance", "-w", "workspace.yaml"),
-            *("-t", WHOLE_GRAPH, "-o", output),
+            # From the repository root without -w or -m: the project loads as `dagster dev`
+            # loads it, under the same location name.
+            *(str(BIN / "dagster-graphql"), "--ephemeral-instance", "-t", UI_VIEW, "-o", output),
         ],
         cwd=REPO,
         env=environment,
@@ -105,7 +112,8 @@ def console_graph(tmp_path) -> list[dict]:
     assert completed.returncode == 0, completed.stderr[-3000:]
     answer = json.loads(output.read_text())
     assert "errors" not in answer, answer["errors"]
-    return graph_of(answer["data"])
+    assert TEST_API_KEY not in output.read_text()
+    return answer["data"]
 
 
 SOURCE_KEYS = {
@@ -217,18 +225,20 @@ def test_a_ui_backfill_on_the_enterprise_source(
     webserver, duckdb_file, home, log = enterprise_dagster_dev
 
     # One asset graph whatever the source: the same assets, groups, lineage, partitions, checks.
-    graph = graph_of(webserver.query(WHOLE_GRAPH))
+    view, console = webserver.query(UI_VIEW), console_view(tmp_path)
+    graph = graph_of(view)
     assert {"/".join(n["assetKey"]["path"]) for n in graph} >= set(BUDGET_ASSETS)
-    assert graph == console_graph(tmp_path)
+    assert graph == graph_of(console)
 
     # The resource's config shows the source and its lag; the key only by its variable's name.
-    resources = webserver.query(RESOURCES)["allTopLevelResourceDetailsOrError"]["results"]
-    [analytics_api] = [r for r in resources if r["name"] == "analytics_api"]
-    shown = {v["key"]: (v["type"], v["value"]) for v in analytics_api["configuredValues"]}
+    shown = analytics_api_shown(view)
     assert shown["source"] == ("VALUE", '"enterprise"'), shown
     assert shown["enterprise_lag_days"] == ("VALUE", str(LAG_DAYS)), shown
     assert shown["analytics_api_key"] == ("ENV_VAR", "ANTHROPIC_ANALYTICS_API_KEY"), shown
-    assert ANALYTICS_KEY not in json.dumps(resources)
+    assert ANALYTICS_KEY not in json.dumps(view)
+    shown = analytics_api_shown(console)
+    assert shown["source"] == ("VALUE", '"claude_code"'), shown
+    assert shown["api_key"] == ("ENV_VAR", "ANTHROPIC_ADMIN_API_KEY"), shown
 
     days = served_days()
     backfill = wait_for_backfill(webserver, launch_ui_backfill(webserver, days), log)
@@ -236,6 +246,8 @@ def test_a_ui_backfill_on_the_enterprise_source(
     [run] = backfill["runs"]
     assert run["status"] == "SUCCESS"
     assert ANALYTICS_KEY not in log.read_text()
+    shown_run = webserver.query(RUN_AS_SHOWN, id=run["runId"])["runOrError"]
+    assert shown_run["runConfigYaml"] and ANALYTICS_KEY not in json.dumps(shown_run)
 
     with duckdb.connect(str(duckdb_file), read_only=True) as connection:
         [(sources, raw_days)] = connection.execute(
