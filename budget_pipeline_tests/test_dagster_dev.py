@@ -34,6 +34,9 @@ BUDGET_ASSETS = [
     "billed_cost",
     "bill_reconciliation",
 ]
+RAW_LAYER_ASSETS = ("raw_usage", "billed_cost")
+# One step per asset, but raw_usage and billed_cost are fetched side by side in one step.
+BUDGET_STEPS = ["raw_layer", *(name for name in BUDGET_ASSETS if name not in RAW_LAYER_ASSETS)]
 UI_DAYS = ["2026-04-06", "2026-04-07", "2026-04-08"]
 CLI_RANGE = "2026-04-01...2026-04-03"
 STARTUP_TIMEOUT = 180
@@ -153,15 +156,15 @@ def dagster_dev(tmp_path, slow_api_server):
         stop_process_group(process)
 
 
-def launch_ui_backfill(webserver: Webserver) -> dict:
-    """A backfill of the budget assets over UI_DAYS, launched through GraphQL as the UI does."""
+def launch_ui_backfill(webserver: Webserver, days: list[str] = UI_DAYS) -> dict:
+    """A backfill of the budget assets over `days`, launched through GraphQL as the UI does."""
     launched = webserver.query(
         LAUNCH_BACKFILL,
         params={
             "partitionsByAssets": [
                 {
                     "assetKey": {"path": [name]},
-                    "partitions": {"range": {"start": UI_DAYS[0], "end": UI_DAYS[-1]}},
+                    "partitions": {"range": {"start": days[0], "end": days[-1]}},
                 }
                 for name in BUDGET_ASSETS
             ],
@@ -179,11 +182,11 @@ def duckdb_lock_error(text: str) -> bool:
 
 
 def pool_step_windows(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, float]]:
-    """(start, end) of each step that holds the warehouse pool: the budget assets."""
+    """(start, end) of each step that holds the warehouse pool: the budget assets' steps."""
     started, windows = {}, []
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
-        if event is None or event.step_key not in BUDGET_ASSETS:
+        if event is None or event.step_key not in BUDGET_STEPS:
             continue
         if event.event_type == dg.DagsterEventType.STEP_START:
             started[event.step_key] = entry.timestamp
@@ -295,7 +298,7 @@ def test_ui_and_cli_backfills_together_through_dagster_dev(dagster_dev, slow_api
         ]
         ui_windows = pool_step_windows(instance, run["runId"])
         cli_windows = pool_step_windows(instance, cli_run.run_id)
-        assert len(ui_windows) == len(cli_windows) == len(BUDGET_ASSETS)
+        assert len(ui_windows) == len(cli_windows) == len(BUDGET_STEPS)
         # the two runs really ran at the same time...
         ui_record, cli_record = (
             instance.get_run_record_by_id(run_id) for run_id in (run["runId"], cli_run.run_id)
