@@ -26,8 +26,9 @@ def observe_config(pipeline) -> None:
 def statuses(pipeline, partition: str) -> dict[str, StaleStatus]:
     resolver = get_stale_status_resolver(pipeline.instance, [*config_sources, *budget_assets])
     return {
-        asset.key.to_user_string(): resolver.get_status(asset.key, partition)
+        key.to_user_string(): resolver.get_status(key, partition)
         for asset in budget_assets
+        for key in asset.keys
     }
 
 
