@@ -65,7 +65,11 @@ def test_the_scheduled_run_materialises_three_days_in_one_run(pipeline):
     assert result.success
     assert len(pipeline.instance.get_run_records()) == 1
     for asset in ("raw_usage", "priced_usage", "workstream_cost", "daily_spend", "idle_seats"):
-        partitions = {event.partition for event in result.asset_materializations_for_node(asset)}
+        partitions = {
+            event.partition
+            for event in result.get_asset_materialization_events()
+            if event.asset_key == dg.AssetKey(asset)
+        }
         assert partitions == {"2026-04-06", "2026-04-07", "2026-04-08"}, asset
     # each day was fetched from the API once: one fetch loop for the three days
     fetched = {r.query["starting_at"] for r in pipeline.server.usage_requests()}

@@ -173,7 +173,7 @@ def test_failure_sensor_notifies_a_failed_run(pipeline, receiver):
     assert len(receiver.texts) == 1, receiver.texts
     text = receiver.texts[0]
     assert f"job {result.dagster_run.job_name}, partitions 2026-04-01…2026-04-03" in text
-    assert "• step: raw_usage" in text
+    assert "• step: raw_layer" in text
     error_line = text.split("• error: ")[1].splitlines()[0]
     assert "401" in error_line and "invalid x-api-key" in error_line
     assert f"{UI}/runs/{result.run_id}" in text
@@ -198,7 +198,7 @@ def test_an_undelivered_run_failure_is_retried_after_a_restart_and_sent_once(pip
     restarted = build_run_failure_notifier()  # a new daemon, fed the stored cursor
     result, cursor = tick(restarted, pipeline.instance, receiver, cursor)
     assert len(receiver.texts) == 1 and f"{UI}/runs/{failed.run_id}" in receiver.texts[0]
-    assert "• step: raw_usage" in receiver.texts[0]
+    assert "• step: raw_layer" in receiver.texts[0]
     assert json.loads(cursor)["pending"] == []
     tick(restarted, pipeline.instance, receiver, cursor)
     assert len(receiver.texts) == 1
