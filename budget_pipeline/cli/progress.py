@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 # `<time> - dagster - <LEVEL> - <job> - <run id> - [<pid> - ]<step> - <EVENT or message>`
 _RUN_ID = re.compile(r" - ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}) - ")
 _STEP_EVENT = re.compile(r" - (\w+) - (STEP_SUCCESS|STEP_FAILURE|STEP_START) - ")
-# raw_usage's own progress lines ("fetched 30 of 90 days ...", "fetched and staged ...").
-_FETCHED = re.compile(r" - raw_usage - (fetched .*)$")
+# The usage fetch's own progress lines ("fetched 30 of 90 days ...", "fetched and staged ..."),
+# logged by raw_layer, the step that fetches raw_usage (and billed_cost beside it).
+_FETCHED = re.compile(r" - raw_layer - (fetched .*)$")
 # The first line of a failure's error, when it cannot be read from the instance.
 _FAILURE_TEXT = re.compile(r"^(?:dagster\.\S*Failure|\w*Error|\w*Exception): (.+)$")
 

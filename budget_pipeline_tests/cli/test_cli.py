@@ -29,8 +29,10 @@ def test_range_backfill_through_the_dagster_cli(api_server, config_dir, tmp_path
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "--partition-range 2026-03-02...2026-04-15" in completed.stdout
     # a newcomer sees a line per finished step, not Dagster's debug log (kept in a file)
-    for step in ("raw_usage", "priced_usage", "workstream_cost", "daily_spend", "idle_seats"):
+    for step in ("raw_layer", "priced_usage", "workstream_cost", "daily_spend", "idle_seats"):
         assert f"✓ {step}" in completed.stdout
+    # and how the fetch went, from the step that fetches the usage and the bill
+    assert "raw_usage: fetched and staged 45 days" in completed.stdout
     assert "DEBUG" not in completed.stdout + completed.stderr
     # next to the warehouse, never in DAGSTER_HOME/logs/ (Dagster's telemetry uploader ships it)
     assert (
@@ -99,7 +101,7 @@ def test_a_failed_run_ends_with_its_cause_and_the_run_id(api_server, config_dir,
     with dg.DagsterInstance.from_config(environment["DAGSTER_HOME"]) as instance:
         [run] = instance.get_runs()
     assert f"run {run.run_id}" in context
-    assert "step raw_usage" in context
+    assert "step raw_layer" in context
     assert "401" in cause
     assert "sk-ant-admin-wrong" not in completed.stdout + completed.stderr
     assert "DEBUG" not in completed.stdout + completed.stderr

@@ -12,21 +12,21 @@ def test_a_run_shows_its_id_its_fetch_progress_and_one_line_per_finished_step():
         progress.update(line)
         for line in [
             f'{PREFIX} - RUN_START - Started execution of run for "__ASSET_JOB".',
-            f'{PREFIX} - raw_usage - STEP_START - Started execution of step "raw_usage".',
-            f"{PREFIX} - raw_usage - ASSET_MATERIALIZATION_PLANNED - raw_usage launched a run",
-            f"2026-12-02 03:40:12 +0000 - dagster - INFO - __ASSET_JOB - {RUN} - raw_usage - "
+            f'{PREFIX} - raw_layer - STEP_START - Started execution of step "raw_layer".',
+            f"{PREFIX} - raw_layer - ASSET_MATERIALIZATION_PLANNED - raw_usage launched a run",
+            f"2026-12-02 03:40:12 +0000 - dagster - INFO - __ASSET_JOB - {RUN} - raw_layer - "
             "fetched and staged 20 days (595 records) in 0.5 s",
-            f'{PREFIX} - raw_usage - STEP_SUCCESS - Finished execution of step "raw_usage".',
+            f'{PREFIX} - raw_layer - STEP_SUCCESS - Finished execution of step "raw_layer".',
             f'{PREFIX} - priced_usage - STEP_SUCCESS - Finished execution of step "priced_usage".',
         ]
     ]
     assert [line for line in shown if line] == [
         f"run {RUN} started",
         "  raw_usage: fetched and staged 20 days (595 records) in 0.5 s",
-        "  ✓ raw_usage        steps done: 1",
+        "  ✓ raw_layer        steps done: 1",
         "  ✓ priced_usage     steps done: 2",
     ]
-    assert progress.steps_done == ["raw_usage", "priced_usage"]
+    assert progress.steps_done == ["raw_layer", "priced_usage"]
 
 
 def test_a_failure_keeps_its_step_and_the_first_line_of_its_error():

@@ -72,7 +72,7 @@ def test_a_summary_while_a_run_writes_the_warehouse_names_the_run_and_its_step(
     environment = cli_environment(api_server, config_dir, tmp_path)
     _use(monkeypatch, environment)
     path = environment["BUDGET_PIPELINE_DUCKDB"]
-    # The API holds its pages: the run stays inside raw_usage, which has the file open to write.
+    # The API holds its pages: the run stays inside raw_layer, which has the file open to write.
     api_server.hold_timeout = 60
     api_server.hold.clear()
     run = start_materialize(
@@ -96,7 +96,7 @@ def test_a_summary_while_a_run_writes_the_warehouse_names_the_run_and_its_step(
         [record] = instance.get_runs()
     assert line == (
         f"the warehouse {path} is busy (waited {SUMMARY_LOCK_WAIT_SECONDS:g} s): Dagster run "
-        f"{record.run_id} (pid {run.pid}, step raw_usage) is writing it; run the summary again "
+        f"{record.run_id} (pid {run.pid}, step raw_layer) is writing it; run the summary again "
         "when that run ends"
     )
     # and once it has ended, the summary reads the day it wrote
