@@ -303,6 +303,11 @@ class UsageApiServer:
             return enterprise_members(self.organisation, day)
         return enterprise_usage_rows(self._records(day), day)
 
+    def _has_enterprise_override(self, day: datetime.date, endpoint: str) -> bool:
+        overrides = self._member_overrides if endpoint == "users" else self._usage_overrides
+        with self._lock:
+            return day in overrides or day in self._overrides
+
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
             self._faults.append(fault)
@@ -416,6 +421,8 @@ class UsageApiServer:
         payload = self._pages.get(key) if self.cache_pages else None
         if payload is None and endpoint in ("users", "tokens"):
             payload = self._enterprise_page(day, offset, limit, page_index, endpoint)
+            if self.cache_pages and not self._has_enterprise_override(day, endpoint):
+                self._pages[key] = payload
         if payload is None and endpoint == "cost":
             payload = self._cost_page(day, offset, limit, page_index)
             if self.cache_pages and day not in self._overrides:
@@ -686,6 +693,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--cache-pages", action="store_true", help="keep every encoded page (benchmarks)"
     )
+    parser.add_argument(
+        "--seat-plan", action="store_true", help="bill as a seat-based plan (the Enterprise path)"
+    )
     args = parser.parse_args(argv)
     server = UsageApiServer(
         SyntheticOrganisation(seats=args.seats, seed=args.seed),
@@ -694,6 +704,7 @@ def main(argv: list[str] | None = None) -> None:
         cache_pages=args.cache_pages,
         host=args.host,
         port=args.port,
+        seat_plan=args.seat_plan,
     ).start()
     print(server.base_url, flush=True)
     try:
