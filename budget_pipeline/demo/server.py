@@ -221,6 +221,7 @@ class UsageApiServer:
         self._overrides: dict[datetime.date, list[dict[str, Any]]] = {}
         # Generating a 5,000-seat day takes ~0.1 s; cache it so every page does not pay again.
         self._cache: OrderedDict[datetime.date, list[dict[str, Any]]] = OrderedDict()
+        self._member_cache: OrderedDict[datetime.date, list[dict[str, Any]]] = OrderedDict()
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -300,8 +301,22 @@ class UsageApiServer:
             if day in overrides:
                 return overrides[day]
         if endpoint == "users":
-            return enterprise_members(self.organisation, day)
+            return self._members(day)
         return enterprise_usage_rows(self._records(day), day)
+
+    def _members(self, day: datetime.date) -> list[dict[str, Any]]:
+        # Like `_records`: a 5,000-member day takes ~0.4 s to generate, and it has five pages.
+        with self._lock:
+            cached = self._member_cache.get(day)
+            if cached is not None:
+                self._member_cache.move_to_end(day)
+                return cached
+        members = enterprise_members(self.organisation, day)
+        with self._lock:
+            self._member_cache[day] = members
+            while len(self._member_cache) > 64:
+                self._member_cache.popitem(last=False)
+        return members
 
     def _has_enterprise_override(self, day: datetime.date, endpoint: str) -> bool:
         overrides = self._member_overrides if endpoint == "users" else self._usage_overrides
