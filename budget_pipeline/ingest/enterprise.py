@@ -16,7 +16,7 @@ from budget_pipeline.ingest.client import AnalyticsClient
 from budget_pipeline.ingest.cost import COST_BETA, cost_query
 from budget_pipeline.ingest.errors import ApiError, FinalApiError
 from budget_pipeline.ingest.paging import PagedEndpoint, bad_page, cursor_page
-from budget_pipeline.rules.enterprise import EnterpriseRowError, member_email, token_row
+from budget_pipeline.rules.enterprise import EnterpriseRowError, member_raw_row, token_row
 
 USERS_PATH = "/v1/organizations/analytics/users"
 TOKENS_PATH = "/v1/organizations/analytics/usage"
@@ -74,18 +74,19 @@ class CursorPageReader:
 
 
 def _member(day: datetime.date, row: Any) -> dict:
-    """The member row as received, once it names its member."""
+    """The raw_usage row of a member row (its record as received in `record_json`): a day
+    waiting to be taken holds that, not the parsed blocks (a third of the memory)."""
     if not isinstance(row, dict):
         raise EnterpriseRowError(f"expected a JSON object, got {type(row).__name__}")
-    member_email(row)
-    return row
+    return member_raw_row(day, row)
 
 
 def fetch_enterprise_days(
     client: AnalyticsClient, days: Sequence[datetime.date]
 ) -> Iterator[tuple[datetime.date, list[dict], list[dict]]]:
-    """Each complete day's member rows as received and its usage rows as `token_row` reads
-    them (each checked once, in the fetching thread); the first error is raised (a day not
+    """Each complete day's member rows as `member_raw_row` reads them and its usage rows as
+    `token_row` reads them (each read once, in the fetching thread, where a row that breaks the
+    API's contract names its day, page and row); the first error is raised (a day not
     served yet as TooEarlyError). A day's members then its tokens are one of the client's
     `max_concurrent_days` days in flight, so the next days arrive while the caller works on
     this one, and a long range never holds more than that many days in memory."""

@@ -128,14 +128,19 @@ def raw_frames(
     """(raw_usage rows, raw_token_usage rows) of one day: a row per member listed, plus a row
     per actor with tokens but no member row (an API key, a service account), whose record is
     its usage rows and whose customer_type and other_activity are unknown."""
-    return day_frames(day, members, [token_row(day, row) for row in usage_rows])
+    return day_frames(
+        day,
+        [member_raw_row(day, row) for row in members],
+        [token_row(day, row) for row in usage_rows],
+    )
 
 
 def day_frames(
-    day: dt.date, members: Iterable[Mapping], tokens: list[dict[str, Any]]
+    day: dt.date, members: list[dict[str, Any]], tokens: list[dict[str, Any]]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`raw_frames` of usage rows already read by `token_row` (the fetch checks each once)."""
-    raw = [member_raw_row(day, row) for row in members]
+    """`raw_frames` of rows already read by `member_raw_row` and `token_row`: the fetch reads
+    each row once, as its page arrives, and keeps only what it read."""
+    raw = list(members)
     listed = {row["actor"].strip().lower() for row in raw}
     unlisted: dict[tuple[str, str], list[str]] = {}
     for row in tokens:
