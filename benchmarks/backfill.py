@@ -71,7 +71,9 @@ DEFAULTS = {"latency": 0.15, "end": dt.date(2026, 9, 30), "repeat": 2, "source":
 ENTERPRISE = "enterprise"
 
 
-def start_server(seats: int, latency: float, source: str) -> tuple[subprocess.Popen, str]:
+def start_server(
+    seats: int, latency: float, source: str = DEFAULTS["source"]
+) -> tuple[subprocess.Popen, str]:
     seat_plan = ["--seat-plan"] if source == ENTERPRISE else []
     server = subprocess.Popen(
         [
