@@ -22,6 +22,11 @@ also, interleaved likewise, (b) and (b0) swapping places every repeat (a, b, c, 
   (c0) its floor: DIR's floor_definitions.py, so that b − b0 splits into what Dagster's
                  bookkeeping of the changed graph costs (c − c0) and the pipeline's own work.
 
+With `--source enterprise`, the organisation is a Claude Enterprise one: the server serves its
+members' activity (/analytics/users), tokens (/analytics/usage) and a seat-based plan's bill
+(/analytics/cost), (a) downloads the first two page after page, and (b) runs the pipeline with
+the analytics key (BUDGET_PIPELINE_SOURCE=enterprise).
+
 With `--daily`, on the warehouse and DAGSTER_HOME of the best (b), interleaved likewise:
 
   (a3) bare:  the last 3 days of the range downloaded page after page;
@@ -38,6 +43,7 @@ here are shared and noisy.
     .venv/bin/python benchmarks/backfill.py --seats 1000 --days 90
     .venv/bin/python benchmarks/backfill.py --seats 200 --days 5 --repeat 2 --daily
     .venv/bin/python benchmarks/backfill.py --seats 1000 --days 90 --baseline /tmp/before
+    .venv/bin/python benchmarks/backfill.py --seats 5000 --days 90 --source enterprise
 """
 
 import argparse
@@ -55,6 +61,7 @@ import duckdb
 import httpx
 
 from budget_pipeline.demo.organisation import SyntheticOrganisation
+from budget_pipeline.ingest.enterprise import TOKENS_ENDPOINT, USERS_ENDPOINT
 from budget_pipeline.warehouse.tables import PRICED_USAGE, TABLES
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -63,10 +70,14 @@ API_KEY = "sk-ant-admin-benchmark"
 PIPELINE = "budget_pipeline.definitions"
 FLOOR = "benchmarks.floor_definitions"
 DAILY_DAYS = 3
-DEFAULTS = {"latency": 0.15, "end": dt.date(2026, 9, 30), "repeat": 2}
+DEFAULTS = {"latency": 0.15, "end": dt.date(2026, 9, 30), "repeat": 2, "source": "claude_code"}
+ENTERPRISE = "enterprise"
 
 
-def start_server(seats: int, latency: float) -> tuple[subprocess.Popen, str]:
+def start_server(
+    seats: int, latency: float, source: str = DEFAULTS["source"]
+) -> tuple[subprocess.Popen, str]:
+    seat_plan = ["--seat-plan"] if source == ENTERPRISE else []
     server = subprocess.Popen(
         [
             sys.executable,
@@ -79,6 +90,7 @@ def start_server(seats: int, latency: float) -> tuple[subprocess.Popen, str]:
             "--api-key",
             API_KEY,
             "--cache-pages",
+            *seat_plan,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -108,6 +120,29 @@ def bare_download(base_url: str, days: list[dt.date]) -> tuple[float, int, int]:
                 cursor = body["next_page"]
                 if not body["has_more"]:
                     break
+    return time.perf_counter() - started, records, pages
+
+
+def bare_enterprise_download(base_url: str, days: list[dt.date]) -> tuple[float, int, int]:
+    """The same loop over the Enterprise source's two daily reads: each day's member pages, then
+    its token pages. Records are the rows of both."""
+    records = pages = 0
+    started = time.perf_counter()
+    headers = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
+    with httpx.Client(headers=headers, timeout=60) as client:
+        for day in days:
+            for endpoint in (USERS_ENDPOINT, TOKENS_ENDPOINT):
+                cursor = None
+                while True:
+                    params = endpoint.day_query(day, 1000) + ([("page", cursor)] if cursor else [])
+                    body = client.get(
+                        base_url + endpoint.path, params=params, headers=endpoint.headers
+                    ).json()
+                    pages += 1
+                    records += len(body["data"])
+                    cursor = body["next_page"]
+                    if not cursor:
+                        break
     return time.perf_counter() - started, records, pages
 
 
@@ -208,7 +243,8 @@ def faster(best: Materialization | None, run: Materialization) -> Materializatio
 
 
 def warehouse_rows(path: Path) -> tuple[dict[str, int], float]:
-    """Rows of every table and the total cost_usd of priced_usage, rounded to cents."""
+    """Rows of every table and the total cost_usd of priced_usage, rounded to cents (with its
+    list_price_cost_usd where the table has it: `cost_usd/list_price_cost_usd`)."""
     with duckdb.connect(str(path), read_only=True) as connection:
         # A baseline written before a table existed has none of its rows.
         present = {
@@ -226,12 +262,27 @@ def warehouse_rows(path: Path) -> tuple[dict[str, int], float]:
         [(cost,)] = connection.execute(
             f"SELECT coalesce(sum(cost_usd), 0) FROM {PRICED_USAGE.qualified_name}"
         ).fetchall()
+        columns = {
+            name
+            for (name,) in connection.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'budget' AND table_name = 'priced_usage'"
+            ).fetchall()
+        }
+        if "list_price_cost_usd" in columns:
+            [(list_cost,)] = connection.execute(
+                f"SELECT coalesce(sum(list_price_cost_usd), 0) FROM {PRICED_USAGE.qualified_name}"
+            ).fetchall()
+            rows["list_price_cost_usd_cents"] = round(list_cost * 100)
     return rows, round(cost, 2)
 
 
 def rows_line(rows: dict[str, int], cost: float) -> str:
-    counts = ", ".join(f"{name}={count}" for name, count in rows.items())
-    return f"rows: {counts}\npriced_usage cost_usd total: {cost:.2f}"
+    counts = ", ".join(f"{name}={count}" for name, count in rows.items() if name in TABLES)
+    line = f"rows: {counts}\npriced_usage cost_usd total: {cost:.2f}"
+    if "list_price_cost_usd_cents" in rows:
+        line += f", list_price_cost_usd total: {rows['list_price_cost_usd_cents'] / 100:.2f}"
+    return line
 
 
 def make_home(
@@ -242,6 +293,7 @@ def make_home(
     *,
     project: Path = PROJECT,
     base_url: str | None = None,
+    source: str = DEFAULTS["source"],
 ) -> Home:
     """A fresh DAGSTER_HOME `folder/name` whose runs use the warehouse `folder/name.duckdb`, the
     configuration files of `config` and the code of `project`, for a range starting on `start`."""
@@ -249,10 +301,24 @@ def make_home(
     home.mkdir()
     shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
     warehouse = folder / f"{name}.duckdb"
+    key = (
+        {"ANTHROPIC_ANALYTICS_API_KEY": API_KEY, "BUDGET_PIPELINE_SOURCE": ENTERPRISE}
+        if source == ENTERPRISE
+        else {"ANTHROPIC_ADMIN_API_KEY": API_KEY}
+    )
     environment = {
-        **os.environ,
+        **{
+            name: value
+            for name, value in os.environ.items()
+            if name
+            not in (
+                "ANTHROPIC_ADMIN_API_KEY",
+                "ANTHROPIC_ANALYTICS_API_KEY",
+                "BUDGET_PIPELINE_SOURCE",
+            )
+        },
         "DAGSTER_HOME": str(home),
-        "ANTHROPIC_ADMIN_API_KEY": API_KEY,
+        **key,
         **({"ANTHROPIC_BASE_URL": base_url} if base_url else {}),
         "BUDGET_PIPELINE_CONFIG_DIR": str(config),
         "BUDGET_PIPELINE_DUCKDB": str(warehouse),
@@ -388,6 +454,12 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument(
+        "--source",
+        choices=("claude_code", ENTERPRISE),
+        default=DEFAULTS["source"],
+        help="the organisation's API: the Console's Claude Code Analytics API or Enterprise's",
+    )
+    parser.add_argument(
         "--baseline",
         type=Path,
         help="a checkout of an earlier commit: also time its pipeline, interleaved",
@@ -404,10 +476,19 @@ def main() -> None:
     keep = args.keep
     organisation = SyntheticOrganisation(seats=args.seats)
     organisation.write_config(work / "config")
-    server, base_url = start_server(args.seats, args.latency)
+    server, base_url = start_server(args.seats, args.latency, args.source)
+    download = bare_enterprise_download if args.source == ENTERPRISE else bare_download
 
     def new_home(name: str, project: Path = PROJECT) -> Home:
-        return make_home(work, name, work / "config", start, project=project, base_url=base_url)
+        return make_home(
+            work,
+            name,
+            work / "config",
+            start,
+            project=project,
+            base_url=base_url,
+            source=args.source,
+        )
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -415,7 +496,7 @@ def main() -> None:
     try:
         # Warm-up, not timed: the server encodes every page once and keeps it, so that (a) and
         # (b) both meet an API whose own work happens elsewhere (only the latency is ours).
-        warm_up_seconds, records, pages = bare_download(base_url, days)
+        warm_up_seconds, records, pages = download(base_url, days)
         progress(f"the bill: {warm_bill(base_url, days):,} pages")
         progress(f"{command_of(args)}: {records:,} records / {pages:,} pages, work folder {work}")
 
@@ -452,7 +533,7 @@ def main() -> None:
                 remove_warehouse(run.home)  # its rows are counted; nothing reads it again
 
         for repeat in range(args.repeat):
-            bare.seconds.append(bare_download(base_url, days)[0])
+            bare.seconds.append(download(base_url, days)[0])
             # (b) and (b0) swap places every repeat: whichever ran straight after the bare
             # download started up 0.3-0.8 s slower, in each of four runs (docs/performance.md).
             first, last = run_backfill, run_baseline if args.baseline else None
@@ -483,7 +564,7 @@ def main() -> None:
         if args.daily:
             daily_days = days[-DAILY_DAYS:]
             daily_start = daily_days[0]
-            _, daily_records, daily_pages = bare_download(base_url, daily_days)
+            _, daily_records, daily_pages = download(base_url, daily_days)
             bare3, daily, daily_floor = (
                 Series(f"(a3) bare {DAILY_DAYS}d"),
                 Series(f"(d) daily {DAILY_DAYS}d"),
@@ -493,7 +574,7 @@ def main() -> None:
             best_daily_floor: Materialization | None = None
             daily_rss = 0.0
             for repeat in range(args.repeat):
-                bare3.seconds.append(bare_download(base_url, daily_days)[0])
+                bare3.seconds.append(download(base_url, daily_days)[0])
                 run = materialize(PIPELINE, best_backfill.home, daily_start, args.end)
                 daily.seconds.append(run.seconds)
                 daily_rss = max(daily_rss, run.rss_mib)
@@ -539,7 +620,7 @@ def main() -> None:
         print()
         rows, cost = counts[backfill.seconds.index(backfill.best)]  # the repeat of best_backfill
         print(rows_line(rows, cost))
-        if rows["raw_usage"] != records:
+        if args.source != ENTERPRISE and rows["raw_usage"] != records:
             print(f"WARNING: raw_usage has {rows['raw_usage']:,} rows, the API {records:,} records")
         if args.baseline:
             same = all(other == (rows, cost) for other in baseline_counts)

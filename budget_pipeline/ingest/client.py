@@ -322,6 +322,19 @@ class AnalyticsClient:
         before its next request."""
         yield from self._days(days, read, endpoint, cancel)
 
+    def fetch_endpoints_days(
+        self, reads: Sequence[tuple[PagedEndpoint, Callable]], days: Sequence[datetime.date]
+    ) -> Iterator[tuple[datetime.date, list[list[Any]]]]:
+        """Several endpoints' whole days: each day's endpoints are read one after the other, in
+        the order given, as one of the `max_concurrent_days` days in flight, so the next days'
+        pages are on their way while the caller works on a finished day. Yields each complete
+        day and, per endpoint, what its `read` made of each page."""
+
+        def fetch(day: datetime.date, cancel: threading.Event) -> list[list[Any]]:
+            return [self._fetch_day(day, cancel, read, endpoint) for endpoint, read in reads]
+
+        yield from self._window(days, fetch)
+
     def _days(
         self,
         days: Sequence[datetime.date],
@@ -329,6 +342,20 @@ class AnalyticsClient:
         endpoint: PagedEndpoint = USAGE_ENDPOINT,
         cancel: threading.Event | None = None,
     ) -> Iterator[tuple]:
+        def fetch(day: datetime.date, cancel: threading.Event) -> list[Any]:
+            return self._fetch_day(day, cancel, read, endpoint)
+
+        yield from self._window(days, fetch, cancel)
+
+    def _window(
+        self,
+        days: Sequence[datetime.date],
+        fetch: Callable[[datetime.date, threading.Event], Any],
+        cancel: threading.Event | None = None,
+    ) -> Iterator[tuple]:
+        """`fetch` of each day, at most `max_concurrent_days` at once; each finished day is
+        yielded as it finishes, the first error cancels the rest and is raised. Setting
+        `cancel` from another thread stops the days before their next request."""
         days = list(days)
         if not days:
             return
@@ -346,7 +373,7 @@ class AnalyticsClient:
         def submit_next() -> None:
             day = next(queued, None)
             if day is not None:
-                pending[executor.submit(self._fetch_day, day, cancel, read, endpoint)] = day
+                pending[executor.submit(fetch, day, cancel)] = day
 
         for _ in range(ahead):
             submit_next()

@@ -18,7 +18,7 @@ from budget_pipeline.ingest.errors import ApiError, FinalApiError
 from budget_pipeline.ingest.paging import PagedEndpoint, bad_page, cursor_page
 from budget_pipeline.rules.enterprise import (
     EnterpriseRowError,
-    member_email,
+    member_raw_row,
     repeated_member,
     token_row,
 )
@@ -52,14 +52,15 @@ def too_early(error: FinalApiError) -> TooEarlyError | None:
 
 class CursorPageReader:
     """Reads one 200 body of an Enterprise endpoint (a `PageSink.take`) into its checked rows:
-    `check` turns each row into what the caller keeps, or raises EnterpriseRowError."""
+    `check` turns each row into what the caller keeps, or raises EnterpriseRowError. Only that
+    is kept: a day waiting to be taken holds no second copy of its rows."""
 
     def __init__(self, what: str, check: Callable[[datetime.date, Any], Any]):
         self.what, self.check = what, check
 
     def take(
         self, content: bytes, *, day: datetime.date, page: int, seen_cursors: set[str]
-    ) -> tuple[list[tuple[Any, Any]], str | None]:
+    ) -> tuple[list[Any], str | None]:
         body, next_page = cursor_page(
             content,
             day=day,
@@ -71,22 +72,25 @@ class CursorPageReader:
         rows = []
         for index, row in enumerate(body["data"]):
             try:
-                rows.append((row, self.check(day, row)))
+                rows.append(self.check(day, row))
             except EnterpriseRowError as error:
                 raise bad_page(day, page, self.what, f"row {index}: {error}") from None
         return rows, next_page
 
 
-def _member(day: datetime.date, row: Any) -> str:
+def _member(day: datetime.date, row: Any) -> dict:
+    """The raw_usage row of a member row (its record as received in `record_json`): a day
+    waiting to be taken holds that, not the parsed blocks (a third of the memory)."""
     if not isinstance(row, dict):
         raise EnterpriseRowError(f"expected a JSON object, got {type(row).__name__}")
-    return member_email(row)
+    return member_raw_row(day, row)
 
 
-def refuse_repeated_member(day: datetime.date, parts: Sequence[list[tuple[Any, str]]]) -> None:
+def refuse_repeated_member(day: datetime.date, parts: Sequence[list[dict]]) -> None:
     """A member listed twice in a day (on one page or across pages) stops the day: which of
-    the two rows is the member's activity cannot be told, and counting both would double it."""
-    repeated = repeated_member([email for _, email in part] for part in parts)
+    the two rows is the member's activity cannot be told, and counting both would double it.
+    `parts`: the day's pages of raw_usage rows, in cursor order."""
+    repeated = repeated_member([row["actor"] for row in part] for part in parts)
     if repeated is None:
         return
     page, email, first_page = repeated
@@ -97,20 +101,19 @@ def refuse_repeated_member(day: datetime.date, parts: Sequence[list[tuple[Any, s
 def fetch_enterprise_days(
     client: AnalyticsClient, days: Sequence[datetime.date]
 ) -> Iterator[tuple[datetime.date, list[dict], list[dict]]]:
-    """Each complete day's member rows and usage rows, as received; the first error is raised
-    (a day not served yet as TooEarlyError). Days go a batch of `max_concurrent_days` at a time,
-    members first then tokens, so a long range never holds more than a batch in memory."""
+    """Each complete day's member rows as `member_raw_row` reads them and its usage rows as
+    `token_row` reads them (each read once, in the fetching thread, where a row that breaks the
+    API's contract names its day, page and row); the first error is raised (a day not
+    served yet as TooEarlyError). A day's members then its tokens are one of the client's
+    `max_concurrent_days` days in flight, so the next days arrive while the caller works on
+    this one, and a long range never holds more than that many days in memory."""
     users = CursorPageReader("member activity", _member).take
     tokens = CursorPageReader("usage", token_row).take
-    batch = client.max_concurrent_days
-    for first in range(0, len(days), batch):
-        chunk = list(days[first : first + batch])
-        members: dict[datetime.date, list[dict]] = {}
-        try:
-            for day, parts in client.fetch_endpoint_days(USERS_ENDPOINT, chunk, users):
-                refuse_repeated_member(day, parts)
-                members[day] = [row for part in parts for row, _ in part]
-        except FinalApiError as error:
-            raise too_early(error) or error from None
-        for day, parts in client.fetch_endpoint_days(TOKENS_ENDPOINT, chunk, tokens):
-            yield day, members.pop(day), [row for part in parts for row, _ in part]
+    reads = [(USERS_ENDPOINT, users), (TOKENS_ENDPOINT, tokens)]
+    try:
+        for day, (member_parts, token_parts) in client.fetch_endpoints_days(reads, days):
+            refuse_repeated_member(day, member_parts)
+            members = [row for part in member_parts for row in part]
+            yield day, members, [row for part in token_parts for row in part]
+    except FinalApiError as error:
+        raise too_early(error) or error from None

@@ -41,8 +41,14 @@ class EnterpriseRowError(ValueError):
 
 
 def _block(parent: Any, name: str) -> Mapping:
-    value = parent.get(name) if isinstance(parent, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
+    value = parent.get(name) if _is_mapping(parent) else None
+    return value if _is_mapping(value) else {}
+
+
+def _is_mapping(value: Any) -> bool:
+    # A JSON object is a dict and an absent block None: both without the Mapping check, which
+    # costs ~0.1-0.2 µs a call, 14 calls a member row.
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
 
 
 def _count(parent: Mapping, name: str) -> int:
@@ -141,8 +147,19 @@ def raw_frames(
     """(raw_usage rows, raw_token_usage rows) of one day: a row per member listed, plus a row
     per actor with tokens but no member row (an API key, a service account), whose record is
     its usage rows and whose customer_type and other_activity are unknown."""
-    raw = [member_raw_row(day, row) for row in members]
-    tokens = [token_row(day, row) for row in usage_rows]
+    return day_frames(
+        day,
+        [member_raw_row(day, row) for row in members],
+        [token_row(day, row) for row in usage_rows],
+    )
+
+
+def day_frames(
+    day: dt.date, members: list[dict[str, Any]], tokens: list[dict[str, Any]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`raw_frames` of rows already read by `member_raw_row` and `token_row`: the fetch reads
+    each row once, as its page arrives, and keeps only what it read."""
+    raw = list(members)
     listed = {row["actor"].strip().lower() for row in raw}
     unlisted: dict[tuple[str, str], list[str]] = {}
     for row in tokens:

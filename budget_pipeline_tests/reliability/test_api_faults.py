@@ -13,6 +13,7 @@ import json
 import pandas as pd
 import pytest
 
+from budget_pipeline.defs.budget import enterprise as enterprise_assets
 from budget_pipeline.defs.resources import AnalyticsApiResource
 from budget_pipeline.demo.server import Fault, encode_cursor
 from budget_pipeline_tests.conftest import TEST_API_KEY, TEST_ORGANISATION
@@ -196,6 +197,35 @@ def test_a_bad_enterprise_page_fails_naming_day_and_page_and_writes_nothing(
     assert len(enterprise_requests_for_page(pipeline.server, endpoint, DAY, 1)) == 1
     for name, frame in read_tables(pipeline.duckdb_file).items():
         assert frame.empty, name
+
+
+def test_a_bad_enterprise_member_after_staged_days_names_its_row_and_leaves_the_warehouse(
+    enterprise_pipeline, monkeypatch
+):
+    pipeline = enterprise_pipeline
+    assert pipeline.materialize(START, END).success
+    before = read_tables(pipeline.duckdb_file)
+    # One day at a time, each its own chunk: the days before the bad one are judged and staged
+    # before it arrives, and must still not be swapped in.
+    monkeypatch.setattr(enterprise_assets, "CHUNK_ROWS", 1)
+    pipeline.api = enterprise_api(pipeline.server, max_concurrent_days=1)
+    member = {"user": {"email_address": "ada@example.com"}, "chat_metrics": {"message_count": -1}}
+    pipeline.server.add_fault(
+        Fault(
+            kind="body",
+            payload={"data": [member], "next_page": None},
+            day=dt.date.fromisoformat(END),
+            page_index=0,
+            endpoint="users",
+        )
+    )
+
+    result = pipeline.materialize(START, END, raise_on_error=False)
+
+    assert not result.success
+    failure = step_failures(result)["raw_usage"]
+    assert f"{END} page 1: the member activity row 0: message_count: -1 is not a count" in failure
+    assert_tables_equal(read_tables(pipeline.duckdb_file), before)
 
 
 # -- 2. final errors -----------------------------------------------------------------------------

@@ -166,7 +166,9 @@ def raw_layer(
     ):
         if RAW_USAGE.name in selected:
             if analytics_api.is_enterprise:
-                yield from enterprise_raw_usage(context, analytics_api, warehouse, days)
+                yield from enterprise_raw_usage(
+                    context, client, analytics_api.source, warehouse, days
+                )
             else:
                 yield from _console_raw_usage(context, client, warehouse, days)
         if bill is not None:
