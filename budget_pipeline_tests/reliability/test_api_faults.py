@@ -223,7 +223,7 @@ def test_a_bad_enterprise_member_after_staged_days_names_its_row_and_leaves_the_
     result = pipeline.materialize(START, END, raise_on_error=False)
 
     assert not result.success
-    failure = step_failures(result)["raw_usage"]
+    failure = step_failures(result)["raw_layer"]
     assert f"{END} page 1: the member activity row 0: message_count: -1 is not a count" in failure
     assert_tables_equal(read_tables(pipeline.duckdb_file), before)
 
