@@ -17,10 +17,12 @@ these `--repeat` times, interleaved (a, b, c, a, b, c, ...):
 With `--baseline DIR` (a checkout of an earlier commit, e.g. `git worktree add DIR <commit>`),
 also, interleaved likewise, (b) and (b0) swapping places every repeat (a, b, c, b0, a, b0, c, b):
 
-  (b0) baseline: (b) with the pipeline's code taken from DIR, so that a change is measured
-                 against the code before it in the same run, rows and total cost included;
-  (c0) its floor: DIR's floor_definitions.py, so that b − b0 splits into what Dagster's
-                 bookkeeping of the changed graph costs (c − c0) and the pipeline's own work.
+  (b0) baseline: (b) with the pipeline's code and dagster.yaml taken from DIR, so that a change
+                 is measured against the release before it in the same run, rows and total
+                 cost included;
+  (c0) its floor: DIR's floor_definitions.py and dagster.yaml, so that b − b0 splits into what
+                 Dagster's bookkeeping of the changed graph and instance costs (c − c0) and
+                 the pipeline's own work.
 
 With `--source enterprise`, the organisation is a Claude Enterprise one: the server serves its
 members' activity (/analytics/users), tokens (/analytics/usage) and a seat-based plan's bill
@@ -299,7 +301,8 @@ def make_home(
     configuration files of `config` and the code of `project`, for a range starting on `start`."""
     home = folder / name
     home.mkdir()
-    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    # The instance of that code's release too: a baseline runs on the storage its users had.
+    shutil.copy(project / "dagster.yaml", home / "dagster.yaml")
     warehouse = folder / f"{name}.duckdb"
     key = (
         {"ANTHROPIC_ANALYTICS_API_KEY": API_KEY, "BUDGET_PIPELINE_SOURCE": ENTERPRISE}
@@ -609,13 +612,17 @@ def main() -> None:
                 f"(b0−c)/a = {(baseline.best - floor.best) / bare.best:.2f}, "
                 f"b0−c = {baseline.best - floor.best:.2f} s"
             )
-            print(series_line(baseline_floor, f", {args.baseline}'s floor_definitions.py"))
+            print(
+                series_line(
+                    baseline_floor, f", {args.baseline}'s floor_definitions.py and dagster.yaml"
+                )
+            )
             dagster_part = floor.best - baseline_floor.best
             own_part = (backfill.best - floor.best) - (baseline.best - baseline_floor.best)
             print(
                 f"b − b0 = {backfill.best - baseline.best:+.2f} s = Dagster's bookkeeping of the "
-                f"graph's change (c − c0) {dagster_part:+.2f} s + the pipeline's own work "
-                f"((b − c) − (b0 − c0)) {own_part:+.2f} s"
+                f"graph's and instance's change (c − c0) {dagster_part:+.2f} s + the pipeline's "
+                f"own work ((b − c) − (b0 − c0)) {own_part:+.2f} s"
             )
         print()
         rows, cost = counts[backfill.seconds.index(backfill.best)]  # the repeat of best_backfill
