@@ -10,8 +10,8 @@ about 1,500 events, and that was over half of the time of a run that does nothin
 
 Two things relied on the closing, and are kept:
 - The UI follows a running run by watching its file (`<run_id>.db`) change, which the checkpoint
-  on close did at every event: a run's file is checkpointed after each write here (the index is
-  not watched, and is checkpointed by SQLite as it grows).
+  on close did at every event: a run's file is touched after each write here (a write goes to
+  the WAL file, which SQLite checkpoints as it grows; the index is not watched).
 - `wipe` deletes run files: their connections are closed first, so nothing writes to a deleted
   file.
 
@@ -100,11 +100,16 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
             with engine.connect() as connection:
+                sqlite = connection.connection.dbapi_connection
+                changes = sqlite.total_changes
                 with connection.begin():
                     yield connection
-                if shard != INDEX_SHARD_NAME:
-                    # What the close did before: the UI's watcher of the run's file sees it change.
-                    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                wrote = sqlite.total_changes != changes
+            if wrote and shard != INDEX_SHARD_NAME:
+                # The UI's watcher of the run's file wakes on a change of the file, which a write,
+                # in the WAL file, is not. A touch is (half the cost of a checkpoint's two
+                # fsyncs); after writes only, or a watcher reading the file would wake itself.
+                os.utime(self.path_for_shard(shard))
 
     def wipe(self) -> None:
         with self._db_lock:

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -124,6 +125,14 @@ def test_the_ui_follows_a_running_run_event_by_event(home):
                 received.append(entry.message)
                 arrived.notify_all()
 
+        reads = []
+        read_records = reader.event_log_storage.get_records_for_run
+
+        def counted_read(*args, **kwargs):
+            reads.append(time.monotonic())
+            return read_records(*args, **kwargs)
+
+        reader.event_log_storage.get_records_for_run = counted_read
         reader.event_log_storage.watch(run.run_id, None, on_event)
         try:
             for index in range(5):
@@ -132,6 +141,11 @@ def test_the_ui_follows_a_running_run_event_by_event(home):
                     assert arrived.wait_for(
                         lambda index=index: f"event {index}" in received, timeout=10
                     ), f"the watcher never saw event {index}: {received}"
+            # Once the run is quiet the watcher is too: reading the file must not wake it.
+            time.sleep(1)
+            quiet_since = len(reads)
+            time.sleep(1)
+            assert len(reads) == quiet_since
         finally:
             reader.event_log_storage.end_watch(run.run_id, on_event)
 
