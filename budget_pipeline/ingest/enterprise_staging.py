@@ -259,7 +259,8 @@ class EnterprisePageStager:
     raw_token_usage (`raw_staging`, `token_staging`), a chunk at a time."""
 
     def __init__(self, connection, spool: Path, raw_staging: str, token_staging: str):
-        self._connection = connection
+        # A cursor of its own: the stager may work in another thread than the connection's.
+        self._connection = connection.cursor()
         self._spool = spool
         self._inserts = [
             _MEMBER_ROWS_SQL.replace("@raw@", raw_staging),
@@ -290,6 +291,9 @@ class EnterprisePageStager:
             for table in (_MEMBERS, _TOKENS):
                 self._connection.execute(f"DROP TABLE IF EXISTS {table}")
 
+    def close(self) -> None:
+        self._connection.close()
+
     def _spooled(self, chunk: Sequence[DayPages], kind: str, which: int) -> list[str]:
         paths = []
         for day_pages in chunk:
@@ -312,7 +316,9 @@ def enterprise_page_stager(
     """A stager whose spool folder goes when the block ends (or, if the process is killed
     first, at the start of the next run: `page_staging.new_spool`)."""
     spool = new_spool()
+    stager = EnterprisePageStager(connection, spool, raw_staging, token_staging)
     try:
-        yield EnterprisePageStager(connection, spool, raw_staging, token_staging)
+        yield stager
     finally:
+        stager.close()
         shutil.rmtree(spool, ignore_errors=True)

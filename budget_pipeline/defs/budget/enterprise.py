@@ -6,6 +6,8 @@ A range is fetched whole, judged by the contracts and only then written, both ra
 go: a failure anywhere leaves the warehouse as it was.
 """
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -63,30 +65,40 @@ def enterprise_raw_usage(
     raw_staging, token_staging = staging_table(RAW_USAGE), staging_table(RAW_TOKEN_USAGE)
     # Days are staged a chunk at a time as they arrive, by DuckDB (ingest/enterprise_staging.py)
     # or, for a chunk it doubts, in Python; both tables are swapped in at the end, so a failure
-    # anywhere leaves the warehouse as it was.
+    # anywhere leaves the warehouse as it was. DuckDB stages a chunk in a thread of its own
+    # while the next days are taken: the fetch never waits for it (a day starts only when one is
+    # taken), and one chunk at most is being staged (leaving the block waits for it).
     with (
         failing_clearly(),
         warehouse.connect() as connection,
         staged_replacement(connection, RAW_USAGE, first, last) as write_raw,
         staged_replacement(connection, RAW_TOKEN_USAGE, first, last) as write_tokens,
         enterprise_page_stager(connection, raw_staging, token_staging) as stager,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="budget-enterprise-stage") as stage,
     ):
+        staging: tuple[Future, list[DayPages]] | None = None
         waiting: list[DayPages] = []
         waiting_bytes = 0
 
-        def stage_waiting():
-            if not stager.stage(waiting):
-                yield from _stage_in_python(waiting, write_raw, write_tokens)
-            waiting.clear()
+        def staged():
+            """Wait for the chunk being staged; read it in Python if DuckDB doubted it."""
+            nonlocal staging
+            if staging is not None:
+                future, chunk = staging
+                staging = None
+                if not future.result():
+                    yield from _stage_in_python(chunk, write_raw, write_tokens)
 
         for day_pages in fetch_enterprise_pages(client, [d.date() for d in days]):
             waiting.append(day_pages)
             waiting_bytes += sum(map(len, day_pages[1])) + sum(map(len, day_pages[2]))
             if waiting_bytes >= CHUNK_BYTES:
-                yield from stage_waiting()
-                waiting_bytes = 0
-        if waiting:
-            yield from stage_waiting()
+                yield from staged()
+                staging = (stage.submit(stager.stage, waiting), waiting)
+                waiting, waiting_bytes = [], 0
+        yield from staged()
+        if waiting and not stager.stage(waiting):
+            yield from _stage_in_python(waiting, write_raw, write_tokens)
         # The Pandera contracts on every staged row, before anything is swapped in.
         rows = 0
         for frame in _staged_frames(connection, RAW_USAGE, raw_staging):
