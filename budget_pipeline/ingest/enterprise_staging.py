@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import shutil
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -38,7 +38,6 @@ from budget_pipeline.warehouse.tables import (
 # A day's pages as fetched: (day, member pages, usage pages), each page its 200 body.
 DayPages = tuple[dt.date, list[bytes], list[bytes]]
 
-_MEMBERS = "_enterprise_members"
 _TOKENS = "_enterprise_tokens"
 
 # Every value the readers judge, as JSON text (DuckDB's typed reads are lax: "4", 4.5 and true
@@ -158,16 +157,28 @@ _MEMBER_OK = " AND ".join(
         *(_count_ok(path) for path in [*_MEMBER_COUNTS.values(), *_OTHER_COUNTS]),
     ]
 )
+# Straight into the staging table, in the chunk's transaction: no copy of the records.
 MEMBERS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE {_MEMBERS} AS
+INSERT INTO @raw@ BY NAME
 {_rows(_MEMBER_TYPE)}
-SELECT usage_date, v.user.email_address ->> '$' AS actor,
+SELECT usage_date, v.user.email_address ->> '$' AS actor, '{USER}' AS actor_type,
+       '{SUBSCRIPTION}' AS customer_type, NULL AS terminal_type,
        {", ".join(f"{_count(path)} AS {name}" for name, path in _MEMBER_COUNTS.items())},
-       record::VARCHAR AS record_json,
+       record::VARCHAR AS record_json, '{ENTERPRISE_SOURCE}' AS source,
        {" + ".join(_count(path) for path in _OTHER_COUNTS)} AS other_activity
 FROM parsed
 WHERE CASE WHEN coalesce({_MEMBER_OK}, false) THEN true ELSE error('{OFF_THE_FAST_PATH}') END
 """
+# The chunk's member rows: only members have a customer_type on the Enterprise source, and
+# each day is staged in one chunk.
+_CHUNK_MEMBERS = (
+    f"SELECT usage_date, lower(actor) AS email FROM @raw@ "
+    f"WHERE list_contains($days, usage_date) AND customer_type = '{SUBSCRIPTION}'"
+)
+# One member is one row a day: a second listing is left to Python, whose error names its page.
+REPEATED_MEMBER_SQL = (
+    f"SELECT 1 FROM ({_CHUNK_MEMBERS}) GROUP BY usage_date, email HAVING count(*) > 1 LIMIT 1"
+)
 
 _ACTOR = "v.group.actor"
 
@@ -220,17 +231,6 @@ WHERE CASE WHEN coalesce({_TOKEN_OK}, false) THEN true ELSE error('{OFF_THE_FAST
 """
 
 # One member is one row a day: a second listing is left to Python, whose error names its page.
-REPEATED_MEMBER_SQL = (
-    f"SELECT 1 FROM {_MEMBERS} GROUP BY usage_date, lower(actor) HAVING count(*) > 1 LIMIT 1"
-)
-
-_MEMBER_ROWS_SQL = f"""
-INSERT INTO @raw@ BY NAME
-SELECT usage_date, actor, '{USER}' AS actor_type, '{SUBSCRIPTION}' AS customer_type,
-       NULL AS terminal_type, {", ".join(_MEMBER_COUNTS)}, record_json,
-       '{ENTERPRISE_SOURCE}' AS source, other_activity
-FROM {_MEMBERS}
-"""
 # An actor with tokens and no member row (an API key, a service account): one raw_usage row,
 # whose record is its usage rows in the order received (`rules.enterprise.day_frames`).
 _UNLISTED_ROWS_SQL = f"""
@@ -242,9 +242,9 @@ SELECT usage_date, actor, actor_type, NULL AS customer_type, NULL AS terminal_ty
            AS record_json,
        '{ENTERPRISE_SOURCE}' AS source, NULL AS other_activity
 FROM {_TOKENS} AS token
-WHERE NOT (actor_type = '{USER}' AND EXISTS (
-    SELECT 1 FROM {_MEMBERS} AS member
-    WHERE member.usage_date = token.usage_date AND lower(member.actor) = lower(token.actor)))
+WHERE actor_type <> '{USER}' OR NOT EXISTS (
+    SELECT 1 FROM ({_CHUNK_MEMBERS}) AS member
+    WHERE member.usage_date = token.usage_date AND member.email = lower(token.actor))
 GROUP BY usage_date, actor, actor_type
 """
 _TOKEN_ROWS_SQL = f"""
@@ -262,11 +262,10 @@ class EnterprisePageStager:
         # A cursor of its own: the stager may work in another thread than the connection's.
         self._connection = connection.cursor()
         self._spool = spool
-        self._inserts = [
-            _MEMBER_ROWS_SQL.replace("@raw@", raw_staging),
-            _UNLISTED_ROWS_SQL.replace("@raw@", raw_staging),
-            _TOKEN_ROWS_SQL.replace("@tokens@", token_staging),
-        ]
+        self._members = MEMBERS_SQL.replace("@raw@", raw_staging)
+        self._repeated = REPEATED_MEMBER_SQL.replace("@raw@", raw_staging)
+        self._unlisted = _UNLISTED_ROWS_SQL.replace("@raw@", raw_staging)
+        self._tokens = _TOKEN_ROWS_SQL.replace("@tokens@", token_staging)
 
     def stage(self, chunk: Sequence[DayPages]) -> bool:
         """Stage the chunk's days if DuckDB proves every row of them good (True); False, with
@@ -274,22 +273,32 @@ class EnterprisePageStager:
         in Python."""
         members = self._spooled(chunk, "members", 1)
         tokens = self._spooled(chunk, "usage", 2)
+        days = {"days": [day for day, _, _ in chunk]}
+        connection = self._connection
         try:
+            connection.execute("BEGIN TRANSACTION")
             try:
-                self._read(MEMBERS_SQL, members)
-                self._read(TOKENS_SQL, tokens)
-                if self._connection.execute(REPEATED_MEMBER_SQL).fetchall():
-                    return False
+                # Every day has a first page of each endpoint: the lists are never empty.
+                connection.execute(TOKENS_SQL, {"files": tokens})
+                connection.execute(self._members, {"files": members})
+                doubted = bool(connection.execute(self._repeated, days).fetchall())
             except duckdb.Error:
+                doubted = True
+            if doubted:
+                connection.execute("ROLLBACK")
                 return False
-            for statement in self._inserts:
-                self._connection.execute(statement)
+            connection.execute(self._unlisted, days)
+            connection.execute(self._tokens)
+            connection.execute("COMMIT")
             return True
+        except BaseException:
+            with suppress(duckdb.Error):
+                connection.execute("ROLLBACK")
+            raise
         finally:
             for path in [*members, *tokens]:
                 Path(path).unlink(missing_ok=True)
-            for table in (_MEMBERS, _TOKENS):
-                self._connection.execute(f"DROP TABLE IF EXISTS {table}")
+            connection.execute(f"DROP TABLE IF EXISTS {_TOKENS}")
 
     def close(self) -> None:
         self._connection.close()
@@ -303,10 +312,6 @@ class EnterprisePageStager:
                 path.write_bytes(content)
                 paths.append(str(path))
         return paths
-
-    def _read(self, statement: str, files: list[str]) -> None:
-        # Every day has a first page of each endpoint: `files` is never empty.
-        self._connection.execute(statement, {"files": files})
 
 
 @contextmanager
