@@ -98,52 +98,19 @@ def refuse_repeated_member(day: datetime.date, parts: Sequence[list[dict]]) -> N
     raise bad_page(day, page, "member activity", f"lists the member {email} twice ({where})")
 
 
-def fetch_enterprise_days(
-    client: AnalyticsClient, days: Sequence[datetime.date]
-) -> Iterator[tuple[datetime.date, list[dict], list[dict]]]:
-    """Each complete day's member rows as `member_raw_row` reads them and its usage rows as
-    `token_row` reads them (each read once, in the fetching thread, where a row that breaks the
-    API's contract names its day, page and row); the first error is raised (a day not
-    served yet as TooEarlyError). A day's members then its tokens are one of the client's
-    `max_concurrent_days` days in flight, so the next days arrive while the caller works on
-    this one, and a long range never holds more than that many days in memory."""
-    users = CursorPageReader("member activity", _member).take
-    tokens = CursorPageReader("usage", token_row).take
-    reads = [(USERS_ENDPOINT, users), (TOKENS_ENDPOINT, tokens)]
-    try:
-        for day, (member_parts, token_parts) in client.fetch_endpoints_days(reads, days):
-            refuse_repeated_member(day, member_parts)
-            members = [row for part in member_parts for row in part]
-            yield day, members, [row for part in token_parts for row in part]
-    except FinalApiError as error:
-        raise too_early(error) or error from None
-
-
 # The paging members as the API writes them, at the end of the page: read from its last bytes
-# instead of parsing the whole page (~1 MB, a third of a backfill's Python time) for one cursor.
-# Only the top-level object's last members can match: the body's final brace closes it, and no
-# string holds a bare quote. A page that ends otherwise is parsed whole.
+# instead of parsing the whole page (~1 MB) for one cursor, the largest Python cost left once
+# DuckDB reads the rows. Only the top-level object's last members can match: the body's final
+# brace closes it, and no string holds a bare quote. A page that ends otherwise is parsed whole.
 _SPACE = rb"[ \t\n\r]*"
+_HAS_MORE = _SPACE.join([rb",", rb'"has_more"', rb":", rb"(true|false|null)"])
 PAGE_TAIL = re.compile(
-    rb"(?:,"
-    + _SPACE
-    + rb'"has_more"'
-    + _SPACE
-    + rb":"
-    + _SPACE
-    + rb"(true|false|null)"
-    + _SPACE
-    + rb")?,"
-    + _SPACE
-    + rb'"next_page"'
-    + _SPACE
-    + rb":"
-    + _SPACE
-    + rb'(null|"(?:[^"\\]|\\.)*")'
-    + _SPACE
-    + rb"\}"
-    + _SPACE
-    + rb"\Z"
+    rb"(?:"
+    + _HAS_MORE
+    + rb")?"
+    + _SPACE.join(
+        [rb"", rb",", rb'"next_page"', rb":", rb'(null|"(?:[^"\\]|\\.)*")', rb"\}", rb"\Z"]
+    )
 )
 _TAIL_BYTES = 4096
 
@@ -188,9 +155,11 @@ def _header(tail: re.Match) -> bytes:
 def fetch_enterprise_pages(
     client: AnalyticsClient, days: Sequence[datetime.date]
 ) -> Iterator[tuple[datetime.date, list[bytes], list[bytes]]]:
-    """Each complete day's member pages and usage pages as received (their paging judged), as
-    `fetch_enterprise_days` fetches them; a page holds its bytes, a third of its rows' memory
-    as Python objects."""
+    """Each complete day's member pages and usage pages as received, their paging judged; the
+    first error is raised (a day not served yet as TooEarlyError). A day's members then its
+    usage are one of the client's `max_concurrent_days` days in flight, so the next days
+    arrive while the caller works on this one, and a long range never holds more than that many
+    days in memory, as page bytes (a third of their rows' memory as Python objects)."""
     reads = [
         (USERS_ENDPOINT, _page_as_received("member activity")),
         (TOKENS_ENDPOINT, _page_as_received("usage")),
@@ -205,9 +174,9 @@ def fetch_enterprise_pages(
 def read_enterprise_day(
     day: datetime.date, member_pages: Sequence[bytes], token_pages: Sequence[bytes]
 ) -> tuple[list[dict], list[dict]]:
-    """A day's pages read in Python, as `fetch_enterprise_days` reads them: (its member rows as
-    `member_raw_row` reads them, its usage rows as `token_row` reads them). A row that breaks
-    the API's contract names its day, page and row; a member listed twice names its pages."""
+    """A day's pages read in Python: (its member rows as `member_raw_row` reads them, its usage
+    rows as `token_row` reads them). A row that breaks the API's contract names its day, page
+    and row; a member listed twice names its pages."""
     member_parts = _read_pages(CursorPageReader("member activity", _member), day, member_pages)
     token_parts = _read_pages(CursorPageReader("usage", token_row), day, token_pages)
     refuse_repeated_member(day, member_parts)
