@@ -98,22 +98,101 @@ def refuse_repeated_member(day: datetime.date, parts: Sequence[list[dict]]) -> N
     raise bad_page(day, page, "member activity", f"lists the member {email} twice ({where})")
 
 
-def fetch_enterprise_days(
+# The paging members as the API writes them, at the end of the page: read from its last bytes
+# instead of parsing the whole page (~1 MB) for one cursor, the largest Python cost left once
+# DuckDB reads the rows. Only the top-level object's last members can match: the body's final
+# brace closes it, and no string holds a bare quote. A page that ends otherwise is parsed whole.
+_SPACE = rb"[ \t\n\r]*"
+_HAS_MORE = _SPACE.join([rb",", rb'"has_more"', rb":", rb"(true|false|null)"])
+PAGE_TAIL = re.compile(
+    rb"(?:"
+    + _HAS_MORE
+    + rb")?"
+    + _SPACE.join(
+        [rb"", rb",", rb'"next_page"', rb":", rb'(null|"(?:[^"\\]|\\.)*")', rb"\}", rb"\Z"]
+    )
+)
+_TAIL_BYTES = 4096
+
+
+def _page_as_received(what: str) -> Callable:
+    """A `PageSink.take` that judges the paging of a page as `cursor_page` does and keeps its
+    body as received: its rows are judged when its chunk is staged (`enterprise_staging.py`),
+    or read in Python by `read_enterprise_day` if DuckDB doubts them."""
+
+    def take(
+        content: bytes, *, day: datetime.date, page: int, seen_cursors: set[str]
+    ) -> tuple[bytes, str | None]:
+        content.decode()  # UnicodeDecodeError is a ValueError: fetched again, as orjson's
+        tail = PAGE_TAIL.search(content, max(0, len(content) - _TAIL_BYTES))
+        # The paging judged on the page's own members, with its rows left for later: the same
+        # checks and errors as a page parsed whole.
+        header = content if tail is None or _has_more_elsewhere(tail, content) else _header(tail)
+        _, next_page = cursor_page(
+            header,
+            day=day,
+            page=page,
+            seen_cursors=seen_cursors,
+            what=what,
+            max_pages=MAX_PAGES_PER_DAY,
+        )
+        return content, next_page
+
+    return take
+
+
+def _has_more_elsewhere(tail: re.Match, content: bytes) -> bool:
+    """A last page whose tail has no has_more may say has_more earlier: a true there means the
+    rest of the day is lost, which only the whole page tells."""
+    return tail[1] is None and tail[2] == b"null" and b'"has_more"' in content
+
+
+def _header(tail: re.Match) -> bytes:
+    has_more = b"" if tail[1] is None else b', "has_more": ' + tail[1]
+    return b'{"data": []' + has_more + b', "next_page": ' + tail[2] + b"}"
+
+
+def fetch_enterprise_pages(
     client: AnalyticsClient, days: Sequence[datetime.date]
-) -> Iterator[tuple[datetime.date, list[dict], list[dict]]]:
-    """Each complete day's member rows as `member_raw_row` reads them and its usage rows as
-    `token_row` reads them (each read once, in the fetching thread, where a row that breaks the
-    API's contract names its day, page and row); the first error is raised (a day not
-    served yet as TooEarlyError). A day's members then its tokens are one of the client's
-    `max_concurrent_days` days in flight, so the next days arrive while the caller works on
-    this one, and a long range never holds more than that many days in memory."""
-    users = CursorPageReader("member activity", _member).take
-    tokens = CursorPageReader("usage", token_row).take
-    reads = [(USERS_ENDPOINT, users), (TOKENS_ENDPOINT, tokens)]
+) -> Iterator[tuple[datetime.date, list[bytes], list[bytes]]]:
+    """Each complete day's member pages and usage pages as received, their paging judged; the
+    first error is raised (a day not served yet as TooEarlyError). A day's members then its
+    usage are one of the client's `max_concurrent_days` days in flight, so the next days
+    arrive while the caller works on this one, and a long range never holds more than that many
+    days in memory, as page bytes (a third of their rows' memory as Python objects)."""
+    reads = [
+        (USERS_ENDPOINT, _page_as_received("member activity")),
+        (TOKENS_ENDPOINT, _page_as_received("usage")),
+    ]
     try:
-        for day, (member_parts, token_parts) in client.fetch_endpoints_days(reads, days):
-            refuse_repeated_member(day, member_parts)
-            members = [row for part in member_parts for row in part]
-            yield day, members, [row for part in token_parts for row in part]
+        for day, (member_pages, token_pages) in client.fetch_endpoints_days(reads, days):
+            yield day, member_pages, token_pages
     except FinalApiError as error:
         raise too_early(error) or error from None
+
+
+def read_enterprise_day(
+    day: datetime.date, member_pages: Sequence[bytes], token_pages: Sequence[bytes]
+) -> tuple[list[dict], list[dict]]:
+    """A day's pages read in Python: (its member rows as `member_raw_row` reads them, its usage
+    rows as `token_row` reads them). A row that breaks the API's contract names its day, page
+    and row; a member listed twice names its pages."""
+    member_parts = _read_pages(CursorPageReader("member activity", _member), day, member_pages)
+    token_parts = _read_pages(CursorPageReader("usage", token_row), day, token_pages)
+    refuse_repeated_member(day, member_parts)
+    return (
+        [row for part in member_parts for row in part],
+        [row for part in token_parts for row in part],
+    )
+
+
+def _read_pages(reader: CursorPageReader, day: datetime.date, pages: Sequence[bytes]) -> list:
+    parts = []
+    for page, content in enumerate(pages, start=1):
+        try:
+            parts.append(reader.take(content, day=day, page=page, seen_cursors=set())[0])
+        except ValueError as error:  # its paging read from its tail, its body is not JSON
+            raise bad_page(
+                day, page, reader.what, f"page is not JSON the contract can read ({error})"
+            ) from None
+    return parts

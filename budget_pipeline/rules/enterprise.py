@@ -157,8 +157,8 @@ def raw_frames(
 def day_frames(
     day: dt.date, members: list[dict[str, Any]], tokens: list[dict[str, Any]]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`raw_frames` of rows already read by `member_raw_row` and `token_row`: the fetch reads
-    each row once, as its page arrives, and keeps only what it read."""
+    """`raw_frames` of rows already read by `member_raw_row` and `token_row` (the Python path
+    of a chunk DuckDB doubts: `ingest/enterprise_staging.py` stages the same rows in SQL)."""
     raw = list(members)
     listed = {row["actor"].strip().lower() for row in raw}
     unlisted: dict[tuple[str, str], list[str]] = {}

@@ -207,7 +207,7 @@ def test_a_bad_enterprise_member_after_staged_days_names_its_row_and_leaves_the_
     before = read_tables(pipeline.duckdb_file)
     # One day at a time, each its own chunk: the days before the bad one are judged and staged
     # before it arrives, and must still not be swapped in.
-    monkeypatch.setattr(enterprise_assets, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(enterprise_assets, "CHUNK_BYTES", 1)
     pipeline.api = enterprise_api(pipeline.server, max_concurrent_days=1)
     member = {"user": {"email_address": "ada@example.com"}, "chat_metrics": {"message_count": -1}}
     pipeline.server.add_fault(

@@ -6,6 +6,8 @@ A range is fetched whole, judged by the contracts and only then written, both ra
 go: a failure anywhere leaves the warehouse as it was.
 """
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -20,14 +22,15 @@ from budget_pipeline.defs.budget.building_blocks import (
 from budget_pipeline.defs.metadata import PREVIEW_ROWS, markdown_preview
 from budget_pipeline.defs.resources import WarehouseResource
 from budget_pipeline.ingest.client import AnalyticsClient
-from budget_pipeline.ingest.enterprise import fetch_enterprise_days
+from budget_pipeline.ingest.enterprise import fetch_enterprise_pages, read_enterprise_day
+from budget_pipeline.ingest.enterprise_staging import DayPages, enterprise_page_stager
 from budget_pipeline.rules.enterprise import (
     EnterpriseRowError,
     day_frames,
     price_enterprise_usage,
     unpriced_enterprise_models,
 )
-from budget_pipeline.warehouse.connection import staged_replacement
+from budget_pipeline.warehouse.connection import staged_replacement, staging_table
 from budget_pipeline.warehouse.tables import (
     API_ESTIMATE,
     BILLED,
@@ -42,10 +45,11 @@ BILL_ASSET = dg.AssetKey("billed_cost")
 AVAILABLE = "available"
 
 
-# Rows judged and staged at once: the contracts' fixed cost is paid per chunk, not per day (90
-# days of 5,000 members: 180 runs of Pandera), and a chunk of ~5 days of 5,000 members is
-# ~50 MB in pandas (twice that while it is joined).
-CHUNK_ROWS = 50_000
+# Page bytes staged at once (~5 days of 5,000 members): large enough that DuckDB's per-statement
+# costs vanish, small enough to keep the spool and a chunk's tables small.
+CHUNK_BYTES = 32 * 1024 * 1024
+# Staged rows read back for the Pandera contracts at once (DuckDB vectors of 2,048 rows).
+STAGED_CHUNK_VECTORS = 50
 
 
 def enterprise_raw_usage(
@@ -57,54 +61,69 @@ def enterprise_raw_usage(
 ):
     """raw_usage of the Enterprise source, through the raw layer's one client (the bill is
     fetched beside it by the same client, so a 429 on either holds back both)."""
-    per_day: dict[str, dict] = {}
-    rows = usage_rows_written = 0
-    preview = pd.DataFrame()
     first, last = days[0].date(), days[-1].date()
-    waiting: list[tuple[pd.DataFrame, pd.DataFrame]] = []
-    waiting_rows = 0
-    # Days are judged by the contracts and staged a chunk at a time as they arrive; both tables
-    # are swapped in at the end, so a failure anywhere leaves the warehouse as it was.
+    raw_staging, token_staging = staging_table(RAW_USAGE), staging_table(RAW_TOKEN_USAGE)
+    # Days are staged a chunk at a time as they arrive, by DuckDB (ingest/enterprise_staging.py)
+    # or, for a chunk it doubts, in Python; both tables are swapped in at the end, so a failure
+    # anywhere leaves the warehouse as it was. DuckDB stages a chunk in a thread of its own
+    # while the next days are taken: the fetch never waits for it (a day starts only when one is
+    # taken), and one chunk at most is being staged (leaving the block waits for it).
     with (
         failing_clearly(),
         warehouse.connect() as connection,
         staged_replacement(connection, RAW_USAGE, first, last) as write_raw,
         staged_replacement(connection, RAW_TOKEN_USAGE, first, last) as write_tokens,
+        enterprise_page_stager(connection, raw_staging, token_staging) as stager,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="budget-enterprise-stage") as stage,
     ):
+        staging: tuple[Future, list[DayPages]] | None = None
+        waiting: list[DayPages] = []
+        waiting_bytes = 0
 
-        def stage_waiting():
-            raw = pd.concat([raw for raw, _ in waiting], ignore_index=True)
-            token = pd.concat([token for _, token in waiting], ignore_index=True)
-            waiting.clear()
-            yield from contract_checked("raw_usage", raw)
-            yield from contract_checked("raw_token_usage", token)
-            write_raw(raw)
-            write_tokens(token)
+        def staged():
+            """Wait for the chunk being staged; read it in Python if DuckDB doubted it."""
+            nonlocal staging
+            if staging is not None:
+                future, chunk = staging
+                staging = None
+                if not future.result():
+                    yield from _stage_in_python(chunk, write_raw, write_tokens)
 
-        for day, members, tokens in fetch_enterprise_days(client, [d.date() for d in days]):
-            try:
-                raw, token = day_frames(day, members, tokens)
-            except EnterpriseRowError as error:
-                raise dg.Failure(f"{day.isoformat()}: {error}; nothing was written") from None
-            del members, tokens
-            waiting.append((raw, token))
-            waiting_rows += len(raw) + len(token)
-            rows += len(raw)
-            usage_rows_written += len(token)
-            if not raw.empty:
-                per_day[day_key(pd.Timestamp(day))] = {
-                    "dagster/row_count": len(raw),
-                    "actors": int(raw["actor"].nunique()),
-                    "sessions": int(raw["num_sessions"].sum()),
-                    "other_activity": int(raw["other_activity"].fillna(0).sum()),
-                }
-            if preview.empty or day < preview["usage_date"].min().date():
-                preview = raw.drop(columns="record_json").head(PREVIEW_ROWS)
-            if waiting_rows >= CHUNK_ROWS:
-                yield from stage_waiting()
-                waiting_rows = 0
-        if waiting:
-            yield from stage_waiting()
+        for day_pages in fetch_enterprise_pages(client, [d.date() for d in days]):
+            waiting.append(day_pages)
+            waiting_bytes += sum(map(len, day_pages[1])) + sum(map(len, day_pages[2]))
+            if waiting_bytes >= CHUNK_BYTES:
+                yield from staged()
+                staging = (stage.submit(stager.stage, waiting), waiting)
+                waiting, waiting_bytes = [], 0
+        yield from staged()
+        if waiting and not stager.stage(waiting):
+            yield from _stage_in_python(waiting, write_raw, write_tokens)
+        # The Pandera contracts on every staged row, before anything is swapped in.
+        rows = 0
+        for frame in _staged_frames(connection, RAW_USAGE, raw_staging):
+            yield from contract_checked("raw_usage", frame)
+            rows += len(frame)
+        usage_rows_written = 0
+        for frame in _staged_frames(connection, RAW_TOKEN_USAGE, token_staging):
+            yield from contract_checked("raw_token_usage", frame)
+            usage_rows_written += len(frame)
+        per_day = {
+            day_key(pd.Timestamp(day)): {
+                "dagster/row_count": count,
+                "actors": actors,
+                "sessions": int(sessions),
+                "other_activity": int(other),
+            }
+            for day, count, actors, sessions, other in connection.execute(
+                "SELECT usage_date, count(*), count(DISTINCT actor), sum(num_sessions), "
+                f"coalesce(sum(other_activity), 0) FROM {raw_staging} GROUP BY usage_date"
+            ).fetchall()
+        }
+        preview = connection.execute(
+            f"SELECT * EXCLUDE (record_json) FROM {raw_staging} "
+            f"ORDER BY usage_date, actor LIMIT {PREVIEW_ROWS}"
+        ).fetchdf()
     add_range_metadata(
         context,
         days,
@@ -129,6 +148,32 @@ def enterprise_raw_usage(
             )
         ],
     )
+
+
+def _stage_in_python(chunk: list[DayPages], write_raw, write_tokens):
+    """A chunk DuckDB doubts, read in Python day by day: the first bad row, page or member
+    fails the run naming it; what the readers accept is judged and staged."""
+    for day, member_pages, token_pages in chunk:
+        members, tokens = read_enterprise_day(day, member_pages, token_pages)
+        try:
+            raw, token = day_frames(day, members, tokens)
+        except EnterpriseRowError as error:
+            raise dg.Failure(f"{day.isoformat()}: {error}; nothing was written") from None
+        yield from contract_checked("raw_usage", raw)
+        yield from contract_checked("raw_token_usage", token)
+        write_raw(raw)
+        write_tokens(token)
+
+
+def _staged_frames(connection, table, staging: str):
+    """The staged rows of `table` as frames for its Pandera contract, a chunk at a time.
+    record_json comes as its first character, all its contract reads (it must start with '{'):
+    the whole text (~800 bytes a row) would triple the cost of reading it back."""
+    result = connection.execute(
+        f"SELECT * REPLACE (left(record_json, 1) AS record_json) FROM {staging}"
+    )
+    while not (frame := result.fetch_df_chunk(STAGED_CHUNK_VECTORS)).empty:
+        yield as_contract_dtypes(table.name, frame)
 
 
 def closed_bill_days(context: dg.AssetExecutionContext, days: pd.DatetimeIndex) -> list[str]:
