@@ -6,7 +6,6 @@ backfill of 90 days is one fetch loop and one vectorised pass, not 90 of each.
 
 import json
 import time
-from collections.abc import Iterator
 from contextlib import closing, nullcontext
 
 import dagster as dg
@@ -29,6 +28,7 @@ from budget_pipeline.defs.budget.building_blocks import (
     day_key,
     failing_clearly,
     loaded_days_between,
+    staged_rows_contract_checked,
 )
 from budget_pipeline.defs.budget.enterprise import enterprise_priced_usage, enterprise_raw_usage
 from budget_pipeline.defs.budget.forecast import budget_forecast
@@ -68,29 +68,13 @@ from budget_pipeline.warehouse.tables import (
     PRICED_USAGE,
     RAW_USAGE,
     WORKSTREAM_COST,
-    as_contract_dtypes,
 )
 
-# Staged raw_usage rows read back per Pandera call (DuckDB vectors of 2,048 rows, ~100,000 rows):
-# large enough that per-call costs vanish, small enough that a year of a large organisation
-# never sits in memory.
-STAGED_CHUNK_VECTORS = 50
 # Seconds between progress lines of a long fetch.
 PROGRESS_EVERY = 30.0
 # raw_usage records priced at once (days are never split): each becomes a few model rows in
 # pandas, so this bounds priced_usage's memory whatever the size of the organisation.
 PRICE_BATCH_RECORDS = 100_000
-
-
-def _staged_frames(connection, staging: str) -> Iterator[pd.DataFrame]:
-    """The staged rows as raw_usage frames for the Pandera contract, a chunk at a time (bounded
-    memory). record_json comes as its first character, all its contract reads (it must start
-    with '{'): the whole text (~800 bytes a record) tripled the cost of reading it back."""
-    result = connection.execute(
-        f"SELECT * REPLACE (left(record_json, 1) AS record_json) FROM {staging}"
-    )
-    while not (frame := result.fetch_df_chunk(STAGED_CHUNK_VECTORS)).empty:
-        yield as_contract_dtypes(RAW_USAGE.name, frame)
 
 
 class _Progress:
@@ -198,10 +182,7 @@ def _console_raw_usage(
             sink.flush()
         refuse_duplicate_records(connection, staging)
         # The Pandera contract on every staged row, before anything is swapped in.
-        rows = 0
-        for frame in _staged_frames(connection, staging):
-            yield from contract_checked("raw_usage", frame)
-            rows += len(frame)
+        rows = yield from staged_rows_contract_checked(connection, RAW_USAGE, staging)
         per_day = {
             day_key(pd.Timestamp(day)): {
                 "dagster/row_count": records,

@@ -18,6 +18,7 @@ from budget_pipeline.defs.budget.building_blocks import (
     contract_checked,
     day_key,
     failing_clearly,
+    staged_rows_contract_checked,
 )
 from budget_pipeline.defs.metadata import PREVIEW_ROWS, markdown_preview
 from budget_pipeline.defs.resources import WarehouseResource
@@ -48,8 +49,6 @@ AVAILABLE = "available"
 # Page bytes staged at once (~5 days of 5,000 members): large enough that DuckDB's per-statement
 # costs vanish, small enough to keep the spool and a chunk's tables small.
 CHUNK_BYTES = 32 * 1024 * 1024
-# Staged rows read back for the Pandera contracts at once (DuckDB vectors of 2,048 rows).
-STAGED_CHUNK_VECTORS = 50
 
 
 def enterprise_raw_usage(
@@ -100,14 +99,10 @@ def enterprise_raw_usage(
         if waiting and not stager.stage(waiting):
             yield from _stage_in_python(waiting, write_raw, write_tokens)
         # The Pandera contracts on every staged row, before anything is swapped in.
-        rows = 0
-        for frame in _staged_frames(connection, RAW_USAGE, raw_staging):
-            yield from contract_checked("raw_usage", frame)
-            rows += len(frame)
-        usage_rows_written = 0
-        for frame in _staged_frames(connection, RAW_TOKEN_USAGE, token_staging):
-            yield from contract_checked("raw_token_usage", frame)
-            usage_rows_written += len(frame)
+        rows = yield from staged_rows_contract_checked(connection, RAW_USAGE, raw_staging)
+        usage_rows_written = yield from staged_rows_contract_checked(
+            connection, RAW_TOKEN_USAGE, token_staging
+        )
         per_day = {
             day_key(pd.Timestamp(day)): {
                 "dagster/row_count": count,
@@ -163,17 +158,6 @@ def _stage_in_python(chunk: list[DayPages], write_raw, write_tokens):
         yield from contract_checked("raw_token_usage", token)
         write_raw(raw)
         write_tokens(token)
-
-
-def _staged_frames(connection, table, staging: str):
-    """The staged rows of `table` as frames for its Pandera contract, a chunk at a time.
-    record_json comes as its first character, all its contract reads (it must start with '{'):
-    the whole text (~800 bytes a row) would triple the cost of reading it back."""
-    result = connection.execute(
-        f"SELECT * REPLACE (left(record_json, 1) AS record_json) FROM {staging}"
-    )
-    while not (frame := result.fetch_df_chunk(STAGED_CHUNK_VECTORS)).empty:
-        yield as_contract_dtypes(table.name, frame)
 
 
 def closed_bill_days(context: dg.AssetExecutionContext, days: pd.DatetimeIndex) -> list[str]:
