@@ -131,7 +131,8 @@ def raw_layer(
     """Each day is fetched whole (every page) or the run fails; nothing partial is written.
 
     The bill's pages are fetched in a thread of their own while the usage's are, through one
-    client: one step, and the bill's wait on the API hides behind the usage's. The usage is
+    client: one step, and the bill's waits on the API overlap the usage's (reading the pages
+    does not: both share the cores, see docs/performance.md, "The bill"). The usage is
     written first; a bill that cannot be had then fails the step with nothing of it written.
     The configuration files are judged first: a bad one stops the run before anything is
     fetched or written.
