@@ -32,7 +32,10 @@ class RunProgress:
             step, event = match.groups()
             if event == "STEP_SUCCESS":
                 self.steps_done.append(step)
-                return f"  ✓ {step:<16} steps done: {len(self.steps_done)}"
+                # No columns: a step's name can be any length (a check's step is named after
+                # its asset and itself), and a padded column breaks on the first long one.
+                done = len(self.steps_done)
+                return f"  ✓ {step} ({done} step{'s' if done > 1 else ''} done)"
             if event == "STEP_FAILURE":
                 self.failed_step = step
                 return f"  {step} failed"

@@ -23,8 +23,8 @@ def test_a_run_shows_its_id_its_fetch_progress_and_one_line_per_finished_step():
     assert [line for line in shown if line] == [
         f"run {RUN} started",
         "  raw_usage: fetched and staged 20 days (595 records) in 0.5 s",
-        "  ✓ raw_layer        steps done: 1",
-        "  ✓ priced_usage     steps done: 2",
+        "  ✓ raw_layer (1 step done)",
+        "  ✓ priced_usage (2 steps done)",
     ]
     assert progress.steps_done == ["raw_layer", "priced_usage"]
 
