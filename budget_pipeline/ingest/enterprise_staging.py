@@ -3,9 +3,9 @@
 Read in Python, every member and usage row became ~40 objects, was read field by field,
 serialised again for record_json, built into frames and scanned back by DuckDB, all under the
 GIL: at 5,000 members that was most of a backfill, 2.5 times the Console's records, while the
-Console source hands its pages to DuckDB (`page_staging.py`). Here a chunk of whole days is
-written to a spool folder and two statements read it with `read_json`, judging every row in SQL
-while the next days are fetched.
+Console source hands its pages to DuckDB (`page_staging.py`). Here each page is written to a
+spool folder as it arrives, and two statements read a chunk of whole days with `read_json`,
+judging every row in SQL while the next days are fetched.
 
 DuckDB only stages what it can prove the Python readers (`rules.enterprise.member_raw_row`,
 `token_row`) accept, and reads it the same way. Stricter where that is simpler: an email must
@@ -35,8 +35,9 @@ from budget_pipeline.warehouse.tables import (
     USER,
 )
 
-# A day's pages as fetched: (day, member pages, usage pages), each page its 200 body.
-DayPages = tuple[dt.date, list[bytes], list[bytes]]
+# A day's pages as fetched: (day, member pages, usage pages), each page the file of its 200 body
+# in the stager's spool (`EnterprisePageStager.spool_page`).
+DayPages = tuple[dt.date, list[Path], list[Path]]
 
 _TOKENS = "_enterprise_tokens"
 
@@ -267,12 +268,19 @@ class EnterprisePageStager:
         self._unlisted = _UNLISTED_ROWS_SQL.replace("@raw@", raw_staging)
         self._tokens = _TOKEN_ROWS_SQL.replace("@tokens@", token_staging)
 
+    def spool_page(self, kind: str, day: dt.date, page: int, content: bytes) -> Path:
+        """Write a page to the spool as it arrives (in a fetching thread), named so that a
+        day's pages sort in cursor order ("members" or "usage")."""
+        path = self._spool / f"{day.isoformat()}_{kind}_{page:05d}.json"
+        path.write_bytes(content)
+        return path
+
     def stage(self, chunk: Sequence[DayPages]) -> bool:
-        """Stage the chunk's days if DuckDB proves every row of them good (True); False, with
-        nothing staged, when any row, page or member is doubtful: the caller reads the chunk
-        in Python."""
-        members = self._spooled(chunk, "members", 1)
-        tokens = self._spooled(chunk, "usage", 2)
+        """Stage the chunk's days if DuckDB proves every row of them good (True, and their
+        pages are deleted); False, with nothing staged and the pages left in place, when any
+        row, page or member is doubtful: the caller reads the chunk in Python."""
+        members = [str(path) for _, pages, _ in chunk for path in pages]
+        tokens = [str(path) for _, _, pages in chunk for path in pages]
         days = {"days": [day for day, _, _ in chunk]}
         connection = self._connection
         try:
@@ -290,28 +298,18 @@ class EnterprisePageStager:
             connection.execute(self._unlisted, days)
             connection.execute(self._tokens)
             connection.execute("COMMIT")
+            for path in [*members, *tokens]:
+                Path(path).unlink(missing_ok=True)
             return True
         except BaseException:
             with suppress(duckdb.Error):
                 connection.execute("ROLLBACK")
             raise
         finally:
-            for path in [*members, *tokens]:
-                Path(path).unlink(missing_ok=True)
             connection.execute(f"DROP TABLE IF EXISTS {_TOKENS}")
 
     def close(self) -> None:
         self._connection.close()
-
-    def _spooled(self, chunk: Sequence[DayPages], kind: str, which: int) -> list[str]:
-        paths = []
-        for day_pages in chunk:
-            day = day_pages[0]
-            for page, content in enumerate(day_pages[which], start=1):
-                path = self._spool / f"{day.isoformat()}_{kind}_{page:05d}.json"
-                path.write_bytes(content)
-                paths.append(str(path))
-        return paths
 
 
 @contextmanager

@@ -13,10 +13,16 @@ import orjson
 import pandas as pd
 import pytest
 
-from budget_pipeline.ingest.enterprise import _page_as_received, read_enterprise_day
+from budget_pipeline.defs.resources import AnalyticsApiResource
+from budget_pipeline.ingest.enterprise import (
+    _page_as_received,
+    fetch_enterprise_pages,
+    read_enterprise_day,
+)
 from budget_pipeline.ingest.enterprise_staging import enterprise_page_stager
 from budget_pipeline.ingest.errors import BadResponseError
 from budget_pipeline.rules.enterprise import day_frames
+from budget_pipeline.settings import DEMO_ENTERPRISE
 from budget_pipeline.warehouse import connection as warehouse
 from budget_pipeline.warehouse.tables import RAW_TOKEN_USAGE, RAW_USAGE, as_contract_dtypes
 
@@ -82,6 +88,10 @@ def pages(rows: list, per_page: int = 2) -> list[bytes]:
     ]
 
 
+def spooled(stager, kind: str, bodies: list[bytes]) -> list:
+    return [stager.spool_page(kind, DAY, page, body) for page, body in enumerate(bodies, start=1)]
+
+
 @pytest.fixture
 def connection(tmp_path):
     with warehouse.connect(str(tmp_path / "pages.duckdb")) as connection:
@@ -94,7 +104,14 @@ def staged_by_duckdb(connection, members: list, tokens: list) -> tuple | None:
     """(raw_usage rows, raw_token_usage rows) as DuckDB stages the day; None when it hands the
     day back, in which case it staged nothing."""
     with enterprise_page_stager(connection, RAW_STAGING, TOKEN_STAGING) as stager:
-        accepted = stager.stage([(DAY, pages(members), pages(tokens))])
+        day_pages = (
+            DAY,
+            spooled(stager, "members", pages(members)),
+            spooled(stager, "usage", pages(tokens)),
+        )
+        accepted = stager.stage([day_pages])
+        # Staged pages are deleted; a day handed back keeps them for the Python readers.
+        assert all(page.exists() != accepted for page in [*day_pages[1], *day_pages[2]])
     raw, token = (_read(connection, table) for table in (RAW_USAGE, RAW_TOKEN_USAGE))
     if not accepted:
         assert raw.empty and token.empty, "a day handed back must leave nothing staged"
@@ -298,3 +315,36 @@ def test_a_page_that_ends_well_but_is_not_json_fails_naming_its_day_and_page():
 
     with pytest.raises(BadResponseError, match=f"{DAY.isoformat()} page 1: .*not JSON"):
         read_enterprise_day(DAY, [body], pages([usage(ADA)]))
+
+
+# -- the fetch: pages wait on disk -------------------------------------------------------------
+
+
+def test_fetched_days_wait_as_files_in_the_spool_each_page_as_the_api_sent_it(tmp_path):
+    """The days in flight hold their pages' paths, not their bytes (~30 MB a day at 20,000
+    members); each file is a page as served, in cursor order, and the Python readers read
+    them whole."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+
+    def spool_page(kind: str, day: dt.date, page: int, content: bytes):
+        path = spool / f"{day.isoformat()}_{kind}_{page:05d}.json"
+        path.write_bytes(content)
+        return path
+
+    days = [dt.date(2026, 11, 24), dt.date(2026, 11, 25)]
+    api = AnalyticsApiResource(source=DEMO_ENTERPRISE, page_limit=7)
+    with api.client() as client:
+        fetched = sorted(fetch_enterprise_pages(client, days, spool_page))
+
+    assert [day for day, _, _ in fetched] == days
+    for day, member_pages, token_pages in fetched:
+        assert len(member_pages) > 1 and len(token_pages) > 1, "the day should span pages"
+        for kind, paths in (("members", member_pages), ("usage", token_pages)):
+            assert paths == sorted(spool.glob(f"{day.isoformat()}_{kind}_*.json"))
+            assert all(isinstance(orjson.loads(path.read_bytes())["data"], list) for path in paths)
+        members, tokens = read_enterprise_day(
+            day, [p.read_bytes() for p in member_pages], [p.read_bytes() for p in token_pages]
+        )
+        emails = {row["actor"] for row in members}
+        assert len(emails) == len(members) > 7 and len(tokens) > 7

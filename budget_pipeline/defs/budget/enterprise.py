@@ -7,6 +7,7 @@ go: a failure anywhere leaves the warehouse as it was.
 """
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 
 import dagster as dg
 import numpy as np
@@ -74,6 +75,10 @@ def enterprise_raw_usage(
         staged_replacement(connection, RAW_TOKEN_USAGE, first, last) as write_tokens,
         enterprise_page_stager(connection, raw_staging, token_staging) as stager,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="budget-enterprise-stage") as stage,
+        # Closed first on the way out: the fetching threads stop before their spool goes.
+        closing(
+            fetch_enterprise_pages(client, [d.date() for d in days], stager.spool_page)
+        ) as fetched,
     ):
         staging: tuple[Future, list[DayPages]] | None = None
         waiting: list[DayPages] = []
@@ -88,9 +93,9 @@ def enterprise_raw_usage(
                 if not future.result():
                     yield from _stage_in_python(chunk, write_raw, write_tokens)
 
-        for day_pages in fetch_enterprise_pages(client, [d.date() for d in days]):
+        for day_pages in fetched:
             waiting.append(day_pages)
-            waiting_bytes += sum(map(len, day_pages[1])) + sum(map(len, day_pages[2]))
+            waiting_bytes += sum(page.stat().st_size for page in [*day_pages[1], *day_pages[2]])
             if waiting_bytes >= CHUNK_BYTES:
                 yield from staged()
                 staging = (stage.submit(stager.stage, waiting), waiting)
@@ -149,7 +154,13 @@ def _stage_in_python(chunk: list[DayPages], write_raw, write_tokens):
     """A chunk DuckDB doubts, read in Python day by day: the first bad row, page or member
     fails the run naming it; what the readers accept is judged and staged."""
     for day, member_pages, token_pages in chunk:
-        members, tokens = read_enterprise_day(day, member_pages, token_pages)
+        members, tokens = read_enterprise_day(
+            day,
+            [page.read_bytes() for page in member_pages],
+            [page.read_bytes() for page in token_pages],
+        )
+        for page in [*member_pages, *token_pages]:
+            page.unlink()
         try:
             raw, token = day_frames(day, members, tokens)
         except EnterpriseRowError as error:
