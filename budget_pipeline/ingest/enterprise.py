@@ -16,6 +16,7 @@ from typing import Any
 from budget_pipeline.ingest.client import AnalyticsClient
 from budget_pipeline.ingest.cost import COST_BETA, cost_query
 from budget_pipeline.ingest.errors import ApiError, FinalApiError
+from budget_pipeline.ingest.page_staging import JSON_SPACE, JSON_STRING_OR_NULL, TAIL_BYTES
 from budget_pipeline.ingest.paging import PagedEndpoint, bad_page, cursor_page
 from budget_pipeline.rules.enterprise import (
     EnterpriseRowError,
@@ -99,21 +100,18 @@ def refuse_repeated_member(day: datetime.date, parts: Sequence[list[dict]]) -> N
     raise bad_page(day, page, "member activity", f"lists the member {email} twice ({where})")
 
 
-# The paging members as the API writes them, at the end of the page: read from its last bytes
+# The paging members as the API writes them, at the end of the page, read from its last bytes
+# as the Console's stager reads its own (`page_staging.PAGE_TAIL`, whose reasoning holds here),
 # instead of parsing the whole page (~1 MB) for one cursor, the largest Python cost left once
-# DuckDB reads the rows. Only the top-level object's last members can match: the body's final
-# brace closes it, and no string holds a bare quote. A page that ends otherwise is parsed whole.
-_SPACE = rb"[ \t\n\r]*"
-_HAS_MORE = _SPACE.join([rb",", rb'"has_more"', rb":", rb"(true|false|null)"])
+# DuckDB reads the rows. Here has_more may be absent or null. A page that ends otherwise is
+# parsed whole.
+_HAS_MORE = JSON_SPACE.join([rb",", rb'"has_more"', rb":", rb"(true|false|null)"])
 PAGE_TAIL = re.compile(
     rb"(?:"
     + _HAS_MORE
     + rb")?"
-    + _SPACE.join(
-        [rb"", rb",", rb'"next_page"', rb":", rb'(null|"(?:[^"\\]|\\.)*")', rb"\}", rb"\Z"]
-    )
+    + JSON_SPACE.join([rb"", rb",", rb'"next_page"', rb":", JSON_STRING_OR_NULL, rb"\}", rb"\Z"])
 )
-_TAIL_BYTES = 4096
 
 
 def _page_as_received(what: str) -> Callable:
@@ -125,7 +123,7 @@ def _page_as_received(what: str) -> Callable:
         content: bytes, *, day: datetime.date, page: int, seen_cursors: set[str]
     ) -> tuple[bytes, str | None]:
         content.decode()  # UnicodeDecodeError is a ValueError: fetched again, as orjson's
-        tail = PAGE_TAIL.search(content, max(0, len(content) - _TAIL_BYTES))
+        tail = PAGE_TAIL.search(content, max(0, len(content) - TAIL_BYTES))
         # The paging judged on the page's own members, with its rows left for later: the same
         # checks and errors as a page parsed whole.
         header = content if tail is None or _has_more_elsewhere(tail, content) else _header(tail)

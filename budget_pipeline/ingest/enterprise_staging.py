@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from budget_pipeline.ingest.page_staging import MAX_PAGE_BYTES, new_spool
+from budget_pipeline.ingest.page_staging import READ_SPOOLED_PAGES, new_spool
 from budget_pipeline.rules.enterprise import OFFICE_PRODUCTS, OTHER_SURFACES, SUBSCRIPTION
 from budget_pipeline.warehouse.tables import (
     API_KEY,
@@ -136,9 +136,7 @@ def _rows(row_type: str) -> str:
     return f"""
 WITH pages AS (
     SELECT parse_filename(filename) AS page_file, coalesce(data, [NULL::JSON]) AS page_rows
-    FROM read_json($files, columns = {{'data': 'JSON[]', 'has_more': 'JSON', 'next_page': 'JSON'}},
-                   format = 'unstructured', filename = true,
-                   maximum_object_size = {MAX_PAGE_BYTES})
+    FROM {READ_SPOOLED_PAGES}
 ),
 records AS (
     SELECT page_file, unnest(page_rows) AS record, unnest(range(len(page_rows))) AS row_index

@@ -163,10 +163,10 @@ HEADER_SQL = "SELECT json_extract($body, ['$.has_more', '$.next_page'])"
 # DuckDB value with the GIL held, while the stager needs the CPU). Only the top-level object's
 # last members can match: the body's final brace closes it, and no string holds a bare quote.
 # The records are judged when the page is staged, as any page's are.
-_JSON_SPACE = rb"[ \t\n\r]*"
-_JSON_STRING_OR_NULL = rb'(null|"(?:[^"\\]|\\.)*")'
+JSON_SPACE = rb"[ \t\n\r]*"
+JSON_STRING_OR_NULL = rb'(null|"(?:[^"\\]|\\.)*")'
 PAGE_TAIL = re.compile(
-    _JSON_SPACE.join(
+    JSON_SPACE.join(
         [
             rb",",
             rb'"has_more"',
@@ -175,7 +175,7 @@ PAGE_TAIL = re.compile(
             rb",",
             rb'"next_page"',
             rb":",
-            _JSON_STRING_OR_NULL,
+            JSON_STRING_OR_NULL,
             rb"\}",
             rb"\Z",
         ]
@@ -200,17 +200,20 @@ def parsed_header(cursor: duckdb.DuckDBPyConnection, content: bytes) -> tuple | 
     return header
 
 
+# The spooled pages `$files`, one row each with `data` and the file's name. All three fields of
+# a page are declared: with `data` alone read_json was 15 times slower (measured, DuckDB 2.0).
+READ_SPOOLED_PAGES = f"""read_json($files,
+    columns = {{'data': 'JSON[]', 'has_more': 'JSON', 'next_page': 'JSON'}},
+    format = 'unstructured', filename = true, maximum_object_size = {MAX_PAGE_BYTES})"""
+
 # The records of a batch of spooled pages, each with its verdict. A `data` that is null or
 # missing becomes one NULL record (so its page is doubted); a `data` that is not a list fails
-# the statement. All three fields of a page are declared: with `data` alone read_json was 15
-# times slower (measured, DuckDB 2.0).
+# the statement.
 _JUDGED = f"""
 WITH records AS (
     SELECT parse_filename(filename) AS page_file,
            unnest(coalesce(data, [NULL::JSON])) AS record
-    FROM read_json($files, columns = {{'data': 'JSON[]', 'has_more': 'JSON', 'next_page': 'JSON'}},
-                   format = 'unstructured', filename = true,
-                   maximum_object_size = {MAX_PAGE_BYTES})
+    FROM {READ_SPOOLED_PAGES}
 ),
 parsed AS (
     SELECT page_file, substr(page_file, 1, 10) AS day, record,
